@@ -1,0 +1,96 @@
+import { AppError } from "../../core/errors.js";
+import type { Metrics } from "../../core/metrics.js";
+import type { Broker } from "../../mom/broker.js";
+import type {
+  AckId,
+  DeadLetter,
+  DeadLetterCursor,
+  DeliveryLedger,
+  LeasedMessage,
+  Phase,
+  SettleOutcome,
+} from "../../mom/ledger/ledger.js";
+import { leaseTarget, type Subscription } from "../subscriptions/subscription.js";
+import type { WakeHub } from "./wake-hub.js";
+
+/** Pull delivery: leases with long-poll, and the settling of leases. */
+export class Messages {
+  constructor(
+    private readonly ledger: DeliveryLedger,
+    private readonly hub: WakeHub,
+    private readonly broker: Broker,
+    private readonly metrics: Metrics,
+  ) {}
+
+  /**
+   * Returns as soon as at least one message is available, or an empty list once `waitSeconds`
+   * have passed. Waits on wake-ups, and on a timer for the next message coming out of a nack
+   * delay or an expired lease; never polls.
+   */
+  async pull(subscription: Subscription, max: number, waitSeconds: number, signal?: AbortSignal): Promise<LeasedMessage[]> {
+    assertDeliverable(subscription);
+    const target = leaseTarget(subscription);
+    const deadline = Date.now() + waitSeconds * 1000;
+    for (;;) {
+      if (signal?.aborted) return [];
+      const seen = this.hub.generation(subscription.id);
+      const { messages, deadLettered } = await this.ledger.lease(target, max);
+      if (deadLettered > 0) {
+        this.metrics.messagesDeadLettered.inc({ reason: "max_deliveries" }, deadLettered);
+        // Dead-lettering a message may free the next one of its subject: look again at once.
+        if (messages.length === 0) continue;
+      }
+      if (messages.length > 0) {
+        this.metrics.messagesDelivered.inc({ mode: "pull" }, messages.length);
+        return messages;
+      }
+      if (Date.now() >= deadline || this.hub.isClosed) return [];
+      const next = await this.ledger.nextAvailableAt(target);
+      await this.hub.wait(subscription.id, seen, Math.min(deadline, next ? next.getTime() + 5 : deadline), signal);
+    }
+  }
+
+  async ack(subscription: Subscription, ackIds: AckId[]): Promise<SettleOutcome[]> {
+    const outcomes = await this.ledger.ack(subscription.id, ackIds);
+    this.metrics.messagesAcked.inc(count(outcomes, "acked"));
+    this.broker.wake(subscription.id);
+    return outcomes;
+  }
+
+  async nack(subscription: Subscription, ackIds: AckId[], delaySeconds: number): Promise<SettleOutcome[]> {
+    const outcomes = await this.ledger.nack(leaseTarget(subscription), ackIds, delaySeconds);
+    this.metrics.messagesDeadLettered.inc({ reason: "max_deliveries" }, count(outcomes, "dead_lettered"));
+    this.broker.wake(subscription.id);
+    return outcomes;
+  }
+
+  async reject(subscription: Subscription, ackIds: AckId[]): Promise<SettleOutcome[]> {
+    const outcomes = await this.ledger.reject(subscription.id, ackIds);
+    this.metrics.messagesDeadLettered.inc({ reason: "rejected" }, count(outcomes, "dead_lettered"));
+    this.broker.wake(subscription.id);
+    return outcomes;
+  }
+
+  deadLetters(subscription: Subscription, limit: number, after?: DeadLetterCursor): Promise<DeadLetter[]> {
+    return this.ledger.deadLetters(subscription.id, limit, after);
+  }
+
+  async redrive(subscription: Subscription, only?: Array<{ phase: Phase; sequence: number }>): Promise<number> {
+    const redriven = await this.ledger.redrive(subscription.id, only);
+    if (redriven > 0) this.broker.wake(subscription.id);
+    return redriven;
+  }
+}
+
+function assertDeliverable(subscription: Subscription): void {
+  if (subscription.status === "paused") {
+    throw new AppError("conflict", `subscription ${subscription.name} is paused; PATCH its status to active to receive messages`);
+  }
+  if (subscription.status === "disabled") {
+    throw new AppError("conflict", `subscription ${subscription.name} is disabled (${subscription.statusReason ?? "no reason given"})`);
+  }
+}
+
+function count(outcomes: SettleOutcome[], status: SettleOutcome["status"]): number {
+  return outcomes.filter((outcome) => outcome.status === status).length;
+}

@@ -1,0 +1,81 @@
+import type { RouteHandler } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
+import { requirePrincipal, requireSubscriptionAccess } from "../../core/http/authorize.js";
+import type { AppEnv } from "../../core/http/env.js";
+import { decodeCursor, encodeCursor } from "../../core/http/openapi.js";
+import type { Subscription } from "./subscription.js";
+import type { Subscriptions } from "./subscriptions.js";
+import type {
+  createSubscriptionRoute,
+  deleteSubscriptionRoute,
+  getSubscriptionRoute,
+  listSubscriptionsRoute,
+  rotateTokenRoute,
+  updateSubscriptionRoute,
+} from "./routes.js";
+
+export function present(subscription: Subscription) {
+  const { prefillState: prefill } = subscription;
+  return {
+    id: subscription.id,
+    name: subscription.name,
+    description: subscription.description,
+    filters: subscription.filters,
+    delivery: subscription.delivery,
+    status: subscription.status,
+    statusReason: subscription.statusReason,
+    ackTimeoutSeconds: subscription.ackTimeoutSeconds,
+    maxDeliveries: subscription.maxDeliveries,
+    prefill: { enabled: prefill.enabled, status: prefill.status, total: prefill.total, sent: prefill.sent, error: prefill.error },
+    createdAt: subscription.createdAt.toISOString(),
+    updatedAt: subscription.updatedAt.toISOString(),
+  };
+}
+
+export function subscriptionHandlers(subscriptions: Subscriptions) {
+  const create: RouteHandler<typeof createSubscriptionRoute, AppEnv> = async (c) => {
+    requirePrincipal(c, "admin");
+    const outcome = await subscriptions.create(c.req.valid("json"));
+    if (!outcome.created) return c.json({ subscription: present(outcome.subscription) }, 200);
+    c.get("logger").info({ subscription: outcome.subscription.name }, "subscription created");
+    return c.json({ subscription: present(outcome.subscription), token: outcome.token }, 201);
+  };
+
+  const list: RouteHandler<typeof listSubscriptionsRoute, AppEnv> = async (c) => {
+    requirePrincipal(c, "admin");
+    const { limit, cursor } = c.req.valid("query");
+    const after = decodeCursor(cursor, z.object({ name: z.string() }));
+    const page = await subscriptions.list(limit + 1, after?.name);
+    const data = page.slice(0, limit);
+    const nextCursor = page.length > limit ? encodeCursor({ name: data[data.length - 1]!.name }) : null;
+    return c.json({ data: data.map(present), nextCursor }, 200);
+  };
+
+  const get: RouteHandler<typeof getSubscriptionRoute, AppEnv> = async (c) => {
+    const { name } = c.req.valid("param");
+    const { subscription, stats } = await subscriptions.describe(name, requireSubscriptionAccess(c, name));
+    return c.json({ ...present(subscription), stats }, 200);
+  };
+
+  const update: RouteHandler<typeof updateSubscriptionRoute, AppEnv> = async (c) => {
+    const principal = requirePrincipal(c, "admin");
+    const updated = await subscriptions.update(c.req.valid("param").name, c.req.valid("json"), principal);
+    c.get("logger").info({ subscription: updated.name }, "subscription updated");
+    return c.json(present(updated), 200);
+  };
+
+  const remove: RouteHandler<typeof deleteSubscriptionRoute, AppEnv> = async (c) => {
+    const { name } = c.req.valid("param");
+    await subscriptions.delete(name, requireSubscriptionAccess(c, name));
+    c.get("logger").info({ subscription: name }, "subscription deleted");
+    return c.body(null, 204);
+  };
+
+  const rotateToken: RouteHandler<typeof rotateTokenRoute, AppEnv> = async (c) => {
+    const principal = requirePrincipal(c, "admin");
+    const token = await subscriptions.rotateToken(c.req.valid("param").name, principal);
+    return c.json({ token }, 200);
+  };
+
+  return { create, list, get, update, remove, rotateToken };
+}

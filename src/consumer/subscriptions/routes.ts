@@ -1,0 +1,106 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { FilterSchema } from "../../core/filters.js";
+import { PageQuerySchema, bearer, json, jsonBody, problems } from "../../core/http/openapi.js";
+import { CreateSubscriptionSchema, DeliverySchema, SubscriptionNameSchema, UpdateSubscriptionSchema } from "./subscription.js";
+
+export const SubscriptionSchema = z
+  .object({
+    id: z.uuid(),
+    name: z.string(),
+    description: z.string().nullable(),
+    filters: z.array(FilterSchema),
+    delivery: DeliverySchema,
+    status: z.enum(["active", "paused", "disabled"]),
+    statusReason: z.string().nullable(),
+    ackTimeoutSeconds: z.number().int(),
+    maxDeliveries: z.number().int(),
+    prefill: z.object({
+      enabled: z.boolean(),
+      status: z.enum(["pending", "running", "done", "failed"]),
+      total: z.number().int(),
+      sent: z.number().int(),
+      error: z.string().nullable(),
+    }),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+  })
+  .openapi("Subscription");
+
+const StatsSchema = z
+  .object({
+    pending: z.number().int().openapi({ description: "Messages waiting or in flight" }),
+    acked: z.number().int(),
+    deadLettered: z.number().int().openapi({ description: "Messages in dead letters now" }),
+  })
+  .openapi("SubscriptionStats");
+
+export const NameParamSchema = z.object({ name: SubscriptionNameSchema.openapi({ param: { name: "name", in: "path" } }) });
+
+export const createSubscriptionRoute = createRoute({
+  method: "post",
+  path: "/v1/subscriptions",
+  tags: ["subscriptions"],
+  summary: "Create a subscription",
+  description:
+    "Admin token. Returns the subscription's own token once. The identical request again answers 200 without a token; a different one under the same name 409. Every notification accepted after the 201 is delivered to it.",
+  security: bearer,
+  request: { body: jsonBody(CreateSubscriptionSchema) },
+  responses: {
+    201: json(z.object({ subscription: SubscriptionSchema, token: z.string() }), "Created"),
+    200: json(z.object({ subscription: SubscriptionSchema }), "Already exists with this exact configuration"),
+    ...problems(409, 503),
+  },
+});
+
+export const listSubscriptionsRoute = createRoute({
+  method: "get",
+  path: "/v1/subscriptions",
+  tags: ["subscriptions"],
+  summary: "List subscriptions",
+  security: bearer,
+  request: { query: PageQuerySchema },
+  responses: {
+    200: json(z.object({ data: z.array(SubscriptionSchema), nextCursor: z.string().nullable() }), "A page, by name"),
+    ...problems(),
+  },
+});
+
+export const getSubscriptionRoute = createRoute({
+  method: "get",
+  path: "/v1/subscriptions/{name}",
+  tags: ["subscriptions"],
+  summary: "Describe a subscription, with prefill progress and queue statistics",
+  security: bearer,
+  request: { params: NameParamSchema },
+  responses: { 200: json(SubscriptionSchema.extend({ stats: StatsSchema }), "The subscription"), ...problems(404) },
+});
+
+export const updateSubscriptionRoute = createRoute({
+  method: "patch",
+  path: "/v1/subscriptions/{name}",
+  tags: ["subscriptions"],
+  summary: "Change filters, delivery settings, or pause and resume",
+  security: bearer,
+  request: { params: NameParamSchema, body: jsonBody(UpdateSubscriptionSchema) },
+  responses: { 200: json(SubscriptionSchema, "Updated"), ...problems(404) },
+});
+
+export const deleteSubscriptionRoute = createRoute({
+  method: "delete",
+  path: "/v1/subscriptions/{name}",
+  tags: ["subscriptions"],
+  summary: "Delete a subscription and its queue",
+  security: bearer,
+  request: { params: NameParamSchema },
+  responses: { 204: { description: "Deleted" }, ...problems(404) },
+});
+
+export const rotateTokenRoute = createRoute({
+  method: "post",
+  path: "/v1/subscriptions/{name}/token",
+  tags: ["subscriptions"],
+  summary: "Issue a new token for a subscription; the old one stops working",
+  security: bearer,
+  request: { params: NameParamSchema },
+  responses: { 200: json(z.object({ token: z.string() }), "The new token, shown once"), ...problems(404) },
+});

@@ -1,0 +1,133 @@
+import { createHash } from "node:crypto";
+import { z } from "@hono/zod-openapi";
+import type { PrefillStatus, SubscriptionStatus } from "../../core/db/schema.js";
+import { FiltersSchema, type Filter } from "../../core/filters.js";
+import type { LeaseTarget } from "../../mom/ledger/ledger.js";
+
+export const SubscriptionNameSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, { error: "use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit" })
+  .openapi({ example: "grid-operator-dk1" });
+
+export const DeliverySchema = z
+  .discriminatedUnion("mode", [z.strictObject({ mode: z.literal("pull") })], {
+    error: 'expected {"mode": "pull"}',
+  })
+  .openapi("Delivery");
+export type Delivery = z.infer<typeof DeliverySchema>;
+
+export interface SubscriptionDefaults {
+  ackTimeoutSeconds: number;
+  maxDeliveries: number;
+}
+
+const ackTimeoutSeconds = z.number().int().min(1).max(43_200).openapi({ description: "Seconds before an unacked message is redelivered" });
+const maxDeliveries = z.number().int().min(1).max(1000).openapi({ description: "Deliveries before a message is dead-lettered" });
+
+export const CreateSubscriptionSchema = z
+  .strictObject({
+    name: SubscriptionNameSchema,
+    description: z.string().max(500).optional(),
+    filters: FiltersSchema,
+    prefill: z.boolean().default(false).openapi({ description: "Send the current state of every matching certificate first" }),
+    delivery: DeliverySchema.default({ mode: "pull" }),
+    ackTimeoutSeconds: ackTimeoutSeconds.optional(),
+    maxDeliveries: maxDeliveries.optional(),
+  })
+  .openapi("CreateSubscription");
+export type CreateSubscription = z.infer<typeof CreateSubscriptionSchema>;
+
+export const UpdateSubscriptionSchema = z
+  .strictObject({
+    description: z.string().max(500).nullable().optional(),
+    filters: FiltersSchema.optional(),
+    delivery: DeliverySchema.optional(),
+    status: z.enum(["active", "paused"]).optional().openapi({ description: "Pause or resume delivery; messages keep queueing" }),
+    ackTimeoutSeconds: ackTimeoutSeconds.optional(),
+    maxDeliveries: maxDeliveries.optional(),
+  })
+  .refine((patch) => Object.keys(patch).length > 0, { error: "name at least one field to change" })
+  .openapi("UpdateSubscription");
+export type UpdateSubscription = z.infer<typeof UpdateSubscriptionSchema>;
+
+/** What the subscriber asked for, with defaults applied: two equal specs are the same subscription. */
+export interface SubscriptionSpec {
+  name: string;
+  description: string | null;
+  filters: Filter[];
+  prefill: boolean;
+  delivery: Delivery;
+  ackTimeoutSeconds: number;
+  maxDeliveries: number;
+}
+
+export interface Prefill {
+  enabled: boolean;
+  status: PrefillStatus;
+  total: number;
+  sent: number;
+  /** Read-model position the snapshot was taken at. */
+  position: number | null;
+  error: string | null;
+}
+
+export interface Subscription extends SubscriptionSpec {
+  id: string;
+  status: SubscriptionStatus;
+  statusReason: string | null;
+  startSeq: number;
+  prefillState: Prefill;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export function toSpec(request: CreateSubscription, defaults: SubscriptionDefaults): SubscriptionSpec {
+  return {
+    name: request.name,
+    description: request.description ?? null,
+    filters: request.filters,
+    prefill: request.prefill,
+    delivery: request.delivery,
+    ackTimeoutSeconds: request.ackTimeoutSeconds ?? defaults.ackTimeoutSeconds,
+    maxDeliveries: request.maxDeliveries ?? defaults.maxDeliveries,
+  };
+}
+
+export function specOf(subscription: Subscription): SubscriptionSpec {
+  const { name, description, filters, prefill, delivery, ackTimeoutSeconds, maxDeliveries } = subscription;
+  return { name, description, filters, prefill, delivery, ackTimeoutSeconds, maxDeliveries };
+}
+
+export function fingerprint(spec: SubscriptionSpec): string {
+  return createHash("sha256").update(canonicalJson(spec)).digest("hex");
+}
+
+/** JSON with object keys sorted, so equal values hash equally whatever order the client wrote them in. */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (value && typeof value === "object") {
+    const entries = Object.entries(value)
+      .filter(([, item]) => item !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([key, item]) => `${JSON.stringify(key)}:${canonicalJson(item)}`).join(",")}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/**
+ * Which of its messages a subscription may receive now. Live messages wait while a prefill runs;
+ * after it, only those after the snapshot's position P are delivered (the seam).
+ */
+export function leaseTarget(subscription: Subscription): LeaseTarget {
+  const { prefillState: prefill } = subscription;
+  let liveFromSeq: number | null = subscription.startSeq;
+  if (prefill.enabled) {
+    liveFromSeq = prefill.status === "done" ? Math.max(subscription.startSeq, (prefill.position ?? 0) + 1) : null;
+  }
+  return {
+    id: subscription.id,
+    ackTimeoutSeconds: subscription.ackTimeoutSeconds,
+    maxDeliveries: subscription.maxDeliveries,
+    liveFromSeq,
+  };
+}

@@ -1,0 +1,102 @@
+import { z } from "zod";
+
+export const SERVICE_NAMES = ["producer", "dispatcher", "consumer", "prefill"] as const;
+export type ServiceName = (typeof SERVICE_NAMES)[number];
+
+const booleanFlag = z
+  .enum(["true", "false", "1", "0", "yes", "no"], { error: "expected true or false" })
+  .transform((value) => value === "true" || value === "1" || value === "yes");
+
+const integer = (min: number, max: number) =>
+  z.coerce
+    .number({ error: "expected an integer" })
+    .int({ error: "expected an integer" })
+    .min(min, { error: `must be at least ${min}` })
+    .max(max, { error: `must be at most ${max}` });
+
+const servicesList = z
+  .string()
+  .transform((value) => value.split(",").map((name) => name.trim()).filter(Boolean))
+  .pipe(
+    z
+      .array(z.enum(SERVICE_NAMES, { error: `expected a comma-separated list of ${SERVICE_NAMES.join(", ")}` }))
+      .min(1, { error: "name at least one service" }),
+  )
+  .transform((names) => [...new Set(names)]);
+
+/** Environment variables, by the exact names an operator sets. */
+const EnvSchema = z.object({
+  PORT: integer(0, 65535).default(8080),
+  HOST: z.string().min(1).default("0.0.0.0"),
+  DATABASE_URL: z
+    .url({ protocol: /^postgres(ql)?$/, error: "expected a postgres:// URL" })
+    .default("postgres://postgres@127.0.0.1:5432/certflow"),
+  DATABASE_SCHEMA: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]{0,62}$/, { error: "expected a lower-case SQL identifier" })
+    .default("public"),
+  DATABASE_POOL_SIZE: integer(2, 200).default(16),
+  NATS_URL: z
+    .string()
+    .regex(/^(nats|tls|ws|wss):\/\/[^\s]+$/, { error: "expected a nats:// URL" })
+    .default("nats://127.0.0.1:4222"),
+  CERTFLOW_ADMIN_TOKEN: z
+    .string({ error: "is required: set it to a random secret of at least 16 characters" })
+    .min(16, { error: "must be at least 16 characters" }),
+  CERTFLOW_NAMESPACE: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,40}$/, { error: "expected 1-40 letters, digits, '_' or '-'" })
+    .default("certflow"),
+  CERTFLOW_PUSH_ALLOW_PRIVATE: booleanFlag.default(false),
+  SERVICES: servicesList.default([...SERVICE_NAMES]),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  CERTFLOW_PARTITIONS: integer(1, 256).default(8),
+  CERTFLOW_DEDUP_WINDOW_SECONDS: integer(1, 86_400).default(600),
+  CERTFLOW_STREAM_MAX_AGE_HOURS: integer(1, 24 * 365).default(24 * 7),
+  CERTFLOW_ACK_TIMEOUT_SECONDS: integer(1, 43_200).default(30),
+  CERTFLOW_MAX_DELIVERIES: integer(1, 1000).default(5),
+  CERTFLOW_AUTH_CACHE_SECONDS: integer(0, 3600).default(5),
+  CERTFLOW_MAX_BODY_BYTES: integer(1024, 512 * 1024 * 1024).default(16 * 1024 * 1024),
+  CERTFLOW_SHUTDOWN_TIMEOUT_SECONDS: integer(1, 600).default(20),
+});
+
+export type Config = ReturnType<typeof toConfig>;
+
+function toConfig(env: z.infer<typeof EnvSchema>) {
+  return {
+    http: { port: env.PORT, host: env.HOST, maxBodyBytes: env.CERTFLOW_MAX_BODY_BYTES },
+    database: { url: env.DATABASE_URL, schema: env.DATABASE_SCHEMA, poolSize: env.DATABASE_POOL_SIZE },
+    nats: {
+      url: env.NATS_URL,
+      namespace: env.CERTFLOW_NAMESPACE,
+      partitions: env.CERTFLOW_PARTITIONS,
+      dedupWindowSeconds: env.CERTFLOW_DEDUP_WINDOW_SECONDS,
+      streamMaxAgeHours: env.CERTFLOW_STREAM_MAX_AGE_HOURS,
+    },
+    auth: { adminToken: env.CERTFLOW_ADMIN_TOKEN, cacheSeconds: env.CERTFLOW_AUTH_CACHE_SECONDS },
+    delivery: {
+      ackTimeoutSeconds: env.CERTFLOW_ACK_TIMEOUT_SECONDS,
+      maxDeliveries: env.CERTFLOW_MAX_DELIVERIES,
+      pushAllowPrivate: env.CERTFLOW_PUSH_ALLOW_PRIVATE,
+    },
+    services: env.SERVICES as ServiceName[],
+    logLevel: env.LOG_LEVEL,
+    shutdownTimeoutSeconds: env.CERTFLOW_SHUTDOWN_TIMEOUT_SECONDS,
+  };
+}
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+/** Reads the environment once; the first invalid variable becomes one line that names it. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ""));
+  const parsed = EnvSchema.safeParse(present);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const variable = String(issue.path[0] ?? "environment");
+    throw new ConfigError(`Invalid configuration: ${variable} ${issue.message}`);
+  }
+  return toConfig(parsed.data);
+}

@@ -1,0 +1,80 @@
+import { Kysely, PostgresDialect, sql } from "kysely";
+import pg from "pg";
+import type { Config } from "../config.js";
+import type { Database } from "./schema.js";
+
+/** pg returns BIGINT as a string; our BIGINTs are stream sequences and counters well below 2^53. */
+const INT8_OID = 20;
+const types = {
+  getTypeParser: ((oid: number, format?: "text" | "binary") =>
+    oid === INT8_OID ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+};
+
+export interface DatabaseHandle {
+  db: Kysely<Database>;
+  pool: pg.Pool;
+  close(): Promise<void>;
+}
+
+export function openDatabase(config: Config["database"]): DatabaseHandle {
+  const pool = new pg.Pool({
+    connectionString: config.url,
+    max: config.poolSize,
+    types,
+    options: `-c search_path=${config.schema}`,
+    application_name: "certflow",
+  });
+  // An idle client losing its server must not crash the process; the next query reports it.
+  pool.on("error", () => {});
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return { db, pool, close: () => db.destroy() };
+}
+
+const UNDEFINED_DATABASE = "3D000";
+
+/** Creates the database and schema when missing, so a fresh machine needs no manual step. */
+export async function ensureDatabase(config: Config["database"]): Promise<void> {
+  const target = new URL(config.url);
+  const name = decodeURIComponent(target.pathname.slice(1)) || "postgres";
+  const probe = new pg.Client({ connectionString: config.url });
+  try {
+    await probe.connect();
+  } catch (error) {
+    if ((error as { code?: string }).code !== UNDEFINED_DATABASE) throw error;
+    await createDatabase(target, name);
+    await probe.end().catch(() => {});
+    return ensureDatabase(config);
+  }
+  try {
+    await probe.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(config.schema)}`);
+  } catch (error) {
+    // Concurrent start-ups race on CREATE SCHEMA IF NOT EXISTS; the loser sees a unique violation.
+    if ((error as { code?: string }).code !== "23505") throw error;
+  } finally {
+    await probe.end();
+  }
+}
+
+async function createDatabase(target: URL, name: string): Promise<void> {
+  const maintenance = new URL(target);
+  maintenance.pathname = "/postgres";
+  const admin = new pg.Client({ connectionString: maintenance.toString() });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${quoteIdent(name)}`);
+  } catch (error) {
+    // Created meanwhile by a concurrent start-up: 42P04, or 23505 when both raced on the catalog.
+    const code = (error as { code?: string }).code;
+    if (code !== "42P04" && code !== "23505") throw error;
+  } finally {
+    await admin.end();
+  }
+}
+
+function quoteIdent(identifier: string): string {
+  return `"${identifier.replaceAll('"', '""')}"`;
+}
+
+export async function pingDatabase(db: Kysely<Database>): Promise<void> {
+  await sql`select 1`.execute(db);
+}

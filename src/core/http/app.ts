@@ -1,0 +1,86 @@
+import { OpenAPIHono } from "@hono/zod-openapi";
+import type { MiddlewareHandler } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { routePath } from "hono/route";
+import { AppError, validationError } from "../errors.js";
+import { uuidv7 } from "../ids.js";
+import type { Logger } from "../logger.js";
+import type { Metrics } from "../metrics.js";
+import type { CredentialResolver } from "../auth/credentials.js";
+import type { App, AppEnv } from "./env.js";
+import { problemResponse, toAppError } from "./problem.js";
+
+export interface HttpAppOptions {
+  logger: Logger;
+  metrics: Metrics;
+  credentials: CredentialResolver;
+  maxBodyBytes: number;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** A router for one resource: same validation hook and environment as the app it is mounted on. */
+export function createRouter(): App {
+  return new OpenAPIHono<AppEnv>({
+    defaultHook: (result) => {
+      if (!result.success) throw validationError(result.error);
+    },
+  });
+}
+
+export function createHttpApp(options: HttpAppOptions): App {
+  const app = createRouter();
+  app.use("*", requestContext(options.logger, options.metrics));
+  app.use(
+    "/v1/*",
+    bodyLimit({
+      maxSize: options.maxBodyBytes,
+      onError: () => {
+        throw new AppError("payload_too_large", `the body exceeds ${options.maxBodyBytes} bytes; send smaller batches`);
+      },
+    }),
+  );
+  app.use("/v1/*", authenticate(options.credentials));
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
+
+  app.onError((error, c) => {
+    const appError = toAppError(error);
+    if (appError.code === "internal") c.get("logger").error({ err: error }, "request failed");
+    return problemResponse(c, appError);
+  });
+  app.notFound((c) => problemResponse(c, new AppError("not_found", `no route for ${c.req.method} ${c.req.path}`)));
+  return app;
+}
+
+function requestContext(logger: Logger, metrics: Metrics): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const started = performance.now();
+    const given = c.req.header("x-request-id");
+    const requestId = given && REQUEST_ID.test(given) ? given : uuidv7();
+    const requestLogger = logger.child({ requestId });
+    c.set("requestId", requestId);
+    c.set("logger", requestLogger);
+    await next();
+    c.header("x-request-id", requestId);
+    const seconds = (performance.now() - started) / 1000;
+    const route = routePath(c, -1);
+    metrics.httpDuration.observe({ method: c.req.method, route, status: String(c.res.status) }, seconds);
+    requestLogger.info(
+      { method: c.req.method, path: c.req.path, status: c.res.status, durationMs: Math.round(seconds * 1e4) / 10 },
+      "request",
+    );
+  };
+}
+
+function authenticate(credentials: CredentialResolver): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const header = c.req.header("authorization");
+    if (!header) throw new AppError("unauthorized", "send Authorization: Bearer <token>");
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    if (!match) throw new AppError("unauthorized", "the Authorization header must be 'Bearer <token>'");
+    const principal = await credentials.resolve(match[1]!);
+    if (!principal) throw new AppError("unauthorized", "the token is not known; check it or ask an operator for a new one");
+    c.set("principal", principal);
+    await next();
+  };
+}

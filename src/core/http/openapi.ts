@@ -1,0 +1,72 @@
+import { z } from "@hono/zod-openapi";
+import { AppError, ERROR_STATUS } from "../errors.js";
+
+export const ProblemSchema = z
+  .object({
+    type: z.string(),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string().openapi({ description: "What is wrong, naming the field when there is one" }),
+    code: z.enum(Object.keys(ERROR_STATUS) as [keyof typeof ERROR_STATUS]),
+    requestId: z.string(),
+    errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+  })
+  .openapi("Problem");
+
+const DESCRIPTIONS: Record<number, string> = {
+  400: "Invalid request: `detail` and `errors` name the field",
+  401: "Missing or unknown token",
+  403: "The token does not allow this",
+  404: "Not found",
+  409: "Conflicts with the current state",
+  413: "Body too large",
+  415: "Body is not JSON",
+  422: "Valid, but cannot be carried out",
+  503: "A dependency (NATS or PostgreSQL) is unavailable",
+};
+
+/** Problem responses for a route's OpenAPI definition; 400, 401 and 403 apply to every /v1 route. */
+export function problems(...statuses: number[]) {
+  const all = [...new Set([400, 401, 403, ...statuses])];
+  return Object.fromEntries(
+    all.map((status) => [
+      status,
+      { description: DESCRIPTIONS[status] ?? "Error", content: { "application/problem+json": { schema: ProblemSchema } } },
+    ]),
+  );
+}
+
+export const bearer = [{ bearer: [] }];
+
+export const json = <T extends z.ZodType>(schema: T, description: string) => ({
+  description,
+  content: { "application/json": { schema } },
+});
+
+export const jsonBody = <T extends z.ZodType>(schema: T) => ({
+  required: true,
+  content: { "application/json": { schema } },
+});
+
+/** Cursor pagination query parameters shared by list endpoints. */
+export const PageQuerySchema = z.object({
+  limit: z.coerce.number().int().min(1).max(500).default(50).openapi({ description: "Page size, 1-500" }),
+  cursor: z.string().max(512).optional().openapi({ description: "`nextCursor` of the previous page" }),
+});
+
+export function encodeCursor(value: unknown): string {
+  return Buffer.from(JSON.stringify(value)).toString("base64url");
+}
+
+export function decodeCursor<T extends z.ZodType>(cursor: string | undefined, schema: T): z.infer<T> | undefined {
+  if (cursor === undefined) return undefined;
+  try {
+    const parsed = schema.safeParse(JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")));
+    if (parsed.success) return parsed.data;
+  } catch {
+    // fall through to the error below
+  }
+  throw new AppError("validation_failed", "cursor: not a cursor this API returned; start again without it", [
+    { path: "cursor", message: "not a cursor this API returned" },
+  ]);
+}

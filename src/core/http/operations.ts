@@ -1,0 +1,84 @@
+import { readFile } from "node:fs/promises";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+import { AppError } from "../errors.js";
+import type { Metrics } from "../metrics.js";
+import type { App } from "./env.js";
+import { problemResponse } from "./problem.js";
+
+export type ReadinessChecks = Record<string, () => Promise<void>>;
+
+export interface OperationsOptions {
+  metrics: Metrics;
+  readiness: ReadinessChecks;
+  version: string;
+}
+
+const DOCS_ASSETS = { "swagger-ui.css": "text/css", "swagger-ui-bundle.js": "text/javascript" } as const;
+
+/** Health, readiness, metrics and the API reference: served by every process, whatever services it runs. */
+export function mountOperations(app: App, options: OperationsOptions): void {
+  app.get("/healthz", (c) => c.json({ status: "ok" }));
+
+  app.get("/readyz", async (c) => {
+    const failures: string[] = [];
+    await Promise.all(
+      Object.entries(options.readiness).map(([name, check]) =>
+        withTimeout(check(), 2000).catch((error: unknown) => failures.push(`${name}: ${(error as Error).message}`)),
+      ),
+    );
+    if (failures.length > 0) return problemResponse(c, new AppError("unavailable", `not ready: ${failures.join("; ")}`));
+    return c.json({ status: "ready", checks: Object.keys(options.readiness) });
+  });
+
+  app.get("/metrics", async (c) =>
+    c.body(await options.metrics.registry.metrics(), 200, { "content-type": options.metrics.registry.contentType }),
+  );
+
+  app.doc31("/openapi.json", {
+    openapi: "3.1.0",
+    info: {
+      title: "certflow",
+      version: options.version,
+      description:
+        "Provisioning dispatcher for energy-certificate notifications. Errors are RFC 9457 problem+json with `code` and `requestId`.",
+    },
+    security: [{ bearer: [] }],
+  });
+
+  app.get("/docs", (c) => c.html(DOCS_PAGE));
+  const assetsDir = swaggerUiDir();
+  for (const [file, contentType] of Object.entries(DOCS_ASSETS)) {
+    app.get(`/docs/${file}`, async (c) =>
+      c.body(await readFile(join(assetsDir, file)), 200, { "content-type": contentType, "cache-control": "max-age=86400" }),
+    );
+  }
+}
+
+function swaggerUiDir(): string {
+  const require = createRequire(import.meta.url);
+  return join(require.resolve("swagger-ui-dist/package.json"), "..");
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+    promise.then(resolve, reject).finally(() => clearTimeout(timer));
+  });
+}
+
+const DOCS_PAGE = `<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <title>certflow API reference</title>
+  <link rel="stylesheet" href="/docs/swagger-ui.css">
+</head>
+<body>
+  <div id="reference"></div>
+  <script src="/docs/swagger-ui-bundle.js"></script>
+  <script>
+    window.ui = SwaggerUIBundle({ url: "/openapi.json", dom_id: "#reference", persistAuthorization: true, tryItOutEnabled: true });
+  </script>
+</body>
+</html>`;

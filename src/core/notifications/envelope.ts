@@ -1,0 +1,141 @@
+import { z } from "@hono/zod-openapi";
+import { CertificateStateShape, identifier, utcTimestamp, type CertificateStatus } from "./certificate.js";
+
+export const NOTIFICATION_TYPES = [
+  "certificate.issued",
+  "certificate.cancelled",
+  "certificate.converted",
+  "certificate.sliced",
+  "certificate.transferred",
+  "certificate.claimed",
+  "certificate.withdrawn",
+  "certificate.expired",
+  "certificate.snapshot",
+] as const;
+export type NotificationType = (typeof NOTIFICATION_TYPES)[number];
+
+/** Types a producer may post; snapshots are made by prefill only. */
+export const PRODUCED_TYPES = NOTIFICATION_TYPES.filter((type) => type !== "certificate.snapshot");
+
+export const CHANNELS = ["http", "prefill", "internal"] as const;
+export type Channel = (typeof CHANNELS)[number];
+
+export const uuid = z.uuid({ error: "expected a UUID" });
+
+/** Type-specific fields beside the certificate's full state (event-carried state transfer). */
+const DATA_EXTRAS = {
+  "certificate.issued": {},
+  "certificate.cancelled": { reason: z.string().max(500).optional() },
+  "certificate.converted": {
+    conversionId: z.string().min(1).max(128).optional(),
+    hourlyCertificateCount: z.number().int().min(1),
+  },
+  "certificate.sliced": {
+    slices: z
+      .array(z.strictObject({ certificateId: identifier("certificateId"), quantityWh: CertificateStateShape.quantityWh }))
+      .min(1),
+  },
+  "certificate.transferred": { previousOwner: identifier("previousOwner"), tradeId: z.string().min(1).max(128).optional() },
+  "certificate.claimed": { beneficiary: z.string().min(1).max(200).optional() },
+  "certificate.withdrawn": { reason: z.string().max(500).optional() },
+  "certificate.expired": {},
+  "certificate.snapshot": {},
+} satisfies Record<NotificationType, z.ZodRawShape>;
+
+/** The status a certificate must have after each kind of change. */
+const STATUS_AFTER: Record<NotificationType, readonly CertificateStatus[] | undefined> = {
+  "certificate.issued": ["active"],
+  "certificate.cancelled": ["cancelled"],
+  "certificate.converted": ["cancelled"],
+  "certificate.sliced": ["active", "cancelled"],
+  "certificate.transferred": ["active", "transferred"],
+  "certificate.claimed": ["claimed"],
+  "certificate.withdrawn": ["withdrawn"],
+  "certificate.expired": ["expired"],
+  "certificate.snapshot": undefined,
+};
+
+function dataSchemaFor(type: NotificationType) {
+  return z.strictObject({ ...CertificateStateShape, ...DATA_EXTRAS[type] }).superRefine((data, ctx) => {
+    if (Date.parse(data.periodEnd) <= Date.parse(data.periodStart)) {
+      ctx.addIssue({ code: "custom", path: ["periodEnd"], message: "must be after periodStart" });
+    }
+    const allowed = STATUS_AFTER[type];
+    if (allowed && !allowed.includes(data.status)) {
+      ctx.addIssue({ code: "custom", path: ["status"], message: `must be ${allowed.join(" or ")} for ${type}` });
+    }
+    if (type === "certificate.issued" && data.kind === "hourly" && !data.parentCertificateId) {
+      ctx.addIssue({ code: "custom", path: ["parentCertificateId"], message: "is required for an hourly certificate" });
+    }
+  });
+}
+
+export const DATA_SCHEMAS = Object.fromEntries(NOTIFICATION_TYPES.map((type) => [type, dataSchemaFor(type)])) as Record<
+  NotificationType,
+  ReturnType<typeof dataSchemaFor>
+>;
+
+export type NotificationData = z.infer<(typeof DATA_SCHEMAS)[NotificationType]>;
+
+export const SourceSchema = z.strictObject({ name: z.string().min(1).max(128), version: z.string().min(1).max(64) });
+
+/** A stored or delivered notification. */
+export const NotificationSchema = z
+  .strictObject({
+    id: uuid,
+    type: z.enum(NOTIFICATION_TYPES),
+    source: SourceSchema,
+    time: z.iso.datetime({ offset: true }),
+    subject: z.string().min(1),
+    parentId: uuid.nullable(),
+    correlationId: uuid,
+    channel: z.enum(CHANNELS),
+    data: z.record(z.string(), z.unknown()),
+  })
+  .openapi("Notification");
+export type Notification = {
+  id: string;
+  type: NotificationType;
+  source: { name: string; version: string };
+  time: string;
+  subject: string;
+  parentId: string | null;
+  correlationId: string;
+  channel: Channel;
+  data: NotificationData;
+};
+
+/** What a producer posts; the server fills in the rest. */
+export const NotificationInputSchema = z
+  .strictObject({
+    id: uuid.optional().openapi({ description: "Idempotency key; a UUIDv7 is made when absent" }),
+    type: z.enum(PRODUCED_TYPES, { error: `expected one of ${PRODUCED_TYPES.join(", ")}` }),
+    subject: identifier("subject").openapi({ description: "The certificate id; the ordering key" }),
+    time: utcTimestamp.optional().openapi({ description: "When it happened (RFC 3339); defaults to now" }),
+    parentId: uuid.nullable().optional(),
+    correlationId: uuid.optional(),
+    source: z
+      .strictObject({
+        name: z.string().optional().openapi({ description: "Ignored unless equal to the credential's name" }),
+        version: z.string().min(1).max(64).optional(),
+      })
+      .optional(),
+    data: z.record(z.string(), z.unknown()).openapi({ description: "The certificate's full state after the change" }),
+  })
+  .transform((input, ctx) => {
+    const parsed = DATA_SCHEMAS[input.type].safeParse(input.data);
+    if (!parsed.success) {
+      for (const issue of parsed.error.issues) {
+        ctx.addIssue({ code: "custom", path: ["data", ...issue.path], message: issue.message });
+      }
+      return z.NEVER;
+    }
+    if (parsed.data.certificateId !== input.subject) {
+      ctx.addIssue({ code: "custom", path: ["subject"], message: "must equal data.certificateId" });
+      return z.NEVER;
+    }
+    return { ...input, data: parsed.data };
+  })
+  .openapi("NotificationInput");
+
+export type NotificationInput = z.infer<typeof NotificationInputSchema>;

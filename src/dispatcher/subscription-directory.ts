@@ -1,0 +1,44 @@
+import { sql } from "kysely";
+import type { Executor, SubscriptionStatus } from "../core/db/schema.js";
+import { FiltersSchema, type Filter } from "../core/filters.js";
+
+export interface RoutableSubscription {
+  id: string;
+  status: SubscriptionStatus;
+  startSeq: number;
+  filters: Filter[];
+}
+
+export interface SubscriptionSnapshot {
+  revision: number;
+  subscriptions: RoutableSubscription[];
+}
+
+/** The dispatcher's read-only view of the subscriptions. */
+export interface SubscriptionDirectory {
+  revision(): Promise<number>;
+  /** Every subscription and the revision they belong to, read in one snapshot. */
+  snapshot(): Promise<SubscriptionSnapshot>;
+}
+
+export class PostgresSubscriptionDirectory implements SubscriptionDirectory {
+  constructor(private readonly db: Executor) {}
+
+  async revision(): Promise<number> {
+    const row = await this.db.selectFrom("subscription_changes").select("revision").executeTakeFirstOrThrow();
+    return row.revision;
+  }
+
+  async snapshot(): Promise<SubscriptionSnapshot> {
+    // One statement is one snapshot: the revision and the rows cannot disagree.
+    const result = await sql<{ revision: number; id: string | null; status: SubscriptionStatus; start_seq: number; filters: unknown }>`
+      SELECT c.revision, s.id, s.status, s.start_seq, s.filters
+      FROM subscription_changes c LEFT JOIN subscriptions s ON true
+    `.execute(this.db);
+    const revision = result.rows[0]?.revision ?? 0;
+    const subscriptions = result.rows
+      .filter((row): row is typeof row & { id: string } => row.id !== null)
+      .map((row) => ({ id: row.id, status: row.status, startSeq: row.start_seq, filters: FiltersSchema.parse(row.filters) }));
+    return { revision, subscriptions };
+  }
+}

@@ -1,0 +1,54 @@
+import type { Notification } from "../core/notifications/envelope.js";
+
+export interface PublishResult {
+  id: string;
+  sequence: number;
+  duplicate: boolean;
+}
+
+export interface StreamMessage {
+  seq: number;
+  data: Uint8Array;
+}
+
+export interface ReadOptions {
+  /** A name for logs and for the position the caller keeps. */
+  name: string;
+  /** Read one partition, or every partition when absent. */
+  partition?: number;
+  /** First stream sequence to deliver. */
+  fromSeq: number;
+  maxBatch: number;
+  /**
+   * Receives messages in stream order, in batches of what is available. A rejected promise
+   * makes the reader retry the same batch (with back-off) until it succeeds or is stopped.
+   */
+  handle(batch: StreamMessage[]): Promise<void>;
+}
+
+export interface StreamReader {
+  stop(): Promise<void>;
+}
+
+export interface StreamIdentity {
+  name: string;
+  /** When the stream was created: a recreated stream restarts its sequences. */
+  created: string;
+  firstSeq: number;
+  lastSeq: number;
+}
+
+/** The message broker, by capability: an ordered, deduplicating log of notifications and wake-up signals. */
+export interface Broker {
+  readonly partitions: number;
+  publish(notification: Notification): Promise<PublishResult>;
+  /** Publishes pipelined; one result or error per notification, in order. */
+  publishMany(notifications: readonly Notification[]): Promise<Array<PublishResult | Error>>;
+  stream(): Promise<StreamIdentity>;
+  read(options: ReadOptions): StreamReader;
+  /** Fire-and-forget hint that a subscription has new messages. */
+  wake(subscriptionId: string): void;
+  onWake(handler: (subscriptionId: string) => void): () => void;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,131 @@
+/**
+ * The delivery ledger: one queue per subscription, with the state of every message in it.
+ *
+ * A message of a subject is handed out only when every earlier message of that subject in the
+ * same subscription is finished (acked or dead-lettered), so per-subject order holds across
+ * redeliveries, nacks and ack timeouts; messages of different subjects go out in parallel.
+ */
+
+export type Phase = "prefill" | "live";
+
+/** Identifies one lease of one message: it stops working once the message is handed out again. */
+export interface AckId {
+  phase: Phase;
+  seq: number;
+  deliveryCount: number;
+}
+
+export interface JournalEntry {
+  seq: number;
+  id: string;
+  type: string;
+  subject: string;
+  sourceName: string;
+  parentId: string | null;
+  correlationId: string;
+  time: string;
+  /** The envelope as received, stored and served byte for byte. */
+  json: string;
+}
+
+export interface LiveDelivery {
+  subscriptionId: string;
+  seq: number;
+  subject: string;
+}
+
+export interface AppendLiveInput {
+  /** The stream reader whose position advances with this batch. */
+  reader: string;
+  position: number;
+  entries: JournalEntry[];
+  deliveries: LiveDelivery[];
+}
+
+/** What a lease needs to know of a subscription. */
+export interface LeaseTarget {
+  id: string;
+  ackTimeoutSeconds: number;
+  maxDeliveries: number;
+  /** First live sequence to deliver; null while a prefill is still running (live messages wait). */
+  liveFromSeq: number | null;
+}
+
+export interface LeasedMessage {
+  ackId: AckId;
+  sequence: number;
+  deliveryCount: number;
+  phase: Phase;
+  /** The notification as JSON text, so it is served without a parse and re-serialisation. */
+  notificationJson: string;
+}
+
+export interface LeaseResult {
+  messages: LeasedMessage[];
+  /** Messages whose last allowed delivery timed out: dead-lettered instead of handed out. */
+  deadLettered: number;
+}
+
+export type SettleStatus = "acked" | "nacked" | "dead_lettered" | "expired" | "not_found";
+
+export interface SettleOutcome {
+  ackId: AckId;
+  status: SettleStatus;
+}
+
+export interface DeadLetter {
+  phase: Phase;
+  sequence: number;
+  deliveryCount: number;
+  reason: string;
+  deadLetteredAt: Date;
+  notificationJson: string;
+}
+
+export interface DeadLetterCursor {
+  deadLetteredAt: Date;
+  phase: Phase;
+  sequence: number;
+}
+
+export interface LedgerStats {
+  pending: number;
+  acked: number;
+  deadLettered: number;
+}
+
+export interface DeliveryLedger {
+  /** Last stream sequence a reader has applied; 0 when it never ran. */
+  position(reader: string): Promise<number>;
+  /** Journals a batch, creates its deliveries and moves the reader's position, atomically. Returns new deliveries per subscription. */
+  appendLive(input: AppendLiveInput): Promise<Map<string, number>>;
+  lease(target: LeaseTarget, max: number): Promise<LeaseResult>;
+  /** When the next pending message of a subscription becomes available again, if any is waiting on a timer. */
+  nextAvailableAt(target: LeaseTarget): Promise<Date | undefined>;
+  ack(subscriptionId: string, ackIds: AckId[]): Promise<SettleOutcome[]>;
+  nack(target: LeaseTarget, ackIds: AckId[], delaySeconds: number): Promise<SettleOutcome[]>;
+  reject(subscriptionId: string, ackIds: AckId[]): Promise<SettleOutcome[]>;
+  deadLetters(subscriptionId: string, limit: number, after?: DeadLetterCursor): Promise<DeadLetter[]>;
+  /** Returns dead letters to the queue (all, or those named), with a fresh delivery count. */
+  redrive(subscriptionId: string, only?: Array<{ phase: Phase; sequence: number }>): Promise<number>;
+  stats(target: LeaseTarget): Promise<LedgerStats>;
+}
+
+const PHASE_CODE: Record<Phase, number> = { prefill: 0, live: 1 };
+const PHASE_NAME = ["prefill", "live"] as const;
+
+export const phaseCode = (phase: Phase): number => PHASE_CODE[phase];
+export const phaseName = (code: number): Phase => PHASE_NAME[code] ?? "live";
+
+const ACK_ID = /^([pl])(\d{1,18})\.(\d{1,9})$/;
+
+/** Ack ids look like `l1234.2`: live message 1234, second delivery. */
+export function formatAckId(ackId: AckId): string {
+  return `${ackId.phase === "prefill" ? "p" : "l"}${ackId.seq}.${ackId.deliveryCount}`;
+}
+
+export function parseAckId(text: string): AckId | undefined {
+  const match = ACK_ID.exec(text);
+  if (!match) return undefined;
+  return { phase: match[1] === "p" ? "prefill" : "live", seq: Number(match[2]), deliveryCount: Number(match[3]) };
+}

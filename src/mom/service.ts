@@ -1,0 +1,27 @@
+import type { CredentialResolver } from "../core/auth/credentials.js";
+import type { Config, ServiceName } from "../core/config.js";
+import type { Executor } from "../core/db/schema.js";
+import type { App } from "../core/http/env.js";
+import type { Logger } from "../core/logger.js";
+import type { Metrics } from "../core/metrics.js";
+import type { Broker } from "./broker.js";
+
+/** What every service is built from; `src/main.ts` makes one set per process. */
+export interface ServiceDeps {
+  config: Config;
+  logger: Logger;
+  db: Executor;
+  broker: Broker;
+  metrics: Metrics;
+  credentials: CredentialResolver;
+}
+
+export interface Service {
+  name: ServiceName;
+  /** Routes this service serves, mounted on the process's one HTTP server. */
+  router?: App;
+  /** Background work (stream readers, workers), started once the HTTP server listens. */
+  start?(): Promise<void>;
+  /** Stops background work; in-flight HTTP requests are finished by the server first. */
+  stop?(): Promise<void>;
+}

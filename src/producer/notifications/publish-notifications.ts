@@ -1,0 +1,154 @@
+import { AppError, describeFieldErrors, fieldErrorsFromZod, type FieldError } from "../../core/errors.js";
+import { uuidv7 } from "../../core/ids.js";
+import type { Logger } from "../../core/logger.js";
+import type { Metrics } from "../../core/metrics.js";
+import { NotificationInputSchema, type Notification, type NotificationInput } from "../../core/notifications/envelope.js";
+import type { Broker, PublishResult } from "../../mom/broker.js";
+import type { NotificationJournal } from "../../mom/journal/journal.js";
+
+export interface Producer {
+  name: string;
+}
+
+export type ItemResult =
+  | { index: number; id: string; sequence: number; duplicate: boolean }
+  | { index: number; error: { code: "validation_failed" | "unavailable"; detail: string; errors?: FieldError[] } };
+
+const DEFAULT_SOURCE_VERSION = "1";
+
+/**
+ * Accepts notifications from producers: fills in the envelope, publishes with the id as the
+ * broker's deduplication key, and answers once the broker has stored each one.
+ */
+export class PublishNotifications {
+  constructor(
+    private readonly broker: Broker,
+    private readonly journal: NotificationJournal,
+    private readonly metrics: Metrics,
+  ) {}
+
+  async publishOne(input: NotificationInput, producer: Producer, logger: Logger): Promise<PublishResult> {
+    checkSourceName(input, producer, "source.name");
+    const [notification] = await this.envelopes([input], producer);
+    const known = await this.alreadyJournaled([input]);
+    const journaled = known.get(notification!.id);
+    if (journaled) return this.duplicate(notification!.id, journaled);
+    let result: PublishResult;
+    try {
+      result = await this.broker.publish(notification!);
+    } catch (error) {
+      logger.warn({ notificationId: notification!.id, err: error }, "publish failed");
+      throw new AppError("unavailable", "the broker did not confirm the notification; retry with the same id");
+    }
+    this.count(notification!, result);
+    logger.info({ notificationId: result.id, sequence: result.sequence, duplicate: result.duplicate }, "notification accepted");
+    return result;
+  }
+
+  /** Validates each item on its own: one bad item is reported, the others are still published. */
+  async publishBatch(items: readonly unknown[], producer: Producer, logger: Logger): Promise<ItemResult[]> {
+    const results: ItemResult[] = new Array(items.length);
+    const valid: Array<{ index: number; input: NotificationInput }> = [];
+    items.forEach((item, index) => {
+      const parsed = NotificationInputSchema.safeParse(item);
+      if (!parsed.success) {
+        results[index] = invalid(index, fieldErrorsFromZod(parsed.error, `notifications.${index}`));
+        return;
+      }
+      const mismatch = sourceNameMismatch(parsed.data, producer, `notifications.${index}.source.name`);
+      if (mismatch) results[index] = invalid(index, [mismatch]);
+      else valid.push({ index, input: parsed.data });
+    });
+
+    const notifications = await this.envelopes(
+      valid.map((item) => item.input),
+      producer,
+    );
+    const known = await this.alreadyJournaled(valid.map((item) => item.input));
+    const toPublish = notifications.map((notification, position) => ({ notification, index: valid[position]!.index }));
+    const fresh = toPublish.filter(({ notification, index }) => {
+      const journaled = known.get(notification.id);
+      if (journaled) results[index] = { index, ...this.duplicate(notification.id, journaled) };
+      return !journaled;
+    });
+
+    const published = await this.broker.publishMany(fresh.map((item) => item.notification));
+    published.forEach((outcome, position) => {
+      const { notification, index } = fresh[position]!;
+      if (outcome instanceof Error) {
+        logger.warn({ notificationId: notification.id, err: outcome }, "publish failed");
+        results[index] = {
+          index,
+          error: { code: "unavailable", detail: "the broker did not confirm this notification; retry it with the same id" },
+        };
+        return;
+      }
+      this.count(notification, outcome);
+      results[index] = { index, ...outcome };
+    });
+    logger.info({ items: items.length, published: fresh.length }, "batch accepted");
+    return results;
+  }
+
+  /**
+   * Builds envelopes. The correlation id is inherited from the parent when the producer names
+   * only the parent: from an earlier item of the same request, or from the journal; a parent
+   * nobody has seen roots the chain.
+   */
+  private async envelopes(inputs: readonly NotificationInput[], producer: Producer): Promise<Notification[]> {
+    const orphans = inputs.filter((input) => input.parentId && !input.correlationId).map((input) => input.parentId!);
+    const parents = await this.journal.findMany(orphans);
+    const correlationOf = new Map([...parents].map(([id, record]) => [id, record.correlationId]));
+    const now = new Date().toISOString();
+    return inputs.map((input) => {
+      const id = input.id ?? uuidv7();
+      const parentId = input.parentId ?? null;
+      const correlationId = input.correlationId ?? (parentId ? (correlationOf.get(parentId) ?? parentId) : id);
+      correlationOf.set(id, correlationId);
+      return {
+        id,
+        type: input.type,
+        source: { name: producer.name, version: input.source?.version ?? DEFAULT_SOURCE_VERSION },
+        time: input.time ?? now,
+        subject: input.subject,
+        parentId,
+        correlationId,
+        channel: "http",
+        data: input.data,
+      };
+    });
+  }
+
+  /**
+   * Producer-chosen ids the journal already holds are duplicates even after the broker's
+   * duplicate window has passed. Ids the server makes are new by construction.
+   */
+  private alreadyJournaled(inputs: readonly NotificationInput[]) {
+    return this.journal.findMany(inputs.flatMap((input) => (input.id ? [input.id] : [])));
+  }
+
+  private duplicate(id: string, journaled: { seq: number }): PublishResult {
+    this.metrics.notificationsDuplicate.inc();
+    return { id, sequence: journaled.seq, duplicate: true };
+  }
+
+  private count(notification: Notification, result: PublishResult): void {
+    if (result.duplicate) this.metrics.notificationsDuplicate.inc();
+    else this.metrics.notificationsAccepted.inc({ type: notification.type });
+  }
+}
+
+function sourceNameMismatch(input: NotificationInput, producer: Producer, path: string): FieldError | undefined {
+  const given = input.source?.name;
+  if (given === undefined || given === producer.name) return undefined;
+  return { path, message: `is taken from the credential (${producer.name}); omit it` };
+}
+
+function checkSourceName(input: NotificationInput, producer: Producer, path: string): void {
+  const mismatch = sourceNameMismatch(input, producer, path);
+  if (mismatch) throw new AppError("validation_failed", describeFieldErrors([mismatch]), [mismatch]);
+}
+
+function invalid(index: number, errors: FieldError[]): ItemResult {
+  return { index, error: { code: "validation_failed", detail: describeFieldErrors(errors), errors } };
+}

@@ -1,0 +1,38 @@
+import type { RouteHandler } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
+import { requirePrincipal } from "../../core/http/authorize.js";
+import type { AppEnv } from "../../core/http/env.js";
+import { decodeCursor, encodeCursor } from "../../core/http/openapi.js";
+import type { ProducerRecord } from "./producer-store.js";
+import type { Producers } from "./producers.js";
+import type { listProducersRoute, registerProducerRoute, revokeProducerRoute } from "./routes.js";
+
+const present = (producer: ProducerRecord) => ({ ...producer, createdAt: producer.createdAt.toISOString() });
+
+export function producerHandlers(producers: Producers) {
+  const register: RouteHandler<typeof registerProducerRoute, AppEnv> = async (c) => {
+    requirePrincipal(c, "admin");
+    const body = c.req.valid("json");
+    const { producer, token } = await producers.register(body.name, body.description);
+    c.get("logger").info({ producer: producer.name }, "producer registered");
+    return c.json({ producer: present(producer), token }, 201);
+  };
+
+  const list: RouteHandler<typeof listProducersRoute, AppEnv> = async (c) => {
+    requirePrincipal(c, "admin");
+    const { limit, cursor } = c.req.valid("query");
+    const after = decodeCursor(cursor, z.object({ name: z.string() }));
+    const page = await producers.list(limit + 1, after?.name);
+    const data = page.slice(0, limit);
+    const nextCursor = page.length > limit ? encodeCursor({ name: data[data.length - 1]!.name }) : null;
+    return c.json({ data: data.map(present), nextCursor }, 200);
+  };
+
+  const revoke: RouteHandler<typeof revokeProducerRoute, AppEnv> = async (c) => {
+    requirePrincipal(c, "admin");
+    await producers.revoke(c.req.valid("param").name);
+    return c.body(null, 204);
+  };
+
+  return { register, list, revoke };
+}

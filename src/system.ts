@@ -1,0 +1,122 @@
+import { readFileSync } from "node:fs";
+import type { AddressInfo } from "node:net";
+import { serve, type ServerType } from "@hono/node-server";
+import { CredentialResolver, PostgresCredentialStore } from "./core/auth/credentials.js";
+import type { Config, ServiceName } from "./core/config.js";
+import { ensureDatabase, openDatabase, pingDatabase, type DatabaseHandle } from "./core/db/database.js";
+import { migrateToLatest } from "./core/db/migrate.js";
+import { createHttpApp } from "./core/http/app.js";
+import { mountOperations } from "./core/http/operations.js";
+import type { Logger } from "./core/logger.js";
+import { createMetrics } from "./core/metrics.js";
+import { setupConsumer } from "./consumer/index.js";
+import { setupDispatcher } from "./dispatcher/index.js";
+import { JetStreamBroker } from "./mom/jetstream-broker.js";
+import type { Service, ServiceDeps } from "./mom/service.js";
+import { setupProducer } from "./producer/index.js";
+
+const SETUP: Record<ServiceName, ((deps: ServiceDeps) => Service) | undefined> = {
+  producer: setupProducer,
+  dispatcher: setupDispatcher,
+  consumer: setupConsumer,
+  prefill: undefined,
+};
+
+export interface RunningSystem {
+  /** Base URL of the HTTP server, e.g. http://127.0.0.1:8080 */
+  url: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+const VERSION: string = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")).version;
+
+/** Starts the configured services in this process; every process runs this same code, whatever its subset. */
+export async function startSystem(config: Config, logger: Logger): Promise<RunningSystem> {
+  await ensureDatabase(config.database);
+  const database = openDatabase(config.database);
+  let broker: JetStreamBroker | undefined;
+  try {
+    await migrateToLatest(database.db, config.database.schema, logger);
+    broker = await JetStreamBroker.connect({
+      nats: config.nats,
+      logger,
+      connectionName: `certflow[${config.services.join(",")}]`,
+    });
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
+
+  const metrics = createMetrics();
+  const credentials = new CredentialResolver(
+    new PostgresCredentialStore(database.db),
+    config.auth.adminToken,
+    config.auth.cacheSeconds * 1000,
+  );
+  const deps: ServiceDeps = { config, logger, db: database.db, broker, metrics, credentials };
+  const services = config.services.flatMap((name) => SETUP[name]?.(deps) ?? []);
+
+  const app = createHttpApp({ logger, metrics, credentials, maxBodyBytes: config.http.maxBodyBytes });
+  mountOperations(app, {
+    metrics,
+    version: VERSION,
+    readiness: { nats: () => broker!.ping(), postgres: () => pingDatabase(database.db) },
+  });
+  for (const service of services) if (service.router) app.route("/", service.router);
+
+  const server = await listen(app.fetch, config.http.port, config.http.host);
+  const port = (server.address() as AddressInfo).port;
+  for (const service of services) await service.start?.();
+  logger.info({ port, services: config.services, version: VERSION }, "certflow started");
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    stop: () => shutdown({ server, services, broker: broker!, database, logger, timeoutMs: config.shutdownTimeoutSeconds * 1000 }),
+  };
+}
+
+function listen(fetch: (request: Request) => Response | Promise<Response>, port: number, hostname: string): Promise<ServerType> {
+  return new Promise((resolve, reject) => {
+    const server = serve({ fetch, port, hostname }, () => resolve(server));
+    server.once("error", reject);
+  });
+}
+
+interface ShutdownParts {
+  server: ServerType;
+  services: Service[];
+  broker: JetStreamBroker;
+  database: DatabaseHandle;
+  logger: Logger;
+  timeoutMs: number;
+}
+
+/**
+ * Stops taking requests, lets in-flight ones finish (long-polls are answered at once), stops
+ * background work after its current batch, drains NATS, then closes the database pool.
+ */
+async function shutdown({ server, services, broker, database, logger, timeoutMs }: ShutdownParts): Promise<void> {
+  logger.info("shutting down");
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  if ("closeIdleConnections" in server) server.closeIdleConnections();
+  const orderly = (async () => {
+    await Promise.all(services.map((service) => service.stop?.()));
+    await closed;
+    await broker.close();
+    await database.close();
+  })();
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<"timeout">((resolve) => {
+    timer = setTimeout(() => resolve("timeout"), timeoutMs);
+  });
+  const outcome = await Promise.race([orderly.then(() => "done" as const), deadline]);
+  clearTimeout(timer);
+  if (outcome === "timeout") {
+    logger.warn({ timeoutMs }, "shutdown timed out; closing connections");
+    if ("closeAllConnections" in server) server.closeAllConnections();
+    await Promise.allSettled([broker.close(), database.close()]);
+  }
+  logger.info("stopped");
+}
