@@ -100,7 +100,11 @@ interface ShutdownParts {
 async function shutdown({ server, services, broker, database, logger, timeoutMs }: ShutdownParts): Promise<void> {
   logger.info("shutting down");
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-  if ("closeIdleConnections" in server) server.closeIdleConnections();
+  // Connections that fall idle after close() (a long-poll just answered) are kept alive by
+  // clients; close them as they go idle instead of waiting for the keep-alive timeout.
+  const closeIdle = () => ("closeIdleConnections" in server ? server.closeIdleConnections() : undefined);
+  closeIdle();
+  const idleSweeper = setInterval(closeIdle, 50);
   const orderly = (async () => {
     await Promise.all(services.map((service) => service.stop?.()));
     await closed;
@@ -113,6 +117,7 @@ async function shutdown({ server, services, broker, database, logger, timeoutMs 
   });
   const outcome = await Promise.race([orderly.then(() => "done" as const), deadline]);
   clearTimeout(timer);
+  clearInterval(idleSweeper);
   if (outcome === "timeout") {
     logger.warn({ timeoutMs }, "shutdown timed out; closing connections");
     if ("closeAllConnections" in server) server.closeAllConnections();

@@ -8,11 +8,12 @@ const booleanFlag = z
   .transform((value) => value === "true" || value === "1" || value === "yes");
 
 const integer = (min: number, max: number) =>
-  z.coerce
-    .number({ error: "expected an integer" })
-    .int({ error: "expected an integer" })
-    .min(min, { error: `must be at least ${min}` })
-    .max(max, { error: `must be at most ${max}` });
+  z
+    .string()
+    .trim()
+    .regex(/^-?\d+$/, { error: "expected an integer" })
+    .transform(Number)
+    .pipe(z.number().min(min, { error: `must be at least ${min}` }).max(max, { error: `must be at most ${max}` }));
 
 const servicesList = z
   .string()
@@ -42,7 +43,8 @@ const EnvSchema = z.object({
     .default("nats://127.0.0.1:4222"),
   CERTFLOW_ADMIN_TOKEN: z
     .string({ error: "is required: set it to a random secret of at least 16 characters" })
-    .min(16, { error: "must be at least 16 characters" }),
+    .min(16, { error: "must be at least 16 characters" })
+    .refine((token) => !/^cf[ps]_/.test(token), { error: "must not start with cfp_ or cfs_ (those prefixes mark producer and subscription tokens)" }),
   CERTFLOW_NAMESPACE: z
     .string()
     .regex(/^[A-Za-z0-9_-]{1,40}$/, { error: "expected 1-40 letters, digits, '_' or '-'" })

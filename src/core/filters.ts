@@ -57,7 +57,11 @@ function whereMatcher(where: Filter["where"]): (data: Matchable["data"]) => bool
   const clauses = Object.entries(where ?? {})
     .filter((entry): entry is [WhereKey, string[]] => entry[1] !== undefined)
     .map(([key, values]) => [key, new Set(values)] as const);
-  return (data) => clauses.every(([key, values]) => values.has(String(data[key])));
+  return (data) =>
+    clauses.every(([key, values]) => {
+      const value = data[key];
+      return typeof value === "string" && values.has(value);
+    });
 }
 
 /** Compiles filters once; matching a notification then costs a few set look-ups. */

@@ -9,7 +9,7 @@ import type { Subscriptions } from "../subscriptions/subscriptions.js";
 import type { Messages } from "./messages.js";
 import type { ackRoute, deadLettersRoute, nackRoute, pullRoute, redriveRoute, rejectRoute } from "./routes.js";
 
-const DeadLetterCursorSchema = z.object({ at: z.iso.datetime(), phase: z.enum(["prefill", "live"]), sequence: z.number().int() });
+const DeadLetterCursorSchema = z.object({ phase: z.enum(["prefill", "live"]), sequence: z.number().int() });
 
 /** Notifications are stored as JSON text and spliced in as they are: no parse and re-serialise per message. */
 function messagesBody(messages: LeasedMessage[]): string {
@@ -60,17 +60,10 @@ export function messageHandlers(subscriptions: Subscriptions, messages: Messages
     const subscription = await subscriptionOf(c, c.req.valid("param").name);
     const { limit, cursor } = c.req.valid("query");
     const after = decodeCursor(cursor, DeadLetterCursorSchema);
-    const page = await messages.deadLetters(
-      subscription,
-      limit + 1,
-      after && { deadLetteredAt: new Date(after.at), phase: after.phase, sequence: after.sequence },
-    );
+    const page = await messages.deadLetters(subscription, limit + 1, after);
     const items = page.slice(0, limit);
     const last = items[items.length - 1];
-    const nextCursor =
-      page.length > limit && last
-        ? encodeCursor({ at: last.deadLetteredAt.toISOString(), phase: last.phase, sequence: last.sequence })
-        : null;
+    const nextCursor = page.length > limit && last ? encodeCursor({ phase: last.phase, sequence: last.sequence }) : null;
     const body = items.map((item) => ({
       id: `${item.phase === "prefill" ? "p" : "l"}${item.sequence}`,
       phase: item.phase,

@@ -35,11 +35,7 @@ export class Messages {
       if (signal?.aborted) return [];
       const seen = this.hub.generation(subscription.id);
       const { messages, deadLettered } = await this.ledger.lease(target, max);
-      if (deadLettered > 0) {
-        this.metrics.messagesDeadLettered.inc({ reason: "max_deliveries" }, deadLettered);
-        // Dead-lettering a message may free the next one of its subject: look again at once.
-        if (messages.length === 0) continue;
-      }
+      if (deadLettered > 0) this.metrics.messagesDeadLettered.inc({ reason: "max_deliveries" }, deadLettered);
       if (messages.length > 0) {
         this.metrics.messagesDelivered.inc({ mode: "pull" }, messages.length);
         return messages;

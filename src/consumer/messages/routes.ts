@@ -95,7 +95,7 @@ export const deadLettersRoute = createRoute({
   method: "get",
   path: "/v1/subscriptions/{name}/dead-letters",
   tags: ["dead letters"],
-  summary: "List dead letters, oldest first",
+  summary: "List dead letters, in stream order",
   security: bearer,
   request: { params: NameParamSchema, query: PageQuerySchema },
   responses: {

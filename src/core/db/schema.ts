@@ -63,8 +63,7 @@ export interface NotificationsTable {
   envelope: ColumnType<unknown, string, never>;
 }
 
-export type DeliveryState = "pending" | "acked" | "dead";
-export const PHASE = { prefill: 0, live: 1 } as const;
+export type DeliveryState = "pending" | "acked" | "dead" | "skipped";
 
 export interface DeliveriesTable {
   subscription_id: string;
@@ -72,6 +71,7 @@ export interface DeliveriesTable {
   seq: number;
   subject: string;
   state: Generated<DeliveryState>;
+  is_head: Generated<boolean>;
   delivery_count: Generated<number>;
   available_at: Generated<Date>;
   last_delivered_at: Date | null;
@@ -91,7 +91,14 @@ export interface StreamEpochsTable {
   created: string;
 }
 
+export interface DeliveryGroupsTable {
+  subscription_id: string;
+  subject: string;
+  pending: number;
+}
+
 export interface Database {
+  delivery_groups: DeliveryGroupsTable;
   consumer_positions: ConsumerPositionsTable;
   stream_epochs: StreamEpochsTable;
   producers: ProducersTable;

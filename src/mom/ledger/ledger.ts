@@ -83,7 +83,6 @@ export interface DeadLetter {
 }
 
 export interface DeadLetterCursor {
-  deadLetteredAt: Date;
   phase: Phase;
   sequence: number;
 }
@@ -105,6 +104,7 @@ export interface DeliveryLedger {
   ack(subscriptionId: string, ackIds: AckId[]): Promise<SettleOutcome[]>;
   nack(target: LeaseTarget, ackIds: AckId[], delaySeconds: number): Promise<SettleOutcome[]>;
   reject(subscriptionId: string, ackIds: AckId[]): Promise<SettleOutcome[]>;
+  /** Dead letters in stream order (prefill first), after the cursor. */
   deadLetters(subscriptionId: string, limit: number, after?: DeadLetterCursor): Promise<DeadLetter[]>;
   /** Returns dead letters to the queue (all, or those named), with a fresh delivery count. */
   redrive(subscriptionId: string, only?: Array<{ phase: Phase; sequence: number }>): Promise<number>;
@@ -117,7 +117,7 @@ const PHASE_NAME = ["prefill", "live"] as const;
 export const phaseCode = (phase: Phase): number => PHASE_CODE[phase];
 export const phaseName = (code: number): Phase => PHASE_NAME[code] ?? "live";
 
-const ACK_ID = /^([pl])(\d{1,18})\.(\d{1,9})$/;
+const ACK_ID = /^([pl])(0|[1-9]\d{0,15})\.([1-9]\d{0,8})$/;
 
 /** Ack ids look like `l1234.2`: live message 1234, second delivery. */
 export function formatAckId(ackId: AckId): string {
@@ -127,5 +127,7 @@ export function formatAckId(ackId: AckId): string {
 export function parseAckId(text: string): AckId | undefined {
   const match = ACK_ID.exec(text);
   if (!match) return undefined;
-  return { phase: match[1] === "p" ? "prefill" : "live", seq: Number(match[2]), deliveryCount: Number(match[3]) };
+  const seq = Number(match[2]);
+  if (!Number.isSafeInteger(seq)) return undefined;
+  return { phase: match[1] === "p" ? "prefill" : "live", seq, deliveryCount: Number(match[3]) };
 }

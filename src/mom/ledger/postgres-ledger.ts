@@ -1,4 +1,4 @@
-import { sql } from "kysely";
+import { sql, type RawBuilder } from "kysely";
 import type { Executor } from "../../core/db/schema.js";
 import {
   phaseCode,
@@ -16,15 +16,33 @@ import {
   type SettleStatus,
 } from "./ledger.js";
 
-/** A pending row blocks or is eligible only if it is live-deliverable: prefill rows always, live rows from liveFromSeq on. */
-const deliverable = (alias: string, liveFromSeq: number | null) =>
-  sql`(${sql.ref(`${alias}.phase`)} = 0 OR (${liveFromSeq}::bigint IS NOT NULL AND ${sql.ref(`${alias}.seq`)} >= ${liveFromSeq}::bigint))`;
+interface Key {
+  phase: number;
+  seq: number;
+  /** The lease being settled; 0 where the caller does not settle a lease. */
+  deliveryCount: number;
+}
 
 interface KeyRow {
   phase: number;
   seq: number;
 }
 
+type Finish = { state: "acked"; reason: null } | { state: "dead"; reason: "rejected" | "max_deliveries" } | { state: "skipped"; reason: null };
+
+const DEADLOCK = "40P01";
+/** Rounds of clearing dead or stale heads before a lease answers with what it has. */
+const MAX_LEASE_ROUNDS = 10;
+const ATTEMPTS = 3;
+
+/**
+ * The delivery ledger in PostgreSQL.
+ *
+ * Invariant: every (subscription, subject) with pending rows has exactly one head, its lowest
+ * (phase, seq) pending row, and only heads are handed out. `delivery_groups` counts pending rows
+ * per subject; whoever adds rows and whoever finishes a head take that row's lock, so a finished
+ * head's successor is always found and promoted, even while the dispatcher adds to the subject.
+ */
 export class PostgresDeliveryLedger implements DeliveryLedger {
   constructor(private readonly db: Executor) {}
 
@@ -35,9 +53,10 @@ export class PostgresDeliveryLedger implements DeliveryLedger {
 
   async appendLive(input: AppendLiveInput): Promise<Map<string, number>> {
     const { entries, deliveries } = input;
-    // One statement, so one transaction: journal, deliveries and position commit together or not at all.
-    // A notification already journaled (a redelivery, or the same id beyond the broker's duplicate window)
-    // creates no delivery.
+    // One statement, so one transaction: journal, deliveries, subject counts and position commit
+    // together or not at all. A notification already journaled (a redelivery, or the same id
+    // beyond the broker's duplicate window) creates no delivery. Groups are locked in
+    // (subscription, subject) order, the order every finisher uses too.
     const result = await sql<{ subscription_id: string; created: number }>`
       WITH journaled AS (
         INSERT INTO notifications (seq, id, type, subject, source_name, parent_id, correlation_id, time, envelope)
@@ -54,16 +73,28 @@ export class PostgresDeliveryLedger implements DeliveryLedger {
         )
         ON CONFLICT DO NOTHING
         RETURNING seq
-      ), delivered AS (
-        INSERT INTO deliveries (subscription_id, phase, seq, subject)
-        SELECT d.subscription_id, 1, d.seq, d.subject
+      ), wanted AS (
+        SELECT d.subscription_id, d.seq, d.subject
         FROM unnest(
           ${deliveries.map((delivery) => delivery.subscriptionId)}::uuid[],
           ${deliveries.map((delivery) => delivery.seq)}::bigint[],
           ${deliveries.map((delivery) => delivery.subject)}::text[]
         ) AS d(subscription_id, seq, subject)
         WHERE d.seq IN (SELECT seq FROM journaled)
-        ON CONFLICT DO NOTHING
+      ), counts AS (
+        SELECT subscription_id, subject, count(*)::int AS added, min(seq) AS first_seq
+        FROM wanted GROUP BY subscription_id, subject
+      ), grouped AS (
+        INSERT INTO delivery_groups (subscription_id, subject, pending)
+        SELECT subscription_id, subject, added FROM counts ORDER BY subscription_id, subject
+        ON CONFLICT (subscription_id, subject) DO UPDATE SET pending = delivery_groups.pending + EXCLUDED.pending
+        RETURNING subscription_id, subject, pending
+      ), delivered AS (
+        INSERT INTO deliveries (subscription_id, phase, seq, subject, is_head)
+        SELECT w.subscription_id, 1, w.seq, w.subject, (g.pending = c.added AND w.seq = c.first_seq)
+        FROM wanted w
+        JOIN counts c ON c.subscription_id = w.subscription_id AND c.subject = w.subject
+        JOIN grouped g ON g.subscription_id = w.subscription_id AND g.subject = w.subject
         RETURNING subscription_id
       ), moved AS (
         INSERT INTO consumer_positions (name, seq) VALUES (${input.reader}, ${input.position})
@@ -74,144 +105,187 @@ export class PostgresDeliveryLedger implements DeliveryLedger {
     return new Map(result.rows.map((row) => [row.subscription_id, row.created]));
   }
 
+  /**
+   * Leases available heads in (phase, seq) order. Heads whose last allowed delivery timed out
+   * are dead-lettered instead, and live heads the prefill snapshot already covers are skipped;
+   * both free the next message of their subject, so the lease looks again.
+   */
   async lease(target: LeaseTarget, max: number): Promise<LeaseResult> {
-    const result = await sql<KeyRow & { delivery_count: number; state: string; envelope: string }>`
+    let deadLettered = 0;
+    for (let round = 1; ; round++) {
+      const rows = await this.leaseHeads(target, max);
+      const messages = rows.filter((row) => row.disposition === "leased");
+      const exhausted = rows.filter((row) => row.disposition === "exhausted");
+      const stale = rows.filter((row) => row.disposition === "stale");
+      if (exhausted.length > 0) {
+        const guard = sql`d.delivery_count >= ${target.maxDeliveries} AND d.available_at <= now()`;
+        deadLettered += (await this.finish(target.id, exhausted.map(keyOf), { state: "dead", reason: "max_deliveries" }, guard)).length;
+      }
+      if (stale.length > 0) {
+        await this.finish(target.id, stale.map(keyOf), { state: "skipped", reason: null }, sql`d.phase = 1 AND d.seq < ${target.liveFromSeq}`);
+      }
+      if (messages.length > 0 || (exhausted.length === 0 && stale.length === 0) || round >= MAX_LEASE_ROUNDS) {
+        return {
+          deadLettered,
+          messages: messages.map((row) => {
+            const phase = phaseName(row.phase);
+            return {
+              ackId: { phase, seq: row.seq, deliveryCount: row.delivery_count },
+              sequence: row.seq,
+              deliveryCount: row.delivery_count,
+              phase,
+              notificationJson: row.envelope!,
+            };
+          }),
+        };
+      }
+    }
+  }
+
+  private async leaseHeads(target: LeaseTarget, max: number) {
+    const live = target.liveFromSeq;
+    const result = await sql<KeyRow & { delivery_count: number; disposition: "leased" | "exhausted" | "stale"; envelope: string | null }>`
       WITH candidates AS (
-        SELECT d.phase, d.seq FROM deliveries d
-        WHERE d.subscription_id = ${target.id} AND d.state = 'pending' AND d.available_at <= now()
-          AND ${deliverable("d", target.liveFromSeq)}
-          AND NOT EXISTS (
-            SELECT 1 FROM deliveries e
-            WHERE e.subscription_id = ${target.id} AND e.subject = d.subject AND e.state = 'pending'
-              AND (e.phase, e.seq) < (d.phase, d.seq)
-              AND ${deliverable("e", target.liveFromSeq)}
-          )
+        SELECT d.phase, d.seq,
+          CASE
+            WHEN d.phase = 1 AND d.seq < ${live}::bigint THEN 'stale'
+            WHEN d.delivery_count >= ${target.maxDeliveries} THEN 'exhausted'
+            ELSE 'leased'
+          END AS disposition
+        FROM deliveries d
+        WHERE d.subscription_id = ${target.id} AND d.state = 'pending' AND d.is_head AND d.available_at <= now()
+          AND (d.phase = 0 OR ${live}::bigint IS NOT NULL)
         ORDER BY d.phase, d.seq
         LIMIT ${max}
         FOR UPDATE SKIP LOCKED
       ), leased AS (
         UPDATE deliveries d SET
-          state = CASE WHEN d.delivery_count >= ${target.maxDeliveries} THEN 'dead' ELSE 'pending' END,
-          dead_reason = CASE WHEN d.delivery_count >= ${target.maxDeliveries} THEN 'max_deliveries' END,
-          finished_at = CASE WHEN d.delivery_count >= ${target.maxDeliveries} THEN now() END,
-          delivery_count = LEAST(d.delivery_count + 1, ${target.maxDeliveries}),
+          delivery_count = d.delivery_count + 1,
           available_at = now() + make_interval(secs => ${target.ackTimeoutSeconds}),
-          last_delivered_at = CASE WHEN d.delivery_count >= ${target.maxDeliveries} THEN d.last_delivered_at ELSE now() END
+          last_delivered_at = now()
         FROM candidates c
-        WHERE d.subscription_id = ${target.id} AND d.phase = c.phase AND d.seq = c.seq
-        RETURNING d.phase, d.seq, d.delivery_count, d.state, d.payload
+        WHERE d.subscription_id = ${target.id} AND d.phase = c.phase AND d.seq = c.seq AND c.disposition = 'leased'
+        RETURNING d.phase, d.seq, d.delivery_count, d.payload
       )
-      SELECT l.phase, l.seq, l.delivery_count, l.state, COALESCE(l.payload, n.envelope)::text AS envelope
+      SELECT l.phase, l.seq, l.delivery_count, 'leased' AS disposition, COALESCE(l.payload, n.envelope)::text AS envelope
       FROM leased l LEFT JOIN notifications n ON l.phase = 1 AND n.seq = l.seq
-      ORDER BY l.phase, l.seq
+      UNION ALL
+      SELECT c.phase, c.seq, 0, c.disposition, NULL FROM candidates c WHERE c.disposition <> 'leased'
+      ORDER BY 1, 2
     `.execute(this.db);
-    const delivered = result.rows.filter((row) => row.state === "pending");
-    return {
-      deadLettered: result.rows.length - delivered.length,
-      messages: delivered.map((row) => {
-        const phase = phaseName(row.phase);
-        return {
-          ackId: { phase, seq: row.seq, deliveryCount: row.delivery_count },
-          sequence: row.seq,
-          deliveryCount: row.delivery_count,
-          phase,
-          notificationJson: row.envelope,
-        };
-      }),
-    };
+    return result.rows;
   }
 
   async nextAvailableAt(target: LeaseTarget): Promise<Date | undefined> {
     const result = await sql<{ next: Date | null }>`
       SELECT min(d.available_at) AS next FROM deliveries d
-      WHERE d.subscription_id = ${target.id} AND d.state = 'pending' AND ${deliverable("d", target.liveFromSeq)}
+      WHERE d.subscription_id = ${target.id} AND d.state = 'pending' AND d.is_head
+        AND (d.phase = 0 OR ${target.liveFromSeq}::bigint IS NOT NULL)
     `.execute(this.db);
     return result.rows[0]?.next ?? undefined;
   }
 
   async ack(subscriptionId: string, ackIds: AckId[]): Promise<SettleOutcome[]> {
-    const settled = await sql<KeyRow>`
-      WITH input AS (${leaseKeys(ackIds)}),
-      done AS (
-        UPDATE deliveries d SET state = 'acked', finished_at = now()
-        FROM input i
-        WHERE d.subscription_id = ${subscriptionId} AND d.phase = i.phase AND d.seq = i.seq
-          AND d.state = 'pending' AND d.delivery_count = i.delivery_count
-        RETURNING d.phase, d.seq
-      ), counted AS (
-        INSERT INTO subscription_stats (subscription_id, acked)
-        SELECT ${subscriptionId}, count(*) FROM done HAVING count(*) > 0
-        ON CONFLICT (subscription_id) DO UPDATE SET acked = subscription_stats.acked + EXCLUDED.acked
-      )
-      SELECT phase, seq FROM done
-    `.execute(this.db);
-    return this.outcomes(subscriptionId, ackIds, settled.rows, () => "acked");
-  }
-
-  async nack(target: LeaseTarget, ackIds: AckId[], delaySeconds: number): Promise<SettleOutcome[]> {
-    const settled = await sql<KeyRow & { state: string }>`
-      WITH input AS (${leaseKeys(ackIds)})
-      UPDATE deliveries d SET
-        available_at = now() + make_interval(secs => ${delaySeconds}),
-        state = CASE WHEN d.delivery_count >= ${target.maxDeliveries} THEN 'dead' ELSE 'pending' END,
-        dead_reason = CASE WHEN d.delivery_count >= ${target.maxDeliveries} THEN 'max_deliveries' END,
-        finished_at = CASE WHEN d.delivery_count >= ${target.maxDeliveries} THEN now() END
-      FROM input i
-      WHERE d.subscription_id = ${target.id} AND d.phase = i.phase AND d.seq = i.seq
-        AND d.state = 'pending' AND d.delivery_count = i.delivery_count
-      RETURNING d.phase, d.seq, d.state
-    `.execute(this.db);
-    return this.outcomes(target.id, ackIds, settled.rows, (row) => (row.state === "dead" ? "dead_lettered" : "nacked"));
+    const keys = ackIds.map(toKey);
+    const acked = await this.finish(subscriptionId, keys, { state: "acked", reason: null }, LEASE_HELD);
+    return this.outcomes(subscriptionId, ackIds, new Map(acked.map((row) => [keyString(row), "acked" as const])));
   }
 
   async reject(subscriptionId: string, ackIds: AckId[]): Promise<SettleOutcome[]> {
-    const settled = await sql<KeyRow>`
-      WITH input AS (${leaseKeys(ackIds)})
-      UPDATE deliveries d SET state = 'dead', dead_reason = 'rejected', finished_at = now()
-      FROM input i
-      WHERE d.subscription_id = ${subscriptionId} AND d.phase = i.phase AND d.seq = i.seq
-        AND d.state = 'pending' AND d.delivery_count = i.delivery_count
+    const rejected = await this.finish(subscriptionId, ackIds.map(toKey), { state: "dead", reason: "rejected" }, LEASE_HELD);
+    return this.outcomes(subscriptionId, ackIds, new Map(rejected.map((row) => [keyString(row), "dead_lettered" as const])));
+  }
+
+  /** A nack on the last allowed delivery dead-letters; any other makes the message available again after the delay. */
+  async nack(target: LeaseTarget, ackIds: AckId[], delaySeconds: number): Promise<SettleOutcome[]> {
+    const keys = ackIds.map(toKey);
+    const settled = new Map<string, SettleStatus>();
+    const lastAttempt = sql`${LEASE_HELD} AND d.delivery_count >= ${target.maxDeliveries}`;
+    for (const row of await this.finish(target.id, keys, { state: "dead", reason: "max_deliveries" }, lastAttempt)) {
+      settled.set(keyString(row), "dead_lettered");
+    }
+    const released = await sql<KeyRow>`
+      UPDATE deliveries d SET available_at = now() + make_interval(secs => ${delaySeconds})
+      FROM (${keyTable(keys)}) i
+      WHERE d.subscription_id = ${target.id} AND d.phase = i.phase AND d.seq = i.seq AND d.state = 'pending' AND ${LEASE_HELD}
       RETURNING d.phase, d.seq
     `.execute(this.db);
-    return this.outcomes(subscriptionId, ackIds, settled.rows, () => "dead_lettered");
+    for (const row of released.rows) settled.set(keyString(row), "nacked");
+    return this.outcomes(target.id, ackIds, settled);
+  }
+
+  /**
+   * Finishes heads (those the guard admits) and promotes each subject's next pending row, in one
+   * transaction. The group rows are locked in subject order; the promotion runs as a second
+   * statement so that it sees rows the dispatcher committed while this one waited for the locks.
+   */
+  private async finish(subscriptionId: string, keys: Key[], finish: Finish, guard: RawBuilder<unknown>): Promise<KeyRow[]> {
+    if (keys.length === 0) return [];
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.db.transaction().execute(async (trx) => {
+          const done = await sql<KeyRow & { subject: string; pending: number }>`
+            WITH done AS (
+              UPDATE deliveries d SET state = ${finish.state}, is_head = false, finished_at = now(), dead_reason = ${finish.reason}
+              FROM (${keyTable(keys)}) i
+              WHERE d.subscription_id = ${subscriptionId} AND d.phase = i.phase AND d.seq = i.seq
+                AND d.state = 'pending' AND d.is_head AND ${guard}
+              RETURNING d.phase, d.seq, d.subject
+            ), counts AS (
+              SELECT subject, count(*)::int AS finished FROM done GROUP BY subject
+            ), locked AS MATERIALIZED (
+              SELECT g.subject FROM delivery_groups g
+              WHERE g.subscription_id = ${subscriptionId} AND g.subject IN (SELECT subject FROM counts)
+              ORDER BY g.subject
+              FOR UPDATE
+            ), decremented AS (
+              UPDATE delivery_groups g SET pending = g.pending - c.finished
+              FROM counts c
+              WHERE g.subscription_id = ${subscriptionId} AND g.subject = c.subject AND g.subject IN (SELECT subject FROM locked)
+              RETURNING g.subject, g.pending
+            ), counted AS (
+              INSERT INTO subscription_stats (subscription_id, acked)
+              SELECT ${subscriptionId}, count(*) FROM done WHERE ${finish.state} = 'acked' HAVING count(*) > 0
+              ON CONFLICT (subscription_id) DO UPDATE SET acked = subscription_stats.acked + EXCLUDED.acked
+            )
+            SELECT done.phase, done.seq, done.subject, COALESCE(decremented.pending, 0) AS pending
+            FROM done LEFT JOIN decremented ON decremented.subject = done.subject
+          `.execute(trx);
+          const unblocked = [...new Set(done.rows.filter((row) => row.pending > 0).map((row) => row.subject))];
+          if (unblocked.length > 0) await promoteHeads(trx, subscriptionId, unblocked);
+          return done.rows;
+        });
+      } catch (error) {
+        // Two settles of the same leases in different orders can deadlock; PostgreSQL aborts one.
+        if ((error as { code?: string }).code !== DEADLOCK || attempt >= ATTEMPTS) throw error;
+      }
+    }
   }
 
   /** Names what happened to each ack id; those not settled are told apart as expired (handed out again) or not found. */
-  private async outcomes<R extends KeyRow>(
-    subscriptionId: string,
-    ackIds: AckId[],
-    settled: R[],
-    statusOf: (row: R) => SettleStatus,
-  ): Promise<SettleOutcome[]> {
-    const key = (phase: number, seq: number) => `${phase}:${seq}`;
-    const settledByKey = new Map(settled.map((row) => [key(row.phase, row.seq), row]));
-    const unsettled = ackIds.filter((ackId) => !settledByKey.has(key(phaseCode(ackId.phase), ackId.seq)));
+  private async outcomes(subscriptionId: string, ackIds: AckId[], settled: Map<string, SettleStatus>): Promise<SettleOutcome[]> {
+    const unsettled = ackIds.map(toKey).filter((key) => !settled.has(keyString(key)));
     const stillPending = new Set<string>();
     if (unsettled.length > 0) {
       const rows = await sql<KeyRow>`
-        WITH input AS (${leaseKeys(unsettled)})
-        SELECT d.phase, d.seq FROM deliveries d JOIN input i ON d.phase = i.phase AND d.seq = i.seq
+        SELECT d.phase, d.seq FROM deliveries d JOIN (${keyTable(unsettled)}) i ON d.phase = i.phase AND d.seq = i.seq
         WHERE d.subscription_id = ${subscriptionId} AND d.state = 'pending'
       `.execute(this.db);
-      for (const row of rows.rows) stillPending.add(key(row.phase, row.seq));
+      for (const row of rows.rows) stillPending.add(keyString(row));
     }
     return ackIds.map((ackId) => {
-      const rowKey = key(phaseCode(ackId.phase), ackId.seq);
-      const row = settledByKey.get(rowKey);
-      if (row) return { ackId, status: statusOf(row) };
-      return { ackId, status: stillPending.has(rowKey) ? "expired" : "not_found" };
+      const key = keyString(toKey(ackId));
+      return { ackId, status: settled.get(key) ?? (stillPending.has(key) ? "expired" : "not_found") };
     });
   }
 
   async deadLetters(subscriptionId: string, limit: number, after?: DeadLetterCursor): Promise<DeadLetter[]> {
-    const afterClause = after
-      ? sql`AND (d.finished_at, d.phase, d.seq) > (${after.deadLetteredAt}::timestamptz, ${phaseCode(after.phase)}::smallint, ${after.sequence}::bigint)`
-      : sql``;
+    const afterClause = after ? sql`AND (d.phase, d.seq) > (${phaseCode(after.phase)}::smallint, ${after.sequence}::bigint)` : sql``;
     const result = await sql<KeyRow & { delivery_count: number; dead_reason: string; finished_at: Date; envelope: string }>`
       SELECT d.phase, d.seq, d.delivery_count, d.dead_reason, d.finished_at, COALESCE(d.payload, n.envelope)::text AS envelope
       FROM deliveries d LEFT JOIN notifications n ON d.phase = 1 AND n.seq = d.seq
       WHERE d.subscription_id = ${subscriptionId} AND d.state = 'dead' ${afterClause}
-      ORDER BY d.finished_at, d.phase, d.seq
+      ORDER BY d.phase, d.seq
       LIMIT ${limit}
     `.execute(this.db);
     return result.rows.map((row) => ({
@@ -224,22 +298,56 @@ export class PostgresDeliveryLedger implements DeliveryLedger {
     }));
   }
 
+  /**
+   * Returns dead letters to their subjects' queues with a fresh delivery count. A redriven
+   * message becomes its subject's head when nothing else of that subject is pending; otherwise
+   * it is next in line, since it is older than what came after it.
+   */
   async redrive(subscriptionId: string, only?: Array<{ phase: Phase; sequence: number }>): Promise<number> {
     const selection = only
       ? sql`AND (d.phase, d.seq) IN (SELECT * FROM unnest(${only.map((item) => phaseCode(item.phase))}::smallint[], ${only.map((item) => item.sequence)}::bigint[]))`
       : sql``;
-    const result = await sql`
-      UPDATE deliveries d SET state = 'pending', delivery_count = 0, available_at = now(), finished_at = NULL, dead_reason = NULL
-      WHERE d.subscription_id = ${subscriptionId} AND d.state = 'dead' ${selection}
-    `.execute(this.db);
-    return Number(result.numAffectedRows ?? 0);
+    return this.db.transaction().execute(async (trx) => {
+      const dead = await sql<KeyRow & { subject: string }>`
+        SELECT d.phase, d.seq, d.subject FROM deliveries d
+        WHERE d.subscription_id = ${subscriptionId} AND d.state = 'dead' ${selection}
+        ORDER BY d.phase, d.seq
+        FOR UPDATE
+      `.execute(trx);
+      if (dead.rows.length === 0) return 0;
+      const groups = await sql<{ subject: string; pending: number; added: number; first_phase: number; first_seq: number }>`
+        WITH revived AS (
+          SELECT * FROM unnest(
+            ${dead.rows.map((row) => row.phase)}::smallint[], ${dead.rows.map((row) => row.seq)}::bigint[], ${dead.rows.map((row) => row.subject)}::text[]
+          ) AS r(phase, seq, subject)
+        ), counts AS (
+          SELECT DISTINCT ON (subject) subject, count(*) OVER (PARTITION BY subject)::int AS added, phase AS first_phase, seq AS first_seq
+          FROM revived ORDER BY subject, phase, seq
+        ), grouped AS (
+          INSERT INTO delivery_groups (subscription_id, subject, pending)
+          SELECT ${subscriptionId}, subject, added FROM counts ORDER BY subject
+          ON CONFLICT (subscription_id, subject) DO UPDATE SET pending = delivery_groups.pending + EXCLUDED.pending
+          RETURNING subject, pending
+        )
+        SELECT c.subject, g.pending, c.added, c.first_phase, c.first_seq FROM counts c JOIN grouped g USING (subject)
+      `.execute(trx);
+      const heads = groups.rows.filter((group) => group.pending === group.added);
+      await sql`
+        UPDATE deliveries d SET state = 'pending', delivery_count = 0, available_at = now(), finished_at = NULL, dead_reason = NULL,
+          is_head = (d.phase, d.seq) IN (
+            SELECT * FROM unnest(${heads.map((head) => head.first_phase)}::smallint[], ${heads.map((head) => head.first_seq)}::bigint[])
+          )
+        FROM (${keyTable(dead.rows.map(keyOf))}) i
+        WHERE d.subscription_id = ${subscriptionId} AND d.phase = i.phase AND d.seq = i.seq
+      `.execute(trx);
+      return dead.rows.length;
+    });
   }
 
   async stats(target: LeaseTarget): Promise<LedgerStats> {
     const result = await sql<{ pending: number; dead: number; acked: number }>`
       SELECT
-        (SELECT count(*) FROM deliveries d WHERE d.subscription_id = ${target.id} AND d.state = 'pending'
-           AND (d.phase = 0 OR d.seq >= COALESCE(${target.liveFromSeq}::bigint, 0)))::int AS pending,
+        COALESCE((SELECT sum(pending) FROM delivery_groups WHERE subscription_id = ${target.id}), 0)::int AS pending,
         (SELECT count(*) FROM deliveries d WHERE d.subscription_id = ${target.id} AND d.state = 'dead')::int AS dead,
         COALESCE((SELECT acked FROM subscription_stats WHERE subscription_id = ${target.id}), 0) AS acked
     `.execute(this.db);
@@ -248,10 +356,29 @@ export class PostgresDeliveryLedger implements DeliveryLedger {
   }
 }
 
-function leaseKeys(ackIds: AckId[]) {
+/** Only the current lease of a message settles it: a redelivery has raised its count since. */
+const LEASE_HELD = sql`d.delivery_count = i.delivery_count`;
+
+async function promoteHeads(trx: Executor, subscriptionId: string, subjects: string[]): Promise<void> {
+  await sql`
+    UPDATE deliveries d SET is_head = true
+    FROM (
+      SELECT DISTINCT ON (e.subject) e.phase, e.seq FROM deliveries e
+      WHERE e.subscription_id = ${subscriptionId} AND e.subject = ANY(${subjects}::text[]) AND e.state = 'pending'
+      ORDER BY e.subject, e.phase, e.seq
+    ) h
+    WHERE d.subscription_id = ${subscriptionId} AND d.phase = h.phase AND d.seq = h.seq
+  `.execute(trx);
+}
+
+function keyTable(keys: Key[]) {
   return sql`SELECT * FROM unnest(
-    ${ackIds.map((ackId) => phaseCode(ackId.phase))}::smallint[],
-    ${ackIds.map((ackId) => ackId.seq)}::bigint[],
-    ${ackIds.map((ackId) => ackId.deliveryCount)}::int[]
+    ${keys.map((key) => key.phase)}::smallint[],
+    ${keys.map((key) => key.seq)}::bigint[],
+    ${keys.map((key) => key.deliveryCount)}::int[]
   ) AS t(phase, seq, delivery_count)`;
 }
+
+const toKey = (ackId: AckId): Key => ({ phase: phaseCode(ackId.phase), seq: ackId.seq, deliveryCount: ackId.deliveryCount });
+const keyOf = (row: KeyRow): Key => ({ phase: row.phase, seq: row.seq, deliveryCount: 0 });
+const keyString = (row: KeyRow) => `${row.phase}:${row.seq}`;

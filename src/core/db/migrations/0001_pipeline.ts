@@ -79,14 +79,16 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     )`.execute(db);
 
   // Keyed (phase, seq, subscription): rows append in stream order, and a notification's
-  // delivery states across subscriptions sit together.
+  // delivery states across subscriptions sit together. Exactly one pending row per
+  // (subscription, subject) is the head: the only one that may be handed out.
   await sql`
     CREATE TABLE deliveries (
       subscription_id uuid NOT NULL REFERENCES subscriptions (id) ON DELETE CASCADE,
       phase smallint NOT NULL,
       seq bigint NOT NULL,
       subject text NOT NULL,
-      state text NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'acked', 'dead')),
+      state text NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'acked', 'dead', 'skipped')),
+      is_head boolean NOT NULL DEFAULT false,
       delivery_count integer NOT NULL DEFAULT 0,
       available_at timestamptz NOT NULL DEFAULT now(),
       last_delivered_at timestamptz,
@@ -95,7 +97,17 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       payload json,
       PRIMARY KEY (phase, seq, subscription_id)
     )`.execute(db);
-  await sql`CREATE INDEX deliveries_pending ON deliveries (subscription_id, phase, seq) WHERE state = 'pending'`.execute(db);
+  await sql`CREATE INDEX deliveries_heads ON deliveries (subscription_id, phase, seq) WHERE state = 'pending' AND is_head`.execute(db);
   await sql`CREATE INDEX deliveries_pending_by_subject ON deliveries (subscription_id, subject, phase, seq) WHERE state = 'pending'`.execute(db);
-  await sql`CREATE INDEX deliveries_dead ON deliveries (subscription_id, finished_at, phase, seq) WHERE state = 'dead'`.execute(db);
+  await sql`CREATE INDEX deliveries_dead ON deliveries (subscription_id, phase, seq) WHERE state = 'dead'`.execute(db);
+
+  // Pending messages per (subscription, subject). Its row lock serialises whoever adds to a
+  // subject's queue with whoever finishes its head, so the next head is always found.
+  await sql`
+    CREATE TABLE delivery_groups (
+      subscription_id uuid NOT NULL REFERENCES subscriptions (id) ON DELETE CASCADE,
+      subject text NOT NULL,
+      pending integer NOT NULL CHECK (pending >= 0),
+      PRIMARY KEY (subscription_id, subject)
+    )`.execute(db);
 }

@@ -1,0 +1,225 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, loadConfig, SERVICE_NAMES } from "../../src/core/config.js";
+
+const ADMIN_TOKEN = "0123456789abcdef-admin";
+
+/** A minimal valid environment, with overrides. */
+const env = (overrides: Record<string, string | undefined> = {}): NodeJS.ProcessEnv => ({
+  CERTFLOW_ADMIN_TOKEN: ADMIN_TOKEN,
+  ...overrides,
+});
+
+/** Runs loadConfig and returns the ConfigError it throws (fails the test if it does not throw one). */
+function configError(environment: NodeJS.ProcessEnv): ConfigError {
+  try {
+    loadConfig(environment);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return error as ConfigError;
+  }
+  throw new Error("expected loadConfig to throw a ConfigError");
+}
+
+function expectOneLineNaming(environment: NodeJS.ProcessEnv, variable: string): string {
+  const error = configError(environment);
+  expect(error.name).toBe("ConfigError");
+  expect(error.message).not.toContain("\n");
+  expect(error.message.startsWith(`Invalid configuration: ${variable} `)).toBe(true);
+  return error.message;
+}
+
+describe("loadConfig defaults", () => {
+  it("fills every setting with its default when only the admin token is set", () => {
+    expect(loadConfig(env())).toEqual({
+      http: { port: 8080, host: "0.0.0.0", maxBodyBytes: 16 * 1024 * 1024 },
+      database: { url: "postgres://postgres@127.0.0.1:5432/certflow", schema: "public", poolSize: 16 },
+      nats: {
+        url: "nats://127.0.0.1:4222",
+        namespace: "certflow",
+        partitions: 8,
+        dedupWindowSeconds: 600,
+        streamMaxAgeHours: 168,
+      },
+      auth: { adminToken: ADMIN_TOKEN, cacheSeconds: 5 },
+      delivery: { ackTimeoutSeconds: 30, maxDeliveries: 5, pushAllowPrivate: false },
+      services: ["producer", "dispatcher", "consumer", "prefill"],
+      logLevel: "info",
+      shutdownTimeoutSeconds: 20,
+    });
+  });
+
+  it("treats empty strings as unset, so defaults apply", () => {
+    const config = loadConfig(env({ PORT: "", SERVICES: "", LOG_LEVEL: "", CERTFLOW_PUSH_ALLOW_PRIVATE: "" }));
+    expect(config.http.port).toBe(8080);
+    expect(config.services).toEqual([...SERVICE_NAMES]);
+    expect(config.logLevel).toBe("info");
+    expect(config.delivery.pushAllowPrivate).toBe(false);
+  });
+
+  it("ignores unrelated environment variables", () => {
+    expect(() => loadConfig(env({ PATH: "/usr/bin", HOME: "/root", SOMETHING_ELSE: "x" }))).not.toThrow();
+  });
+
+  it("maps every variable onto the config it names", () => {
+    const config = loadConfig(
+      env({
+        PORT: "9000",
+        HOST: "127.0.0.1",
+        DATABASE_URL: "postgresql://user:pw@db:5432/app",
+        DATABASE_SCHEMA: "tenant_1",
+        DATABASE_POOL_SIZE: "4",
+        NATS_URL: "tls://nats.example:4222",
+        CERTFLOW_NAMESPACE: "test-ns_1",
+        CERTFLOW_PUSH_ALLOW_PRIVATE: "true",
+        SERVICES: "consumer",
+        LOG_LEVEL: "debug",
+        CERTFLOW_PARTITIONS: "16",
+        CERTFLOW_DEDUP_WINDOW_SECONDS: "60",
+        CERTFLOW_STREAM_MAX_AGE_HOURS: "24",
+        CERTFLOW_ACK_TIMEOUT_SECONDS: "10",
+        CERTFLOW_MAX_DELIVERIES: "3",
+        CERTFLOW_AUTH_CACHE_SECONDS: "0",
+        CERTFLOW_MAX_BODY_BYTES: "2048",
+        CERTFLOW_SHUTDOWN_TIMEOUT_SECONDS: "7",
+      }),
+    );
+    expect(config).toEqual({
+      http: { port: 9000, host: "127.0.0.1", maxBodyBytes: 2048 },
+      database: { url: "postgresql://user:pw@db:5432/app", schema: "tenant_1", poolSize: 4 },
+      nats: { url: "tls://nats.example:4222", namespace: "test-ns_1", partitions: 16, dedupWindowSeconds: 60, streamMaxAgeHours: 24 },
+      auth: { adminToken: ADMIN_TOKEN, cacheSeconds: 0 },
+      delivery: { ackTimeoutSeconds: 10, maxDeliveries: 3, pushAllowPrivate: true },
+      services: ["consumer"],
+      logLevel: "debug",
+      shutdownTimeoutSeconds: 7,
+    });
+  });
+});
+
+describe("loadConfig admin token", () => {
+  it("refuses a missing admin token with a one-line message naming CERTFLOW_ADMIN_TOKEN", () => {
+    const message = expectOneLineNaming({}, "CERTFLOW_ADMIN_TOKEN");
+    expect(message).toContain("is required");
+  });
+
+  it("refuses an empty admin token as missing", () => {
+    const message = expectOneLineNaming({ CERTFLOW_ADMIN_TOKEN: "" }, "CERTFLOW_ADMIN_TOKEN");
+    expect(message).toContain("is required");
+  });
+
+  it("refuses an admin token shorter than 16 characters", () => {
+    const message = expectOneLineNaming({ CERTFLOW_ADMIN_TOKEN: "a".repeat(15) }, "CERTFLOW_ADMIN_TOKEN");
+    expect(message).toContain("at least 16 characters");
+  });
+
+  it.each(["cfp_0123456789abcdef", "cfs_0123456789abcdef"])("refuses an admin token shaped like another credential (%s)", (token) => {
+    const message = expectOneLineNaming({ CERTFLOW_ADMIN_TOKEN: token }, "CERTFLOW_ADMIN_TOKEN");
+    expect(message).toContain("cfp_ or cfs_");
+  });
+
+  it("accepts an admin token of exactly 16 characters", () => {
+    expect(loadConfig({ CERTFLOW_ADMIN_TOKEN: "a".repeat(16) }).auth.adminToken).toBe("a".repeat(16));
+  });
+});
+
+describe("loadConfig SERVICES", () => {
+  it("parses a comma-separated list, trimming spaces and dropping empty items", () => {
+    expect(loadConfig(env({ SERVICES: " producer , consumer,," })).services).toEqual(["producer", "consumer"]);
+  });
+
+  it("removes duplicates while keeping first-seen order", () => {
+    expect(loadConfig(env({ SERVICES: "dispatcher,producer,dispatcher" })).services).toEqual(["dispatcher", "producer"]);
+  });
+
+  it("refuses an unknown service name, listing the known ones", () => {
+    const message = expectOneLineNaming(env({ SERVICES: "producer,billing" }), "SERVICES");
+    for (const name of SERVICE_NAMES) expect(message).toContain(name);
+  });
+
+  it("refuses a list that names no service at all", () => {
+    const message = expectOneLineNaming(env({ SERVICES: " , ," }), "SERVICES");
+    expect(message).toContain("at least one service");
+  });
+});
+
+describe("loadConfig booleans", () => {
+  it.each([
+    ["true", true],
+    ["1", true],
+    ["yes", true],
+    ["false", false],
+    ["0", false],
+    ["no", false],
+  ])("reads CERTFLOW_PUSH_ALLOW_PRIVATE=%s as %s", (value, expected) => {
+    expect(loadConfig(env({ CERTFLOW_PUSH_ALLOW_PRIVATE: value })).delivery.pushAllowPrivate).toBe(expected);
+  });
+
+  it("refuses a value that is not a recognised boolean", () => {
+    const message = expectOneLineNaming(env({ CERTFLOW_PUSH_ALLOW_PRIVATE: "maybe" }), "CERTFLOW_PUSH_ALLOW_PRIVATE");
+    expect(message).toContain("expected true or false");
+  });
+});
+
+describe("loadConfig integers", () => {
+  it.each([
+    ["PORT", "65536", "must be at most 65535"],
+    ["PORT", "-1", "must be at least 0"],
+    ["DATABASE_POOL_SIZE", "1", "must be at least 2"],
+    ["DATABASE_POOL_SIZE", "201", "must be at most 200"],
+    ["CERTFLOW_PARTITIONS", "0", "must be at least 1"],
+    ["CERTFLOW_PARTITIONS", "257", "must be at most 256"],
+    ["CERTFLOW_DEDUP_WINDOW_SECONDS", "86401", "must be at most 86400"],
+    ["CERTFLOW_STREAM_MAX_AGE_HOURS", "8761", "must be at most 8760"],
+    ["CERTFLOW_ACK_TIMEOUT_SECONDS", "43201", "must be at most 43200"],
+    ["CERTFLOW_MAX_DELIVERIES", "1001", "must be at most 1000"],
+    ["CERTFLOW_AUTH_CACHE_SECONDS", "3601", "must be at most 3600"],
+    ["CERTFLOW_MAX_BODY_BYTES", "1023", "must be at least 1024"],
+    ["CERTFLOW_SHUTDOWN_TIMEOUT_SECONDS", "601", "must be at most 600"],
+  ])("refuses %s=%s as out of range", (variable, value, expected) => {
+    const message = expectOneLineNaming(env({ [variable]: value }), variable);
+    expect(message).toBe(`Invalid configuration: ${variable} ${expected}`);
+  });
+
+  it("accepts the bounds themselves", () => {
+    const low = loadConfig(env({ PORT: "0", CERTFLOW_PARTITIONS: "1", CERTFLOW_MAX_BODY_BYTES: "1024" }));
+    expect([low.http.port, low.nats.partitions, low.http.maxBodyBytes]).toEqual([0, 1, 1024]);
+    const high = loadConfig(env({ PORT: "65535", CERTFLOW_PARTITIONS: "256" }));
+    expect([high.http.port, high.nats.partitions]).toEqual([65535, 256]);
+  });
+
+  it.each(["abc", "1.5", "8080x", "   ", "0x1F90", "8e3"])("refuses the non-integer PORT=%j", (value) => {
+    const message = expectOneLineNaming(env({ PORT: value }), "PORT");
+    expect(message).toContain("expected an integer");
+  });
+});
+
+describe("loadConfig other variables", () => {
+  it.each([
+    ["DATABASE_URL", "mysql://user@host/db", "expected a postgres:// URL"],
+    ["DATABASE_URL", "not a url", "expected a postgres:// URL"],
+    ["DATABASE_SCHEMA", "Public", "expected a lower-case SQL identifier"],
+    ["DATABASE_SCHEMA", "1abc", "expected a lower-case SQL identifier"],
+    ["NATS_URL", "http://127.0.0.1:4222", "expected a nats:// URL"],
+    ["CERTFLOW_NAMESPACE", "with.dot", "expected 1-40 letters"],
+    ["CERTFLOW_NAMESPACE", "n".repeat(41), "expected 1-40 letters"],
+  ])("refuses %s=%s", (variable, value, expected) => {
+    const message = expectOneLineNaming(env({ [variable]: value }), variable);
+    expect(message).toContain(expected);
+  });
+
+  it("refuses an unknown LOG_LEVEL on one line", () => {
+    const message = expectOneLineNaming(env({ LOG_LEVEL: "verbose" }), "LOG_LEVEL");
+    expect(message).toContain("debug");
+  });
+
+  it.each(["nats://a:4222", "tls://a:4222", "ws://a", "wss://a"])("accepts NATS_URL=%s", (url) => {
+    expect(loadConfig(env({ NATS_URL: url })).nats.url).toBe(url);
+  });
+
+  it("reports only the first invalid variable when several are wrong", () => {
+    const error = configError(env({ PORT: "abc", SERVICES: "nope" }));
+    expect(error.message).not.toContain("\n");
+    expect(error.message).toMatch(/^Invalid configuration: (PORT|SERVICES) /);
+    expect(error.message.includes("PORT") && error.message.includes("SERVICES")).toBe(false);
+  });
+});
