@@ -33,7 +33,11 @@ const VERSION: string = JSON.parse(readFileSync(new URL("../package.json", impor
 
 /** Starts the configured services in this process; every process runs this same code, whatever its subset. */
 export async function startSystem(config: Config, logger: Logger): Promise<RunningSystem> {
-  await ensureDatabase(config.database);
+  await ensureDatabase(config.database).catch((error: unknown) => {
+    throw new Error(
+      `cannot reach PostgreSQL at ${withoutPassword(config.database.url)} (${(error as Error).message}); start PostgreSQL or set DATABASE_URL`,
+    );
+  });
   const database = openDatabase(config.database);
   let broker: JetStreamBroker | undefined;
   try {
@@ -75,6 +79,12 @@ export async function startSystem(config: Config, logger: Logger): Promise<Runni
     port,
     stop: () => shutdown({ server, services, broker: broker!, database, logger, timeoutMs: config.shutdownTimeoutSeconds * 1000 }),
   };
+}
+
+function withoutPassword(url: string): string {
+  const parsed = new URL(url);
+  if (parsed.password) parsed.password = "***";
+  return parsed.toString();
 }
 
 function listen(fetch: (request: Request) => Response | Promise<Response>, port: number, hostname: string): Promise<ServerType> {

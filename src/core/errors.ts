@@ -68,7 +68,12 @@ export function fieldPath(path: ReadonlyArray<PropertyKey>, prefix?: string): st
 }
 
 export function fieldErrorsFromZod(error: z.ZodError, prefix?: string): FieldError[] {
-  return error.issues.map((issue) => ({ path: fieldPath(issue.path, prefix), message: issue.message }));
+  return error.issues.flatMap((issue) =>
+    // An unknown field is named by its own path, so the message points at it.
+    issue.code === "unrecognized_keys"
+      ? issue.keys.map((key) => ({ path: fieldPath([...issue.path, key], prefix), message: "is not a known field" }))
+      : [{ path: fieldPath(issue.path, prefix), message: issue.message }],
+  );
 }
 
 export function describeFieldErrors(errors: FieldError[]): string {
