@@ -13,13 +13,14 @@ import { setupConsumer } from "./consumer/index.js";
 import { setupDispatcher } from "./dispatcher/index.js";
 import { JetStreamBroker } from "./mom/jetstream-broker.js";
 import type { Service, ServiceDeps } from "./mom/service.js";
+import { setupPrefill } from "./prefill/index.js";
 import { setupProducer } from "./producer/index.js";
 
-const SETUP: Record<ServiceName, ((deps: ServiceDeps) => Service) | undefined> = {
+const SETUP: Record<ServiceName, (deps: ServiceDeps) => Service> = {
   producer: setupProducer,
   dispatcher: setupDispatcher,
   consumer: setupConsumer,
-  prefill: undefined,
+  prefill: setupPrefill,
 };
 
 export interface RunningSystem {
@@ -58,8 +59,8 @@ export async function startSystem(config: Config, logger: Logger): Promise<Runni
     config.auth.adminToken,
     config.auth.cacheSeconds * 1000,
   );
-  const deps: ServiceDeps = { config, logger, db: database.db, broker, metrics, credentials };
-  const services = config.services.flatMap((name) => SETUP[name]?.(deps) ?? []);
+  const deps: ServiceDeps = { config, logger, db: database.db, broker, metrics, credentials, version: VERSION };
+  const services = config.services.map((name) => SETUP[name](deps));
 
   const app = createHttpApp({ logger, metrics, credentials, maxBodyBytes: config.http.maxBodyBytes });
   mountOperations(app, {

@@ -60,6 +60,10 @@ const EnvSchema = z.object({
   CERTFLOW_AUTH_CACHE_SECONDS: integer(0, 3600).default(5),
   CERTFLOW_MAX_BODY_BYTES: integer(1024, 512 * 1024 * 1024).default(16 * 1024 * 1024),
   CERTFLOW_SHUTDOWN_TIMEOUT_SECONDS: integer(1, 600).default(20),
+  CERTFLOW_PREFILL_CONCURRENCY: integer(1, 64).default(4),
+  CERTFLOW_PREFILL_PAGE_SIZE: integer(100, 100_000).default(5000),
+  CERTFLOW_PREFILL_STALE_SECONDS: integer(1, 3600).default(30),
+  CERTFLOW_PREFILL_CATCHUP_TIMEOUT_SECONDS: integer(1, 86_400).default(300),
 });
 
 export type Config = ReturnType<typeof toConfig>;
@@ -80,6 +84,12 @@ function toConfig(env: z.infer<typeof EnvSchema>) {
       ackTimeoutSeconds: env.CERTFLOW_ACK_TIMEOUT_SECONDS,
       maxDeliveries: env.CERTFLOW_MAX_DELIVERIES,
       pushAllowPrivate: env.CERTFLOW_PUSH_ALLOW_PRIVATE,
+    },
+    prefill: {
+      concurrency: env.CERTFLOW_PREFILL_CONCURRENCY,
+      pageSize: env.CERTFLOW_PREFILL_PAGE_SIZE,
+      staleSeconds: env.CERTFLOW_PREFILL_STALE_SECONDS,
+      catchUpTimeoutSeconds: env.CERTFLOW_PREFILL_CATCHUP_TIMEOUT_SECONDS,
     },
     services: env.SERVICES as ServiceName[],
     logLevel: env.LOG_LEVEL,

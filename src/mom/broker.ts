@@ -46,9 +46,12 @@ export interface Broker {
   publishMany(notifications: readonly Notification[]): Promise<Array<PublishResult | Error>>;
   stream(): Promise<StreamIdentity>;
   read(options: ReadOptions): StreamReader;
-  /** Fire-and-forget hint that a subscription has new messages. */
+  /** Fire-and-forget hint that a subscription has new messages; correctness never depends on it arriving. */
   wake(subscriptionId: string): void;
   onWake(handler: (subscriptionId: string) => void): () => void;
+  /** Fire-and-forget hint that a prefill is waiting; prefill workers also look on a timer. */
+  requestPrefill(): void;
+  onPrefillRequested(handler: () => void): () => void;
   ping(): Promise<void>;
   close(): Promise<void>;
 }

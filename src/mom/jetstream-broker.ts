@@ -138,6 +138,15 @@ export class JetStreamBroker implements Broker {
     return () => subscription.unsubscribe();
   }
 
+  requestPrefill(): void {
+    if (!this.nc.isClosed()) this.nc.publish(this.names.prefillSubject);
+  }
+
+  onPrefillRequested(handler: () => void): () => void {
+    const subscription = this.nc.subscribe(this.names.prefillSubject, { callback: (error) => (error ? undefined : handler()) });
+    return () => subscription.unsubscribe();
+  }
+
   async ping(): Promise<void> {
     if (this.nc.isClosed()) throw new Error("connection closed");
     await this.nc.flush();

@@ -10,6 +10,7 @@ export interface Naming {
   notificationSubject(partition: number): string;
   wakeSubject(subscriptionId: string): string;
   wakeFilter: string;
+  prefillSubject: string;
 }
 
 export function naming(namespace: string): Naming {
@@ -20,6 +21,7 @@ export function naming(namespace: string): Naming {
     notificationSubject: (partition) => `${namespace}.notifications.${partition}`,
     wakeSubject: (subscriptionId) => `${namespace}.wake.${subscriptionId}`,
     wakeFilter: `${namespace}.wake.*`,
+    prefillSubject: `${namespace}.prefill.requested`,
   };
 }
 

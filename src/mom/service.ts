@@ -14,6 +14,8 @@ export interface ServiceDeps {
   broker: Broker;
   metrics: Metrics;
   credentials: CredentialResolver;
+  /** The running certflow version, e.g. for the source of messages it makes itself. */
+  version: string;
 }
 
 export interface Service {

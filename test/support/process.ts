@@ -18,7 +18,7 @@ export function startServiceProcess(env: Record<string, string>, timeoutMs = 30_
   const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
     cwd: ROOT,
     // The start-up line is how we know it is ready, so the process logs at least at info.
-    env: { ...process.env, ...env, LOG_LEVEL: env.LOG_LEVEL && env.LOG_LEVEL !== "silent" ? env.LOG_LEVEL : "info" },
+    env: { ...process.env, ...env, LOG_LEVEL: env.LOG_LEVEL === "debug" || env.LOG_LEVEL === "trace" ? env.LOG_LEVEL : "info" },
     stdio: ["ignore", "pipe", "pipe"],
   });
   const logs: Array<Record<string, unknown>> = [];

@@ -4,6 +4,7 @@ import { connect } from "@nats-io/transport-node";
 import { Kysely, PostgresDialect } from "kysely";
 import pg from "pg";
 import { loadConfig, type Config } from "../../src/core/config.js";
+import { pgTypes } from "../../src/core/db/database.js";
 import type { Database } from "../../src/core/db/schema.js";
 import { createLogger } from "../../src/core/logger.js";
 import { startSystem, type RunningSystem } from "../../src/system.js";
@@ -80,7 +81,7 @@ export async function startTestSystem(
 }
 
 export function schemaDatabase(schema: string): Kysely<Database> {
-  const pool = new pg.Pool({ connectionString: TEST_DATABASE_URL, max: 2, options: `-c search_path=${schema}` });
+  const pool = new pg.Pool({ connectionString: TEST_DATABASE_URL, max: 2, options: `-c search_path=${schema}`, types: pgTypes });
   pool.on("error", () => {});
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
 }

@@ -42,6 +42,7 @@ describe("loadConfig defaults", () => {
       },
       auth: { adminToken: ADMIN_TOKEN, cacheSeconds: 5 },
       delivery: { ackTimeoutSeconds: 30, maxDeliveries: 5, pushAllowPrivate: false },
+      prefill: { concurrency: 4, pageSize: 5000, staleSeconds: 30, catchUpTimeoutSeconds: 300 },
       services: ["producer", "dispatcher", "consumer", "prefill"],
       logLevel: "info",
       shutdownTimeoutSeconds: 20,
@@ -81,6 +82,10 @@ describe("loadConfig defaults", () => {
         CERTFLOW_AUTH_CACHE_SECONDS: "0",
         CERTFLOW_MAX_BODY_BYTES: "2048",
         CERTFLOW_SHUTDOWN_TIMEOUT_SECONDS: "7",
+        CERTFLOW_PREFILL_CONCURRENCY: "2",
+        CERTFLOW_PREFILL_PAGE_SIZE: "1000",
+        CERTFLOW_PREFILL_STALE_SECONDS: "5",
+        CERTFLOW_PREFILL_CATCHUP_TIMEOUT_SECONDS: "60",
       }),
     );
     expect(config).toEqual({
@@ -89,6 +94,7 @@ describe("loadConfig defaults", () => {
       nats: { url: "tls://nats.example:4222", namespace: "test-ns_1", partitions: 16, dedupWindowSeconds: 60, streamMaxAgeHours: 24 },
       auth: { adminToken: ADMIN_TOKEN, cacheSeconds: 0 },
       delivery: { ackTimeoutSeconds: 10, maxDeliveries: 3, pushAllowPrivate: true },
+      prefill: { concurrency: 2, pageSize: 1000, staleSeconds: 5, catchUpTimeoutSeconds: 60 },
       services: ["consumer"],
       logLevel: "debug",
       shutdownTimeoutSeconds: 7,

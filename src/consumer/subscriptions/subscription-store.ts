@@ -1,7 +1,7 @@
 import type { Selectable, Updateable } from "kysely";
-import type { Executor, SubscriptionsTable } from "../../core/db/schema.js";
+import type { Executor, PrefillsTable, PrefillSnapshotsTable, SubscriptionsTable } from "../../core/db/schema.js";
 import type { Filter } from "../../core/filters.js";
-import type { Delivery, Subscription, SubscriptionSpec } from "./subscription.js";
+import type { Delivery, Prefill, Subscription, SubscriptionSpec } from "./subscription.js";
 
 export interface NewSubscription {
   id: string;
@@ -35,7 +35,7 @@ export class PostgresSubscriptionStore implements SubscriptionStore {
   constructor(private readonly db: Executor) {}
 
   async findByName(name: string): Promise<Subscription | undefined> {
-    const row = await this.db.selectFrom("subscriptions").selectAll().where("name", "=", name).executeTakeFirst();
+    const row = await withPrefill(this.db).where("s.name", "=", name).executeTakeFirst();
     return row && toSubscription(row);
   }
 
@@ -56,9 +56,6 @@ export class PostgresSubscriptionStore implements SubscriptionStore {
           max_deliveries: spec.maxDeliveries,
           start_seq: subscription.startSeq,
           prefill_enabled: spec.prefill,
-          prefill_status: spec.prefill ? "pending" : "done",
-          prefill_position: null,
-          prefill_error: null,
           token_hash: subscription.tokenHash,
           status_reason: null,
           updated_at: new Date(),
@@ -68,8 +65,9 @@ export class PostgresSubscriptionStore implements SubscriptionStore {
         .executeTakeFirst();
       if (!row) return undefined;
       await trx.insertInto("subscription_stats").values({ subscription_id: row.id }).execute();
+      if (spec.prefill) await trx.insertInto("prefills").values({ subscription_id: row.id, status: "pending" }).execute();
       await bumpRevision(trx);
-      return toSubscription(row);
+      return toSubscription({ ...row, ...NO_PREFILL, prefill_status: spec.prefill ? "pending" : null });
     });
   }
 
@@ -89,9 +87,10 @@ export class PostgresSubscriptionStore implements SubscriptionStore {
       values.status_reason = null;
     }
     return this.db.transaction().execute(async (trx) => {
-      const row = await trx.updateTable("subscriptions").set(values).where("id", "=", id).returningAll().executeTakeFirst();
-      if (!row) return undefined;
+      const updated = await trx.updateTable("subscriptions").set(values).where("id", "=", id).executeTakeFirst();
+      if (updated.numUpdatedRows === 0n) return undefined;
       await bumpRevision(trx);
+      const row = await withPrefill(trx).where("s.id", "=", id).executeTakeFirstOrThrow();
       return toSubscription(row);
     });
   }
@@ -106,8 +105,8 @@ export class PostgresSubscriptionStore implements SubscriptionStore {
   }
 
   async list(limit: number, afterName?: string): Promise<Subscription[]> {
-    let query = this.db.selectFrom("subscriptions").selectAll().orderBy("name").limit(limit);
-    if (afterName !== undefined) query = query.where("name", ">", afterName);
+    let query = withPrefill(this.db).orderBy("s.name").limit(limit);
+    if (afterName !== undefined) query = query.where("s.name", ">", afterName);
     return (await query.execute()).map(toSubscription);
   }
 
@@ -125,7 +124,58 @@ async function bumpRevision(trx: Executor): Promise<void> {
   await trx.updateTable("subscription_changes").set((eb) => ({ revision: eb("revision", "+", 1) })).execute();
 }
 
-function toSubscription(row: Selectable<SubscriptionsTable>): Subscription {
+/** A subscription with its prefill: progress from the worker, completion from the snapshot's own transaction. */
+function withPrefill(db: Executor) {
+  return db
+    .selectFrom("subscriptions as s")
+    .leftJoin("prefills as p", "p.subscription_id", "s.id")
+    .leftJoin("prefill_snapshots as ps", "ps.subscription_id", "s.id")
+    .selectAll("s")
+    .select([
+      "p.status as prefill_status",
+      "p.total as prefill_total",
+      "p.sent as prefill_sent",
+      "p.error as prefill_error",
+      "ps.position as snapshot_position",
+      "ps.total as snapshot_total",
+    ]);
+}
+
+type PrefillColumns = {
+  prefill_status: Selectable<PrefillsTable>["status"] | null;
+  prefill_total: number | null;
+  prefill_sent: number | null;
+  prefill_error: string | null;
+  snapshot_position: Selectable<PrefillSnapshotsTable>["position"] | null;
+  snapshot_total: number | null;
+};
+
+const NO_PREFILL: PrefillColumns = {
+  prefill_status: null,
+  prefill_total: null,
+  prefill_sent: null,
+  prefill_error: null,
+  snapshot_position: null,
+  snapshot_total: null,
+};
+
+function toPrefill(row: Selectable<SubscriptionsTable> & PrefillColumns): Prefill {
+  if (!row.prefill_enabled) return { enabled: false, status: "done", total: 0, sent: 0, position: null, error: null };
+  if (row.snapshot_position !== null) {
+    const total = row.snapshot_total ?? 0;
+    return { enabled: true, status: "done", total, sent: total, position: row.snapshot_position, error: null };
+  }
+  return {
+    enabled: true,
+    status: row.prefill_status === "done" || row.prefill_status === null ? "pending" : row.prefill_status,
+    total: row.prefill_total ?? 0,
+    sent: row.prefill_sent ?? 0,
+    position: null,
+    error: row.prefill_error,
+  };
+}
+
+function toSubscription(row: Selectable<SubscriptionsTable> & PrefillColumns): Subscription {
   return {
     id: row.id,
     name: row.name,
@@ -138,14 +188,7 @@ function toSubscription(row: Selectable<SubscriptionsTable>): Subscription {
     status: row.status,
     statusReason: row.status_reason,
     startSeq: row.start_seq,
-    prefillState: {
-      enabled: row.prefill_enabled,
-      status: row.prefill_status,
-      total: row.prefill_total,
-      sent: row.prefill_sent,
-      position: row.prefill_position,
-      error: row.prefill_error,
-    },
+    prefillState: toPrefill(row),
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };

@@ -51,7 +51,10 @@ export class Subscriptions {
       startSeq: lastSeq + 1,
       tokenHash: hashToken(token),
     });
-    if (subscription) return { created: true, subscription, token };
+    if (subscription) {
+      if (spec.prefill) this.broker.requestPrefill();
+      return { created: true, subscription, token };
+    }
     const winner = await this.store.findByName(spec.name);
     if (!winner) throw conflict(`subscription ${spec.name} was created and deleted meanwhile; retry`);
     return this.sameOrConflict(winner, print);

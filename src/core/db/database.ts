@@ -5,7 +5,7 @@ import type { Database } from "./schema.js";
 
 /** pg returns BIGINT as a string; our BIGINTs are stream sequences and counters well below 2^53. */
 const INT8_OID = 20;
-const types = {
+export const pgTypes = {
   getTypeParser: ((oid: number, format?: "text" | "binary") =>
     oid === INT8_OID ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
 };
@@ -20,7 +20,7 @@ export function openDatabase(config: Config["database"]): DatabaseHandle {
   const pool = new pg.Pool({
     connectionString: config.url,
     max: config.poolSize,
-    types,
+    types: pgTypes,
     options: `-c search_path=${config.schema}`,
     application_name: "certflow",
   });

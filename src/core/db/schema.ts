@@ -2,6 +2,7 @@ import type { ColumnType, Generated, Kysely } from "kysely";
 
 type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
 type Timestamp = ColumnType<Date, Date | string, Date | string>;
+type UpdatedAt = ColumnType<Date, Date | string | undefined, Date | string>;
 
 export interface ProducersTable {
   id: string;
@@ -29,12 +30,6 @@ export interface SubscriptionsTable {
   /** First notification stream sequence this subscription receives live. */
   start_seq: number;
   prefill_enabled: boolean;
-  prefill_status: PrefillStatus;
-  prefill_total: Generated<number>;
-  prefill_sent: Generated<number>;
-  /** The read-model position P its snapshot was taken at; live messages at or before P are skipped. */
-  prefill_position: number | null;
-  prefill_error: string | null;
   token_hash: string;
   created_at: CreatedAt;
   updated_at: Timestamp;
@@ -97,7 +92,52 @@ export interface DeliveryGroupsTable {
   pending: number;
 }
 
+/** A certificate's current state: the read model, projected from every notification. */
+export interface CertificateStatesTable {
+  certificate_id: string;
+  kind: string;
+  device_id: string;
+  grid_area: string;
+  energy_source: string;
+  owner: string;
+  status: string;
+  parent_certificate_id: string | null;
+  period_start: Date;
+  period_end: Date;
+  quantity_wh: number;
+  version: number;
+  /** Stream sequence of the notification that produced this state. */
+  last_seq: number;
+  state: ColumnType<unknown, string, string>;
+  updated_at: Timestamp;
+}
+
+/** Progress of a subscription's prefill; changed often, by the worker, outside the snapshot's transaction. */
+export interface PrefillsTable {
+  subscription_id: string;
+  status: PrefillStatus;
+  total: Generated<number>;
+  sent: Generated<number>;
+  error: string | null;
+  owner: string | null;
+  heartbeat_at: Date | null;
+  started_at: Date | null;
+  updated_at: UpdatedAt;
+}
+
+/** A completed prefill, written in the snapshot's own transaction: its existence is what "done" means. */
+export interface PrefillSnapshotsTable {
+  subscription_id: string;
+  /** The read-model position P the snapshot was taken at. */
+  position: number;
+  total: number;
+  completed_at: CreatedAt;
+}
+
 export interface Database {
+  certificate_states: CertificateStatesTable;
+  prefills: PrefillsTable;
+  prefill_snapshots: PrefillSnapshotsTable;
   delivery_groups: DeliveryGroupsTable;
   consumer_positions: ConsumerPositionsTable;
   stream_epochs: StreamEpochsTable;

@@ -93,6 +93,8 @@ export const NotificationSchema = z
     data: z.record(z.string(), z.unknown()),
   })
   .openapi("Notification");
+/** A notification as stored and served (its data as the journal holds it). */
+export type StoredNotification = z.infer<typeof NotificationSchema>;
 export type Notification = {
   id: string;
   type: NotificationType;

@@ -154,7 +154,7 @@ export class PostgresDeliveryLedger implements DeliveryLedger {
           END AS disposition
         FROM deliveries d
         WHERE d.subscription_id = ${target.id} AND d.state = 'pending' AND d.is_head AND d.available_at <= now()
-          AND (d.phase = 0 OR ${live}::bigint IS NOT NULL)
+          AND (d.phase = 0 OR ${liveAllowed(target)})
         ORDER BY d.phase, d.seq
         LIMIT ${max}
         FOR UPDATE SKIP LOCKED
@@ -180,7 +180,7 @@ export class PostgresDeliveryLedger implements DeliveryLedger {
     const result = await sql<{ next: Date | null }>`
       SELECT min(d.available_at) AS next FROM deliveries d
       WHERE d.subscription_id = ${target.id} AND d.state = 'pending' AND d.is_head
-        AND (d.phase = 0 OR ${target.liveFromSeq}::bigint IS NOT NULL)
+        AND (d.phase = 0 OR ${liveAllowed(target)})
     `.execute(this.db);
     return result.rows[0]?.next ?? undefined;
   }
@@ -232,7 +232,7 @@ export class PostgresDeliveryLedger implements DeliveryLedger {
                 AND d.state = 'pending' AND d.is_head AND ${guard}
               RETURNING d.phase, d.seq, d.subject
             ), counts AS (
-              SELECT subject, count(*)::int AS finished FROM done GROUP BY subject
+              SELECT subject, count(*)::int AS finished FROM done WHERE phase = 1 GROUP BY subject
             ), locked AS MATERIALIZED (
               SELECT g.subject FROM delivery_groups g
               WHERE g.subscription_id = ${subscriptionId} AND g.subject IN (SELECT subject FROM counts)
@@ -322,7 +322,7 @@ export class PostgresDeliveryLedger implements DeliveryLedger {
           ) AS r(phase, seq, subject)
         ), counts AS (
           SELECT DISTINCT ON (subject) subject, count(*) OVER (PARTITION BY subject)::int AS added, phase AS first_phase, seq AS first_seq
-          FROM revived ORDER BY subject, phase, seq
+          FROM revived WHERE phase = 1 ORDER BY subject, phase, seq
         ), grouped AS (
           INSERT INTO delivery_groups (subscription_id, subject, pending)
           SELECT ${subscriptionId}, subject, added FROM counts ORDER BY subject
@@ -334,7 +334,7 @@ export class PostgresDeliveryLedger implements DeliveryLedger {
       const heads = groups.rows.filter((group) => group.pending === group.added);
       await sql`
         UPDATE deliveries d SET state = 'pending', delivery_count = 0, available_at = now(), finished_at = NULL, dead_reason = NULL,
-          is_head = (d.phase, d.seq) IN (
+          is_head = d.phase = 0 OR (d.phase, d.seq) IN (
             SELECT * FROM unnest(${heads.map((head) => head.first_phase)}::smallint[], ${heads.map((head) => head.first_seq)}::bigint[])
           )
         FROM (${keyTable(dead.rows.map(keyOf))}) i
@@ -354,6 +354,17 @@ export class PostgresDeliveryLedger implements DeliveryLedger {
     const row = result.rows[0]!;
     return { pending: row.pending, acked: row.acked, deadLettered: row.dead };
   }
+}
+
+/**
+ * Live messages go out once the subscription's prefill (if any) is complete and every prefill
+ * message is finished: all prefill messages come before any live one, across redeliveries too.
+ * Prefill messages are one per certificate, each its own head, and take no part in subject groups.
+ */
+function liveAllowed(target: LeaseTarget) {
+  return sql`(${target.liveFromSeq}::bigint IS NOT NULL AND NOT EXISTS (
+    SELECT 1 FROM deliveries p WHERE p.subscription_id = ${target.id} AND p.phase = 0 AND p.state = 'pending' AND p.is_head
+  ))`;
 }
 
 /** Only the current lease of a message settles it: a redelivery has raised its count since. */

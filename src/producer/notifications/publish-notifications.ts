@@ -15,12 +15,16 @@ export type ItemResult =
   | { index: number; error: { code: "validation_failed" | "unavailable"; detail: string; errors?: FieldError[] } };
 
 const DEFAULT_SOURCE_VERSION = "1";
+/** Recently accepted ids and their correlation ids: a chain posted faster than the journal fills still correlates. */
+const RECENT_CORRELATIONS = 100_000;
 
 /**
  * Accepts notifications from producers: fills in the envelope, publishes with the id as the
  * broker's deduplication key, and answers once the broker has stored each one.
  */
 export class PublishNotifications {
+  private readonly recentCorrelations = new Map<string, string>();
+
   constructor(
     private readonly broker: Broker,
     private readonly journal: NotificationJournal,
@@ -41,6 +45,7 @@ export class PublishNotifications {
       throw new AppError("unavailable", "the broker did not confirm the notification; retry with the same id");
     }
     this.count(notification!, result);
+    this.remember(notification!);
     logger.info({ notificationId: result.id, sequence: result.sequence, duplicate: result.duplicate }, "notification accepted");
     return result;
   }
@@ -84,6 +89,7 @@ export class PublishNotifications {
         return;
       }
       this.count(notification, outcome);
+      this.remember(notification);
       results[index] = { index, ...outcome };
     });
     logger.info({ items: items.length, published: fresh.length }, "batch accepted");
@@ -92,13 +98,19 @@ export class PublishNotifications {
 
   /**
    * Builds envelopes. The correlation id is inherited from the parent when the producer names
-   * only the parent: from an earlier item of the same request, or from the journal; a parent
-   * nobody has seen roots the chain.
+   * only the parent: from an earlier item of the same request, from what this process accepted
+   * lately, or from the journal; a parent nobody has seen roots the chain.
    */
   private async envelopes(inputs: readonly NotificationInput[], producer: Producer): Promise<Notification[]> {
-    const orphans = inputs.filter((input) => input.parentId && !input.correlationId).map((input) => input.parentId!);
+    const orphans = inputs
+      .filter((input) => input.parentId && !input.correlationId && !this.recentCorrelations.has(input.parentId))
+      .map((input) => input.parentId!);
     const parents = await this.journal.findMany(orphans);
     const correlationOf = new Map([...parents].map(([id, record]) => [id, record.correlationId]));
+    for (const input of inputs) {
+      const recent = input.parentId ? this.recentCorrelations.get(input.parentId) : undefined;
+      if (recent) correlationOf.set(input.parentId!, recent);
+    }
     const now = new Date().toISOString();
     return inputs.map((input) => {
       const id = input.id ?? uuidv7();
@@ -130,6 +142,14 @@ export class PublishNotifications {
   private duplicate(id: string, journaled: { seq: number }): PublishResult {
     this.metrics.notificationsDuplicate.inc();
     return { id, sequence: journaled.seq, duplicate: true };
+  }
+
+  private remember(notification: Notification): void {
+    if (this.recentCorrelations.size >= RECENT_CORRELATIONS) {
+      // Maps iterate in insertion order: drop the oldest.
+      this.recentCorrelations.delete(this.recentCorrelations.keys().next().value!);
+    }
+    this.recentCorrelations.set(notification.id, notification.correlationId);
   }
 
   private count(notification: Notification, result: PublishResult): void {

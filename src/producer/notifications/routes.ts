@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { NotificationInputSchema } from "../../core/notifications/envelope.js";
+import { NotificationInputSchema, NotificationSchema } from "../../core/notifications/envelope.js";
 import { bearer, json, jsonBody, problems } from "../../core/http/openapi.js";
 
 export const MAX_BATCH = 1000;
@@ -57,4 +57,66 @@ export const publishBatchRoute = createRoute({
     ),
   },
   responses: { 202: json(z.object({ results: z.array(ItemResultSchema) }), "One result or error per item"), ...problems() },
+});
+
+const IdParamSchema = z.object({ id: z.uuid({ error: "expected a notification id (UUID)" }).openapi({ param: { name: "id", in: "path" } }) });
+
+const DeliveryStateSchema = z
+  .object({
+    subscription: z.string(),
+    phase: z.literal("live"),
+    status: z.enum(["pending", "delivered", "acked", "dead_lettered", "skipped"]).openapi({
+      description: "`delivered`: handed out, not yet acked; `skipped`: covered by the subscription's prefill snapshot",
+    }),
+    deliveryCount: z.number().int(),
+    lastDeliveredAt: z.string().nullable(),
+    finishedAt: z.string().nullable(),
+    deadLetterReason: z.string().nullable(),
+  })
+  .openapi("DeliveryState");
+
+export const getNotificationRoute = createRoute({
+  method: "get",
+  path: "/v1/notifications/{id}",
+  tags: ["notifications"],
+  summary: "A notification and its delivery state per subscription",
+  description: "Admin, or the producer that published it.",
+  security: bearer,
+  request: { params: IdParamSchema },
+  responses: {
+    200: json(
+      z.object({
+        sequence: z.number().int(),
+        acceptedAt: z.string(),
+        notification: NotificationSchema,
+        deliveries: z.array(DeliveryStateSchema),
+      }),
+      "The notification",
+    ),
+    ...problems(404),
+  },
+});
+
+const TraceTreeSchema: z.ZodType = z
+  .lazy(() => z.object({ notification: NotificationSchema, children: z.array(TraceTreeSchema) }))
+  .openapi("TraceTree", { type: "object" });
+
+export const traceRoute = createRoute({
+  method: "get",
+  path: "/v1/notifications/{id}/trace",
+  tags: ["notifications"],
+  summary: "The causal tree of a notification: its ancestors and descendants through parentId",
+  security: bearer,
+  request: { params: IdParamSchema },
+  responses: {
+    200: json(
+      z.object({
+        notification: NotificationSchema,
+        ancestors: z.array(NotificationSchema).openapi({ description: "Root first, the parent last" }),
+        descendants: z.array(TraceTreeSchema),
+      }),
+      "The causal tree",
+    ),
+    ...problems(404),
+  },
 });

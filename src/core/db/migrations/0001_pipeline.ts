@@ -25,11 +25,6 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       max_deliveries integer NOT NULL,
       start_seq bigint NOT NULL,
       prefill_enabled boolean NOT NULL,
-      prefill_status text NOT NULL CHECK (prefill_status IN ('pending', 'running', 'done', 'failed')),
-      prefill_total bigint NOT NULL DEFAULT 0,
-      prefill_sent bigint NOT NULL DEFAULT 0,
-      prefill_position bigint,
-      prefill_error text,
       token_hash text NOT NULL UNIQUE,
       created_at timestamptz NOT NULL DEFAULT now(),
       updated_at timestamptz NOT NULL DEFAULT now()

@@ -1,0 +1,95 @@
+import { ADMIN_TOKEN } from "./env.js";
+import { HttpClient } from "./http-client.js";
+import type { NotificationInput } from "./payload.js";
+
+export interface Credential {
+  name: string;
+  token: string;
+}
+
+export async function createProducer(client: HttpClient, name: string): Promise<Credential> {
+  const body = await client.json("POST", "/v1/producers", 201, { body: { name }, token: ADMIN_TOKEN });
+  return { name, token: body.token as string };
+}
+
+export async function createSubscription(client: HttpClient, name: string): Promise<Credential> {
+  const body = await client.json("POST", "/v1/subscriptions", 201, {
+    body: { name, filters: [{ types: ["*"] }] },
+    token: ADMIN_TOKEN,
+  });
+  return { name, token: body.token as string };
+}
+
+export type BatchItemResult = { index: number; id: string; sequence: number; duplicate: boolean } | { index: number; error: unknown };
+
+/** Posts one batch; every item must be accepted (and new). Returns the accepted ids in order. */
+export async function postBatch(client: HttpClient, producer: Credential, inputs: readonly NotificationInput[]): Promise<string[]> {
+  const response = await client.request("POST", "/v1/notifications/batch", {
+    body: JSON.stringify({ notifications: inputs }),
+    token: producer.token,
+  });
+  if (response.status !== 202) throw new Error(`batch answered ${response.status}: ${response.text.slice(0, 500)}`);
+  const { results } = JSON.parse(response.text) as { results: BatchItemResult[] };
+  return results.map((result) => {
+    if (!("id" in result) || result.duplicate) throw new Error(`batch item not accepted: ${JSON.stringify(result).slice(0, 500)}`);
+    return result.id;
+  });
+}
+
+export interface PulledMessage {
+  ackId: string;
+  sequence: number;
+  notification: { id: string; subject: string };
+}
+
+export async function pull(client: HttpClient, subscription: Credential, max: number, waitSeconds: number): Promise<PulledMessage[]> {
+  const response = await client.request("GET", `/v1/subscriptions/${subscription.name}/messages?max=${max}&wait=${waitSeconds}`, {
+    token: subscription.token,
+  });
+  if (response.status !== 200) throw new Error(`pull answered ${response.status}: ${response.text.slice(0, 500)}`);
+  return (JSON.parse(response.text) as { messages: PulledMessage[] }).messages;
+}
+
+export async function ack(client: HttpClient, subscription: Credential, messages: readonly PulledMessage[]): Promise<void> {
+  if (messages.length === 0) return;
+  const response = await client.request("POST", `/v1/subscriptions/${subscription.name}/acks`, {
+    body: JSON.stringify({ ackIds: messages.map((message) => message.ackId) }),
+    token: subscription.token,
+  });
+  if (response.status !== 200) throw new Error(`ack answered ${response.status}: ${response.text.slice(0, 500)}`);
+  const { results } = JSON.parse(response.text) as { results: Array<{ status: string }> };
+  const failed = results.filter((result) => result.status !== "acked");
+  if (failed.length > 0) throw new Error(`${failed.length} acks not accepted: ${JSON.stringify(failed.slice(0, 3))}`);
+}
+
+type Sample = Map<string, { sum: number; count: number }>;
+
+/** Server-side request time per route, from certflow's own /metrics histogram (no auth needed). */
+export async function scrapeRouteTimes(client: HttpClient): Promise<Sample> {
+  const response = await client.request("GET", "/metrics");
+  const sample: Sample = new Map();
+  const line = /^certflow_http_request_duration_seconds_(sum|count)\{([^}]*)\} ([0-9.e+-]+)$/;
+  for (const text of response.text.split("\n")) {
+    const match = line.exec(text);
+    if (!match) continue;
+    const labels = Object.fromEntries([...match[2]!.matchAll(/(\w+)="([^"]*)"/g)].map((label) => [label[1], label[2]]));
+    const key = `${labels.method} ${labels.route}`;
+    const entry = sample.get(key) ?? { sum: 0, count: 0 };
+    entry[match[1] as "sum" | "count"] += Number(match[3]);
+    sample.set(key, entry);
+  }
+  return sample;
+}
+
+/** Requests, mean server time and total server time per route between two scrapes. */
+export function routeTimesBetween(before: Sample, after: Sample): Record<string, string> {
+  const result: Record<string, string> = {};
+  for (const [route, now] of after) {
+    const then = before.get(route) ?? { sum: 0, count: 0 };
+    const count = now.count - then.count;
+    if (count <= 0) continue;
+    const seconds = now.sum - then.sum;
+    result[route] = `${count} requests, mean ${((seconds / count) * 1000).toFixed(1)} ms, total ${seconds.toFixed(2)} s`;
+  }
+  return result;
+}

@@ -1,0 +1,42 @@
+import type { Logger } from "../core/logger.js";
+import { CertificateStateSchema, type CertificateState } from "../core/notifications/certificate.js";
+import type { StreamMessage } from "../mom/broker.js";
+import type { CertificateStateStore, StateChange } from "./read-model/certificate-states.js";
+
+export const PROJECTION_READER = "projection";
+
+const decoder = new TextDecoder();
+const STATE_KEYS = Object.keys(CertificateStateSchema.shape) as Array<keyof CertificateState>;
+
+/**
+ * Projects every notification into the certificate read model. Notifications carry the
+ * certificate's full state after the change, so projecting is taking that state.
+ */
+export class Projection {
+  constructor(
+    private readonly store: CertificateStateStore,
+    private readonly logger: Logger,
+  ) {}
+
+  async handle(batch: StreamMessage[]): Promise<void> {
+    const changes: StateChange[] = [];
+    for (const message of batch) {
+      const state = this.stateOf(message);
+      if (state) changes.push({ seq: message.seq, state });
+    }
+    await this.store.apply(PROJECTION_READER, batch[batch.length - 1]!.seq, changes);
+  }
+
+  private stateOf(message: StreamMessage): CertificateState | undefined {
+    try {
+      const data = (JSON.parse(decoder.decode(message.data)) as { data?: Record<string, unknown> }).data ?? {};
+      const picked = Object.fromEntries(STATE_KEYS.filter((key) => data[key] !== undefined).map((key) => [key, data[key]]));
+      const parsed = CertificateStateSchema.safeParse(picked);
+      if (parsed.success) return parsed.data;
+    } catch {
+      // fall through: logged below
+    }
+    this.logger.error({ seq: message.seq }, "skipping a stream message without a certificate state");
+    return undefined;
+  }
+}

@@ -1,0 +1,112 @@
+import { sql, type RawBuilder } from "kysely";
+import type { Executor } from "../../core/db/schema.js";
+import type { Filter, WhereKey } from "../../core/filters.js";
+import type { PrefillJob } from "./prefill-queue.js";
+
+export interface SnapshotProgress {
+  total: number;
+  sent: number;
+}
+
+export interface SnapshotResult {
+  /** The read-model position P the snapshot reflects. */
+  position: number;
+  total: number;
+}
+
+export interface SnapshotWriter {
+  /**
+   * Writes one `certificate.snapshot` per matching certificate into the subscription's queue,
+   * all or nothing. Calls `onProgress` after each page; `signal` aborts between pages.
+   */
+  write(job: PrefillJob, onProgress: (progress: SnapshotProgress) => void, signal: AbortSignal): Promise<SnapshotResult>;
+}
+
+const COLUMN: Record<WhereKey, string> = {
+  gridArea: "grid_area",
+  owner: "owner",
+  energySource: "energy_source",
+  kind: "kind",
+  deviceId: "device_id",
+};
+
+/**
+ * The snapshot in PostgreSQL. One REPEATABLE READ transaction reads the projection's position
+ * P and the certificates together, so the snapshot is exactly the state as of P; rows are
+ * copied server-side in keyset pages (nothing is held in this process), and the completion row
+ * commits with them. A crash or abort rolls everything back: the subscriber never sees a part
+ * of a snapshot, nor parts of two.
+ */
+export class PostgresSnapshotWriter implements SnapshotWriter {
+  constructor(
+    private readonly db: Executor,
+    private readonly projectionReader: string,
+    private readonly pageSize: number,
+    private readonly sourceVersion: string,
+  ) {}
+
+  write(job: PrefillJob, onProgress: (progress: SnapshotProgress) => void, signal: AbortSignal): Promise<SnapshotResult> {
+    const matches = matchesFilters(job.filters);
+    return this.db
+      .transaction()
+      .setIsolationLevel("repeatable read")
+      .execute(async (trx) => {
+        const position = await sql<{ seq: number | null; total: number }>`
+          SELECT (SELECT seq FROM consumer_positions WHERE name = ${this.projectionReader}) AS seq,
+                 (SELECT count(*) FROM certificate_states c WHERE ${matches})::int AS total
+        `.execute(trx);
+        const { seq, total } = position.rows[0]!;
+        const snapshotAt = new Date().toISOString();
+        let sent = 0;
+        let after = "";
+        onProgress({ total, sent });
+        for (;;) {
+          signal.throwIfAborted();
+          const page = await sql<{ copied: number; last: string | null }>`
+            WITH page AS (
+              SELECT c.certificate_id, c.state FROM certificate_states c
+              WHERE ${matches} AND c.certificate_id > ${after}
+              ORDER BY c.certificate_id
+              LIMIT ${this.pageSize}
+            ), numbered AS (
+              SELECT certificate_id, state, gen_random_uuid() AS id,
+                     ${sent}::bigint + row_number() OVER (ORDER BY certificate_id) AS ordinal
+              FROM page
+            ), copied AS (
+              INSERT INTO deliveries (subscription_id, phase, seq, subject, is_head, payload)
+              SELECT ${job.subscriptionId}, 0, ordinal, certificate_id, true, json_build_object(
+                'id', id, 'type', 'certificate.snapshot',
+                'source', json_build_object('name', 'certflow', 'version', ${this.sourceVersion}::text),
+                'time', ${snapshotAt}::text, 'subject', certificate_id, 'parentId', NULL, 'correlationId', id,
+                'channel', 'prefill', 'data', state)
+              FROM numbered
+            )
+            SELECT count(*)::int AS copied, max(certificate_id) AS last FROM page
+          `.execute(trx);
+          const { copied, last } = page.rows[0]!;
+          if (copied === 0 || last === null) break;
+          sent += copied;
+          after = last;
+          onProgress({ total, sent });
+        }
+        await trx
+          .insertInto("prefill_snapshots")
+          .values({ subscription_id: job.subscriptionId, position: seq ?? 0, total: sent })
+          .execute();
+        return { position: seq ?? 0, total: sent };
+      });
+  }
+}
+
+/** A filter's `where` as SQL over the read model; filters are OR-ed, keys AND-ed, values OR-ed. Types do not apply to state. */
+function matchesFilters(filters: readonly Filter[]): RawBuilder<unknown> {
+  const clauses = filters.map((filter) => {
+    const keys = Object.entries(filter.where ?? {}).filter((entry): entry is [WhereKey, string[]] => entry[1] !== undefined);
+    if (keys.length === 0) return sql`true`;
+    return sql`(${sql.join(
+      keys.map(([key, values]) => sql`${sql.ref(`c.${COLUMN[key]}`)} = ANY(${values}::text[])`),
+      sql` AND `,
+    )})`;
+  });
+  return sql`(${sql.join(clauses, sql` OR `)})`;
+}

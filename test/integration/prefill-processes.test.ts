@@ -1,0 +1,158 @@
+import { readFileSync } from "node:fs";
+import { sql } from "kysely";
+import { afterEach, describe, expect, it } from "vitest";
+import { ADMIN_TOKEN, isolation, startTestSystem, type TestSystem } from "../support/system.js";
+import { createProducer, createSubscription, issued, pull } from "../support/fixtures.js";
+import { startServiceProcess, type ServiceProcess } from "../support/process.js";
+
+let system: TestSystem | undefined;
+let worker: ServiceProcess | undefined;
+
+afterEach(async () => {
+  if (worker && worker.child.exitCode === null) {
+    worker.child.kill("SIGKILL");
+    await worker.exited;
+  }
+  worker = undefined;
+  await system?.destroy();
+  system = undefined;
+});
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Fills the read model directly: these tests are about copying it out, not about projecting it. */
+async function seedReadModel(target: TestSystem, count: number) {
+  await sql`
+    INSERT INTO certificate_states (certificate_id, kind, device_id, grid_area, energy_source, owner, status,
+      period_start, period_end, quantity_wh, version, last_seq, state)
+    SELECT id, 'annual', 'device-1', 'DK1', 'wind', 'owner-a', 'active', '2025-01-01Z', '2026-01-01Z', 1000000, 1, 0,
+      jsonb_build_object('certificateId', id, 'kind', 'annual', 'deviceId', 'device-1', 'gridArea', 'DK1', 'energySource', 'wind',
+        'periodStart', '2025-01-01T00:00:00.000Z', 'periodEnd', '2026-01-01T00:00:00.000Z', 'quantityWh', 1000000,
+        'owner', 'owner-a', 'status', 'active', 'version', 1)
+    FROM (SELECT 'cert-' || lpad(i::text, 7, '0') AS id FROM generate_series(1, ${count}) i) ids
+  `.execute(target.db);
+}
+
+function rssBytes(pid: number): number {
+  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return Number(match?.[1] ?? 0) * 1024;
+}
+
+async function prefillOf(target: TestSystem, name: string) {
+  return (await target.api.get(`/v1/subscriptions/${name}`, ADMIN_TOKEN)).body.prefill as { status: string; total: number; sent: number };
+}
+
+describe("prefill in its own process", () => {
+  it("prefills 200,000 certificates with the process's memory bounded", async () => {
+    const iso = isolation();
+    system = await startTestSystem({ isolation: iso, env: { SERVICES: "producer,dispatcher,consumer" } });
+    await seedReadModel(system, 200_000);
+    worker = await startServiceProcess({ ...iso.env, SERVICES: "prefill" });
+    const pid = worker.child.pid!;
+    const before = rssBytes(pid);
+
+    const subscription = await createSubscription(system.api, { prefill: true });
+    let peak = before;
+    const progress: number[] = [];
+    for (const deadline = Date.now() + 120_000; Date.now() < deadline; ) {
+      peak = Math.max(peak, rssBytes(pid));
+      const prefill = await prefillOf(system, subscription.name);
+      progress.push(prefill.sent);
+      if (prefill.status === "done") break;
+      await sleep(50);
+    }
+    const final = await prefillOf(system, subscription.name);
+    expect(final).toMatchObject({ status: "done", total: 200_000, sent: 200_000 });
+    // Progress was reported on the way, not only at the end.
+    expect(progress.some((sent) => sent > 0 && sent < 200_000)).toBe(true);
+    console.log(`prefill RSS: ${(before / 2 ** 20).toFixed(0)} MiB before, ${(peak / 2 ** 20).toFixed(0)} MiB peak`);
+    expect(peak - before).toBeLessThan(64 * 2 ** 20);
+    expect(worker.logs.some((line) => line.msg === "prefill progress")).toBe(true);
+
+    const first = await pull(system.api, subscription.name, subscription.token, "max=5&wait=1");
+    expect(first.map((m) => m.sequence)).toEqual([1, 2, 3, 4, 5]);
+  }, 180_000);
+
+  it("restarts a prefill whose worker was killed: one whole snapshot, never a part or a mix", async () => {
+    const iso = isolation();
+    system = await startTestSystem({ isolation: iso, env: { SERVICES: "producer,dispatcher,consumer" } });
+    await seedReadModel(system, 100_000);
+    const workerEnv = { ...iso.env, SERVICES: "prefill", CERTFLOW_PREFILL_PAGE_SIZE: "500", CERTFLOW_PREFILL_STALE_SECONDS: "2" };
+    worker = await startServiceProcess(workerEnv);
+    const subscription = await createSubscription(system.api, { prefill: true });
+
+    let killedAt: { sent: number; total: number } | undefined;
+    for (const deadline = Date.now() + 60_000; !killedAt && Date.now() < deadline; ) {
+      const prefill = await prefillOf(system, subscription.name);
+      if (prefill.status === "running" && prefill.sent > 0 && prefill.sent < prefill.total) {
+        worker.child.kill("SIGKILL");
+        await worker.exited;
+        killedAt = prefill;
+      }
+      await sleep(20);
+    }
+    expect(killedAt, "the prefill was killed mid-run").toBeDefined();
+    // Nothing of the interrupted run is visible.
+    const partial = await system.db.selectFrom("deliveries").select((eb) => eb.fn.countAll<number>().as("n")).where("phase", "=", 0).executeTakeFirstOrThrow();
+    expect(Number(partial.n)).toBe(0);
+    expect(await pull(system.api, subscription.name, subscription.token)).toEqual([]);
+
+    worker = await startServiceProcess(workerEnv);
+    for (const deadline = Date.now() + 120_000; Date.now() < deadline; await sleep(100)) {
+      if ((await prefillOf(system, subscription.name)).status === "done") break;
+    }
+    expect(await prefillOf(system, subscription.name)).toMatchObject({ status: "done", total: 100_000, sent: 100_000 });
+    const ledger = await sql<{ rows: number; subjects: number; snapshots: number; min: number; max: number }>`
+      SELECT count(*)::int AS rows, count(DISTINCT subject)::int AS subjects, count(DISTINCT payload->>'time')::int AS snapshots,
+             min(seq)::int AS min, max(seq)::int AS max
+      FROM deliveries WHERE phase = 0
+    `.execute(system.db);
+    expect(ledger.rows[0]).toEqual({ rows: 100_000, subjects: 100_000, snapshots: 1, min: 1, max: 100_000 });
+  }, 180_000);
+
+  it("projects idempotently: killed mid-stream and restarted, it gives the table an uninterrupted run gives", async () => {
+    const iso = isolation();
+    system = await startTestSystem({ isolation: iso, env: { SERVICES: "producer,dispatcher,consumer" } });
+    const producer = await createProducer(system.api);
+    const expected = new Map<string, { version: number; owner: string }>();
+    const certificates = 2000;
+    let lastSeq = 0;
+    for (let version = 1; version <= 25; version++) {
+      const notifications = Array.from({ length: certificates }, (_, i) => {
+        const id = `cert-${i}`;
+        if (version === 1) return issued(id);
+        return { type: "certificate.transferred", subject: id, data: { ...issued(id).data, version, owner: `owner-${version}`, previousOwner: "x" } };
+      }).filter((_, i) => version === 1 || (i + version) % 3 === 0);
+      for (let start = 0; start < notifications.length; start += 1000) {
+        const response = await system.api.post("/v1/notifications/batch", { notifications: notifications.slice(start, start + 1000) }, producer);
+        lastSeq = Math.max(lastSeq, ...response.body.results.map((r: { sequence: number }) => r.sequence));
+      }
+      for (const n of notifications) expected.set(n.subject, { version, owner: (n.data as { owner: string }).owner });
+    }
+
+    const workerEnv = { ...iso.env, SERVICES: "prefill" };
+    worker = await startServiceProcess(workerEnv);
+    const position = async () =>
+      (await system!.db.selectFrom("consumer_positions").select("seq").where("name", "=", "projection").executeTakeFirst())?.seq ?? 0;
+    let killedAt = 0;
+    for (const deadline = Date.now() + 60_000; !killedAt && Date.now() < deadline; await sleep(5)) {
+      const seq = await position();
+      if (seq > 0 && seq < lastSeq) {
+        worker.child.kill("SIGKILL");
+        await worker.exited;
+        killedAt = seq;
+      }
+    }
+    expect(killedAt, "killed mid-stream").toBeGreaterThan(0);
+    worker = await startServiceProcess(workerEnv);
+    for (const deadline = Date.now() + 60_000; (await position()) < lastSeq && Date.now() < deadline; ) await sleep(50);
+    expect(await position()).toBe(lastSeq);
+
+    const rows = await system.db.selectFrom("certificate_states").select(["certificate_id", "version", "owner", "state"]).execute();
+    expect(rows).toHaveLength(certificates);
+    for (const row of rows) {
+      expect({ version: row.version, owner: row.owner }, row.certificate_id).toEqual(expected.get(row.certificate_id));
+      expect((row.state as { version: number }).version).toBe(row.version);
+    }
+  }, 180_000);
+});
