@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os";
 import { z } from "zod";
 
 export const SERVICE_NAMES = ["producer", "dispatcher", "consumer", "prefill"] as const;
@@ -14,6 +15,14 @@ const integer = (min: number, max: number) =>
     .regex(/^-?\d+$/, { error: "expected an integer" })
     .transform(Number)
     .pipe(z.number().min(min, { error: `must be at least ${min}` }).max(max, { error: `must be at most ${max}` }));
+
+/** Seconds to wait before each delivery attempt, e.g. "0,5,300": the first is the first attempt. */
+const retrySchedule = z
+  .string()
+  .trim()
+  .regex(/^\d+(\s*,\s*\d+)*$/, { error: "expected comma-separated seconds, e.g. 0,5,300" })
+  .transform((value) => value.split(",").map((part) => Number(part.trim())))
+  .refine((delays) => delays.length <= 50, { error: "at most 50 attempts" });
 
 const servicesList = z
   .string()
@@ -64,6 +73,15 @@ const EnvSchema = z.object({
   CERTFLOW_PREFILL_PAGE_SIZE: integer(100, 100_000).default(5000),
   CERTFLOW_PREFILL_STALE_SECONDS: integer(1, 3600).default(30),
   CERTFLOW_PREFILL_CATCHUP_TIMEOUT_SECONDS: integer(1, 86_400).default(300),
+  CERTFLOW_PUSH_RETRY_SCHEDULE: retrySchedule.default([0, 5, 300, 1800, 7200, 18_000, 36_000, 36_000]),
+  CERTFLOW_PUSH_TIMEOUT_SECONDS: integer(1, 300).default(15),
+  CERTFLOW_PUSH_CONCURRENCY: integer(1, 256).default(16),
+  CERTFLOW_PUSH_DISABLE_AFTER_SECONDS: integer(1, 30 * 86_400).default(5 * 86_400),
+  CERTFLOW_PUSH_RETRY_AFTER_MAX_SECONDS: integer(0, 86_400).default(3600),
+  CERTFLOW_PUSH_MAX_RESPONSE_BYTES: integer(0, 16 * 1024 * 1024).default(64 * 1024),
+  CERTFLOW_PUSH_SECRET_GRACE_SECONDS: integer(0, 30 * 86_400).default(86_400),
+  CERTFLOW_CONVERSION_WORKERS: integer(1, 256).default(Math.max(1, availableParallelism())),
+  CERTFLOW_CONVERSION_QUEUE: integer(1, 100_000).default(1000),
 });
 
 export type Config = ReturnType<typeof toConfig>;
@@ -83,7 +101,6 @@ function toConfig(env: z.infer<typeof EnvSchema>) {
     delivery: {
       ackTimeoutSeconds: env.CERTFLOW_ACK_TIMEOUT_SECONDS,
       maxDeliveries: env.CERTFLOW_MAX_DELIVERIES,
-      pushAllowPrivate: env.CERTFLOW_PUSH_ALLOW_PRIVATE,
     },
     prefill: {
       concurrency: env.CERTFLOW_PREFILL_CONCURRENCY,
@@ -91,6 +108,17 @@ function toConfig(env: z.infer<typeof EnvSchema>) {
       staleSeconds: env.CERTFLOW_PREFILL_STALE_SECONDS,
       catchUpTimeoutSeconds: env.CERTFLOW_PREFILL_CATCHUP_TIMEOUT_SECONDS,
     },
+    push: {
+      retryScheduleSeconds: env.CERTFLOW_PUSH_RETRY_SCHEDULE,
+      timeoutSeconds: env.CERTFLOW_PUSH_TIMEOUT_SECONDS,
+      concurrency: env.CERTFLOW_PUSH_CONCURRENCY,
+      disableAfterSeconds: env.CERTFLOW_PUSH_DISABLE_AFTER_SECONDS,
+      retryAfterMaxSeconds: env.CERTFLOW_PUSH_RETRY_AFTER_MAX_SECONDS,
+      maxResponseBytes: env.CERTFLOW_PUSH_MAX_RESPONSE_BYTES,
+      secretGraceSeconds: env.CERTFLOW_PUSH_SECRET_GRACE_SECONDS,
+      allowPrivate: env.CERTFLOW_PUSH_ALLOW_PRIVATE,
+    },
+    conversions: { workers: env.CERTFLOW_CONVERSION_WORKERS, queue: env.CERTFLOW_CONVERSION_QUEUE },
     services: env.SERVICES as ServiceName[],
     logLevel: env.LOG_LEVEL,
     shutdownTimeoutSeconds: env.CERTFLOW_SHUTDOWN_TIMEOUT_SECONDS,

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { availableParallelism } from "node:os";
 import { ConfigError, loadConfig, SERVICE_NAMES } from "../../src/core/config.js";
 
 const ADMIN_TOKEN = "0123456789abcdef-admin";
@@ -41,8 +42,19 @@ describe("loadConfig defaults", () => {
         streamMaxAgeHours: 168,
       },
       auth: { adminToken: ADMIN_TOKEN, cacheSeconds: 5 },
-      delivery: { ackTimeoutSeconds: 30, maxDeliveries: 5, pushAllowPrivate: false },
+      delivery: { ackTimeoutSeconds: 30, maxDeliveries: 5 },
       prefill: { concurrency: 4, pageSize: 5000, staleSeconds: 30, catchUpTimeoutSeconds: 300 },
+      push: {
+        retryScheduleSeconds: [0, 5, 300, 1800, 7200, 18_000, 36_000, 36_000],
+        timeoutSeconds: 15,
+        concurrency: 16,
+        disableAfterSeconds: 5 * 86_400,
+        retryAfterMaxSeconds: 3600,
+        maxResponseBytes: 65_536,
+        secretGraceSeconds: 86_400,
+        allowPrivate: false,
+      },
+      conversions: { workers: availableParallelism(), queue: 1000 },
       services: ["producer", "dispatcher", "consumer", "prefill"],
       logLevel: "info",
       shutdownTimeoutSeconds: 20,
@@ -54,7 +66,7 @@ describe("loadConfig defaults", () => {
     expect(config.http.port).toBe(8080);
     expect(config.services).toEqual([...SERVICE_NAMES]);
     expect(config.logLevel).toBe("info");
-    expect(config.delivery.pushAllowPrivate).toBe(false);
+    expect(config.push.allowPrivate).toBe(false);
   });
 
   it("ignores unrelated environment variables", () => {
@@ -86,6 +98,15 @@ describe("loadConfig defaults", () => {
         CERTFLOW_PREFILL_PAGE_SIZE: "1000",
         CERTFLOW_PREFILL_STALE_SECONDS: "5",
         CERTFLOW_PREFILL_CATCHUP_TIMEOUT_SECONDS: "60",
+        CERTFLOW_PUSH_RETRY_SCHEDULE: "0, 1,2",
+        CERTFLOW_PUSH_TIMEOUT_SECONDS: "2",
+        CERTFLOW_PUSH_CONCURRENCY: "4",
+        CERTFLOW_PUSH_DISABLE_AFTER_SECONDS: "60",
+        CERTFLOW_PUSH_RETRY_AFTER_MAX_SECONDS: "10",
+        CERTFLOW_PUSH_MAX_RESPONSE_BYTES: "1024",
+        CERTFLOW_PUSH_SECRET_GRACE_SECONDS: "30",
+        CERTFLOW_CONVERSION_WORKERS: "3",
+        CERTFLOW_CONVERSION_QUEUE: "50",
       }),
     );
     expect(config).toEqual({
@@ -93,8 +114,19 @@ describe("loadConfig defaults", () => {
       database: { url: "postgresql://user:pw@db:5432/app", schema: "tenant_1", poolSize: 4 },
       nats: { url: "tls://nats.example:4222", namespace: "test-ns_1", partitions: 16, dedupWindowSeconds: 60, streamMaxAgeHours: 24 },
       auth: { adminToken: ADMIN_TOKEN, cacheSeconds: 0 },
-      delivery: { ackTimeoutSeconds: 10, maxDeliveries: 3, pushAllowPrivate: true },
+      delivery: { ackTimeoutSeconds: 10, maxDeliveries: 3 },
       prefill: { concurrency: 2, pageSize: 1000, staleSeconds: 5, catchUpTimeoutSeconds: 60 },
+      push: {
+        retryScheduleSeconds: [0, 1, 2],
+        timeoutSeconds: 2,
+        concurrency: 4,
+        disableAfterSeconds: 60,
+        retryAfterMaxSeconds: 10,
+        maxResponseBytes: 1024,
+        secretGraceSeconds: 30,
+        allowPrivate: true,
+      },
+      conversions: { workers: 3, queue: 50 },
       services: ["consumer"],
       logLevel: "debug",
       shutdownTimeoutSeconds: 7,
@@ -157,7 +189,7 @@ describe("loadConfig booleans", () => {
     ["0", false],
     ["no", false],
   ])("reads CERTFLOW_PUSH_ALLOW_PRIVATE=%s as %s", (value, expected) => {
-    expect(loadConfig(env({ CERTFLOW_PUSH_ALLOW_PRIVATE: value })).delivery.pushAllowPrivate).toBe(expected);
+    expect(loadConfig(env({ CERTFLOW_PUSH_ALLOW_PRIVATE: value })).push.allowPrivate).toBe(expected);
   });
 
   it("refuses a value that is not a recognised boolean", () => {
