@@ -1,41 +1,93 @@
 import { sql } from "kysely";
-import { PostgresDeliveryLedger } from "../mom/ledger/postgres-ledger.js";
 import { createRouter } from "../core/http/app.js";
+import { PostgresDeliveryLedger } from "../mom/ledger/postgres-ledger.js";
 import type { Service, ServiceDeps } from "../mom/service.js";
 import { Messages } from "./messages/messages.js";
+import { AddressGuard } from "./messages/push/address-guard.js";
+import { PushPump } from "./messages/push/push-pump.js";
+import { PostgresPushStore } from "./messages/push/push-store.js";
+import { PushSupervisor } from "./messages/push/push-supervisor.js";
+import { RetryPolicy } from "./messages/push/retry-policy.js";
+import { NodeWebhookClient } from "./messages/push/webhook-client.js";
 import { messagesRouter } from "./messages/router.js";
 import { WakeHub } from "./messages/wake-hub.js";
 import { subscriptionsRouter } from "./subscriptions/router.js";
 import { PostgresSubscriptionStore } from "./subscriptions/subscription-store.js";
 import { Subscriptions } from "./subscriptions/subscriptions.js";
 
-/** The subscriber side: subscription registration and pull delivery. */
+/** The subscriber side: subscription registration, pull delivery, and push delivery workers. */
 export function setupConsumer(deps: ServiceDeps): Service {
+  const { config } = deps;
+  const logger = deps.logger.child({ service: "consumer" });
   const ledger = new PostgresDeliveryLedger(deps.db);
   const hub = new WakeHub(deps.broker);
-  const subscriptions = new Subscriptions(new PostgresSubscriptionStore(deps.db), ledger, deps.broker, deps.credentials, {
-    ackTimeoutSeconds: deps.config.delivery.ackTimeoutSeconds,
-    maxDeliveries: deps.config.delivery.maxDeliveries,
-  });
+  const subscriptionStore = new PostgresSubscriptionStore(deps.db);
+  const pushStore = new PostgresPushStore(deps.db);
+  const guard = new AddressGuard(config.push.allowPrivate);
+  const subscriptions = new Subscriptions(
+    subscriptionStore,
+    ledger,
+    deps.broker,
+    deps.credentials,
+    { ackTimeoutSeconds: config.delivery.ackTimeoutSeconds, maxDeliveries: config.delivery.maxDeliveries },
+    { guard, secretGraceSeconds: config.push.secretGraceSeconds },
+  );
   const messages = new Messages(ledger, hub, deps.broker, deps.metrics);
+  const policy = new RetryPolicy({ scheduleSeconds: config.push.retryScheduleSeconds, retryAfterMaxSeconds: config.push.retryAfterMaxSeconds });
+  const supervisor = new PushSupervisor(
+    subscriptionStore,
+    pushStore,
+    (endpoint) =>
+      new PushPump(
+        endpoint,
+        {
+          ledger,
+          hub,
+          store: pushStore,
+          policy,
+          metrics: deps.metrics,
+          logger: logger.child({ subscription: endpoint.subscription.name }),
+          client: new NodeWebhookClient({
+            maxSockets: config.push.concurrency,
+            maxResponseBytes: config.push.maxResponseBytes,
+            lookup: guard.lookup,
+          }),
+        },
+        {
+          timeoutSeconds: config.push.timeoutSeconds,
+          concurrency: config.push.concurrency,
+          disableAfterSeconds: config.push.disableAfterSeconds,
+          allowPrivate: config.push.allowPrivate,
+          userAgent: `certflow/${deps.version}`,
+        },
+      ),
+    logger,
+  );
 
   deps.metrics.gauge("certflow_subscription_pending", "Messages waiting or in flight, per subscription", ["subscription"], async (gauge) => {
+    // Live messages are counted per subject group; prefill messages (one per certificate) are their own heads.
     const rows = await sql<{ name: string; pending: number }>`
-      SELECT s.name, count(d.subscription_id)::int AS pending
-      FROM subscriptions s LEFT JOIN deliveries d ON d.subscription_id = s.id AND d.state = 'pending'
-      GROUP BY s.name
+      SELECT s.name,
+        (COALESCE((SELECT sum(g.pending) FROM delivery_groups g WHERE g.subscription_id = s.id), 0)
+          + (SELECT count(*) FROM deliveries p WHERE p.subscription_id = s.id AND p.phase = 0 AND p.state = 'pending' AND p.is_head)
+        )::int AS pending
+      FROM subscriptions s
     `.execute(deps.db);
     gauge.reset();
     for (const row of rows.rows) gauge.set({ subscription: row.name }, row.pending);
   });
 
   const router = createRouter();
-  router.route("/", subscriptionsRouter(subscriptions));
+  router.route("/", subscriptionsRouter(subscriptions, pushStore));
   router.route("/", messagesRouter(subscriptions, messages));
   return {
     name: "consumer",
     router,
+    async start() {
+      supervisor.start();
+    },
     async stop() {
+      await supervisor.stop();
       hub.close();
     },
   };

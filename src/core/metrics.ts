@@ -35,6 +35,13 @@ export function createMetrics() {
       labelNames: ["reason"] as const,
       registers: [registry],
     }),
+    pushAttempts: new Histogram({
+      name: "certflow_push_attempt_duration_seconds",
+      help: "Webhook attempts by outcome, with their latency",
+      labelNames: ["outcome"] as const,
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    }),
     httpDuration: new Histogram({
       name: "certflow_http_request_duration_seconds",
       help: "HTTP request latency",

@@ -10,6 +10,9 @@ const MAX_BACKOFF_MS = 5_000;
  * reconnect, so the handler sees each message once, in stream order, with no hole. The caller
  * keeps its position transactionally with its own effects (the exactly-once pattern of a sink),
  * which is why no server-side acknowledgement state is needed.
+ *
+ * Batches form by themselves: while one batch is handled, arriving messages queue up (up to
+ * twice the batch size, then the reader stops pulling), and the next batch is whatever queued.
  */
 export class OrderedStreamReader implements StreamReader {
   private stopped = false;
@@ -52,19 +55,31 @@ export class OrderedStreamReader implements StreamReader {
 
   private async readUntilInterrupted(): Promise<void> {
     const consumer = await this.js.consumers.get(this.stream, { filter_subjects: this.filter, opt_start_seq: this.nextSeq });
-    const messages = await consumer.consume({ max_messages: this.options.maxBatch * 2 });
+    const messages = await consumer.consume({ max_messages: this.options.maxBatch });
     this.messages = messages;
     if (this.stopped) messages.stop();
-    let batch: StreamMessage[] = [];
-    for await (const message of messages) {
-      batch.push({ seq: message.seq, data: message.data });
-      // The server tells how many more match the filter: flush a full batch or when caught up.
-      if (batch.length < this.options.maxBatch && message.info.pending > 0) continue;
-      const handled = await this.handleWithRetry(batch);
-      if (!handled) break;
-      this.nextSeq = batch[batch.length - 1]!.seq + 1;
-      batch = [];
+    const queue = new BatchQueue(this.options.maxBatch * 2);
+    const handling = this.handleQueued(queue, messages);
+    try {
+      for await (const message of messages) {
+        await queue.push({ seq: message.seq, data: message.data });
+      }
+    } finally {
+      queue.end();
+      await handling;
     }
+  }
+
+  /** Hands queued messages to the handler in batches; on stop, the batch in hand finishes and the rest waits for the next start. */
+  private async handleQueued(queue: BatchQueue, messages: ConsumerMessages): Promise<void> {
+    for (;;) {
+      const batch = await queue.take(this.options.maxBatch);
+      if (batch.length === 0 || this.stopped) break;
+      if (!(await this.handleWithRetry(batch))) break;
+      this.nextSeq = batch[batch.length - 1]!.seq + 1;
+    }
+    queue.end();
+    messages.stop();
   }
 
   private async handleWithRetry(batch: StreamMessage[]): Promise<boolean> {
@@ -91,6 +106,42 @@ export class OrderedStreamReader implements StreamReader {
         resolve();
       };
     });
+  }
+}
+
+/** A bounded queue between the stream and the handler: `push` waits while it is full, `take` while it is empty. */
+class BatchQueue {
+  private readonly items: StreamMessage[] = [];
+  private ended = false;
+  private itemsArrived: (() => void) | undefined;
+  private spaceFreed: (() => void) | undefined;
+
+  constructor(private readonly capacity: number) {}
+
+  async push(item: StreamMessage): Promise<void> {
+    while (this.items.length >= this.capacity && !this.ended) {
+      await new Promise<void>((resolve) => (this.spaceFreed = resolve));
+    }
+    if (this.ended) return;
+    this.items.push(item);
+    this.itemsArrived?.();
+  }
+
+  /** Waits for at least one item, then returns up to `max`; an empty batch means the queue ended. */
+  async take(max: number): Promise<StreamMessage[]> {
+    while (this.items.length === 0 && !this.ended) {
+      await new Promise<void>((resolve) => (this.itemsArrived = resolve));
+    }
+    if (this.ended && this.items.length === 0) return [];
+    const batch = this.items.splice(0, max);
+    this.spaceFreed?.();
+    return batch;
+  }
+
+  end(): void {
+    this.ended = true;
+    this.itemsArrived?.();
+    this.spaceFreed?.();
   }
 }
 

@@ -28,9 +28,11 @@ function subscription(startSeq: number, prefill: Partial<Prefill> = {}): Subscri
   return {
     ...spec(),
     id: "sub-1",
+    fingerprint: fingerprint(spec()),
     status: "active",
     statusReason: null,
     startSeq,
+    failingSince: null,
     prefillState: { enabled: false, status: "done", total: 0, sent: 0, position: null, error: null, ...prefill },
     createdAt: new Date(0),
     updatedAt: new Date(0),

@@ -3,13 +3,16 @@ import { z } from "@hono/zod-openapi";
 import { requirePrincipal, requireSubscriptionAccess } from "../../core/http/authorize.js";
 import type { AppEnv } from "../../core/http/env.js";
 import { decodeCursor, encodeCursor } from "../../core/http/openapi.js";
+import type { PushStore } from "../messages/push/push-store.js";
 import type { Subscription } from "./subscription.js";
 import type { Subscriptions } from "./subscriptions.js";
 import type {
   createSubscriptionRoute,
   deleteSubscriptionRoute,
   getSubscriptionRoute,
+  listAttemptsRoute,
   listSubscriptionsRoute,
+  rotateSecretRoute,
   rotateTokenRoute,
   updateSubscriptionRoute,
 } from "./routes.js";
@@ -32,13 +35,14 @@ export function present(subscription: Subscription) {
   };
 }
 
-export function subscriptionHandlers(subscriptions: Subscriptions) {
+export function subscriptionHandlers(subscriptions: Subscriptions, pushStore: PushStore) {
   const create: RouteHandler<typeof createSubscriptionRoute, AppEnv> = async (c) => {
     requirePrincipal(c, "admin");
     const outcome = await subscriptions.create(c.req.valid("json"));
     if (!outcome.created) return c.json({ subscription: present(outcome.subscription) }, 200);
     c.get("logger").info({ subscription: outcome.subscription.name }, "subscription created");
-    return c.json({ subscription: present(outcome.subscription), token: outcome.token }, 201);
+    const secret = outcome.secret ? { secret: outcome.secret } : {};
+    return c.json({ subscription: present(outcome.subscription), token: outcome.token, ...secret }, 201);
   };
 
   const list: RouteHandler<typeof listSubscriptionsRoute, AppEnv> = async (c) => {
@@ -77,5 +81,24 @@ export function subscriptionHandlers(subscriptions: Subscriptions) {
     return c.json({ token }, 200);
   };
 
-  return { create, list, get, update, remove, rotateToken };
+  const rotateSecret: RouteHandler<typeof rotateSecretRoute, AppEnv> = async (c) => {
+    const principal = requirePrincipal(c, "admin");
+    const { name } = c.req.valid("param");
+    const { secret, previousValidUntil } = await subscriptions.rotateSecret(name, principal, c.req.valid("json").secret);
+    c.get("logger").info({ subscription: name }, "push secret rotated");
+    return c.json({ secret, previousValidUntil: previousValidUntil.toISOString() }, 200);
+  };
+
+  const listAttempts: RouteHandler<typeof listAttemptsRoute, AppEnv> = async (c) => {
+    const { name } = c.req.valid("param");
+    const { limit, cursor, status } = c.req.valid("query");
+    const subscription = await subscriptions.access(name, requireSubscriptionAccess(c, name));
+    const before = decodeCursor(cursor, z.object({ id: z.number().int() }));
+    const page = await pushStore.attempts(subscription.id, status, limit + 1, before?.id);
+    const data = page.slice(0, limit);
+    const nextCursor = page.length > limit ? encodeCursor({ id: data[data.length - 1]!.id }) : null;
+    return c.json({ data: data.map((attempt) => ({ ...attempt, startedAt: attempt.startedAt.toISOString() })), nextCursor }, 200);
+  };
+
+  return { create, list, get, update, remove, rotateToken, rotateSecret, listAttempts };
 }

@@ -1,7 +1,13 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { FilterSchema } from "../../core/filters.js";
 import { PageQuerySchema, bearer, json, jsonBody, problems } from "../../core/http/openapi.js";
-import { CreateSubscriptionSchema, DeliverySchema, SubscriptionNameSchema, UpdateSubscriptionSchema } from "./subscription.js";
+import {
+  CreateSubscriptionSchema,
+  DeliverySchema,
+  SubscriptionNameSchema,
+  UpdateSubscriptionSchema,
+  WebhookSecretSchema,
+} from "./subscription.js";
 
 export const SubscriptionSchema = z
   .object({
@@ -46,7 +52,14 @@ export const createSubscriptionRoute = createRoute({
   security: bearer,
   request: { body: jsonBody(CreateSubscriptionSchema) },
   responses: {
-    201: json(z.object({ subscription: SubscriptionSchema, token: z.string() }), "Created"),
+    201: json(
+      z.object({
+        subscription: SubscriptionSchema,
+        token: z.string(),
+        secret: z.string().optional().openapi({ description: "Push subscriptions: the webhook signing secret, shown once" }),
+      }),
+      "Created",
+    ),
     200: json(z.object({ subscription: SubscriptionSchema }), "Already exists with this exact configuration"),
     ...problems(409, 503),
   },
@@ -103,4 +116,54 @@ export const rotateTokenRoute = createRoute({
   security: bearer,
   request: { params: NameParamSchema },
   responses: { 200: json(z.object({ token: z.string() }), "The new token, shown once"), ...problems(404) },
+});
+
+export const rotateSecretRoute = createRoute({
+  method: "post",
+  path: "/v1/subscriptions/{name}/secret",
+  tags: ["push"],
+  summary: "Rotate a push subscription's signing secret",
+  description:
+    "Admin token. Returns the new secret once. During the grace period (CERTFLOW_PUSH_SECRET_GRACE_SECONDS) requests carry a signature by each secret.",
+  security: bearer,
+  request: {
+    params: NameParamSchema,
+    body: { required: false, content: { "application/json": { schema: z.strictObject({ secret: WebhookSecretSchema.optional() }) } } },
+  },
+  responses: {
+    200: json(z.object({ secret: z.string(), previousValidUntil: z.string() }), "The new secret"),
+    ...problems(404, 409),
+  },
+});
+
+const AttemptSchema = z
+  .object({
+    id: z.number().int(),
+    phase: z.enum(["prefill", "live"]),
+    sequence: z.number().int(),
+    attempt: z.number().int(),
+    webhookId: z.string(),
+    url: z.string(),
+    startedAt: z.string(),
+    outcome: z.enum(["succeeded", "failed"]),
+    statusCode: z.number().int().nullable(),
+    latencyMs: z.number().int(),
+    error: z.string().nullable(),
+  })
+  .openapi("DeliveryAttempt");
+
+export const listAttemptsRoute = createRoute({
+  method: "get",
+  path: "/v1/subscriptions/{name}/deliveries",
+  tags: ["push"],
+  summary: "The attempt log of a push subscription, newest first",
+  security: bearer,
+  request: {
+    params: NameParamSchema,
+    query: PageQuerySchema.extend({ status: z.enum(["succeeded", "failed"]).optional().openapi({ description: "Only attempts with this outcome" }) }),
+  },
+  responses: {
+    200: json(z.object({ data: z.array(AttemptSchema), nextCursor: z.string().nullable() }), "A page of attempts"),
+    ...problems(404),
+  },
 });

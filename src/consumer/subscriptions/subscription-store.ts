@@ -1,4 +1,4 @@
-import type { Selectable, Updateable } from "kysely";
+import { sql, type Selectable, type Updateable } from "kysely";
 import type { Executor, PrefillsTable, PrefillSnapshotsTable, SubscriptionsTable } from "../../core/db/schema.js";
 import type { Filter } from "../../core/filters.js";
 import type { Delivery, Prefill, Subscription, SubscriptionSpec } from "./subscription.js";
@@ -9,6 +9,8 @@ export interface NewSubscription {
   fingerprint: string;
   startSeq: number;
   tokenHash: string;
+  /** The webhook signing secret of a push subscription. */
+  secret?: string;
 }
 
 export interface SubscriptionChange {
@@ -24,7 +26,13 @@ export interface SubscriptionStore {
   update(id: string, change: SubscriptionChange): Promise<Subscription | undefined>;
   delete(id: string): Promise<boolean>;
   list(limit: number, afterName?: string): Promise<Subscription[]>;
+  /** Every push subscription, whatever its status. */
+  listPush(): Promise<Subscription[]>;
+  /** Moves when any subscription changes. */
+  revision(): Promise<number>;
   replaceToken(id: string, tokenHash: string): Promise<boolean>;
+  /** Adds a new signing secret; the current ones keep signing for `graceSeconds`. */
+  rotateSecret(id: string, secret: string, graceSeconds: number): Promise<void>;
 }
 
 /**
@@ -65,6 +73,7 @@ export class PostgresSubscriptionStore implements SubscriptionStore {
         .executeTakeFirst();
       if (!row) return undefined;
       await trx.insertInto("subscription_stats").values({ subscription_id: row.id }).execute();
+      if (subscription.secret) await trx.insertInto("push_secrets").values({ subscription_id: row.id, secret: subscription.secret }).execute();
       if (spec.prefill) await trx.insertInto("prefills").values({ subscription_id: row.id, status: "pending" }).execute();
       await bumpRevision(trx);
       return toSubscription({ ...row, ...NO_PREFILL, prefill_status: spec.prefill ? "pending" : null });
@@ -85,6 +94,7 @@ export class PostgresSubscriptionStore implements SubscriptionStore {
     if (change.status) {
       values.status = change.status;
       values.status_reason = null;
+      values.failing_since = null;
     }
     return this.db.transaction().execute(async (trx) => {
       const updated = await trx.updateTable("subscriptions").set(values).where("id", "=", id).executeTakeFirst();
@@ -110,6 +120,16 @@ export class PostgresSubscriptionStore implements SubscriptionStore {
     return (await query.execute()).map(toSubscription);
   }
 
+  async listPush(): Promise<Subscription[]> {
+    const rows = await withPrefill(this.db).where(sql<string>`s.delivery->>'mode'`, "=", "push").orderBy("s.name").execute();
+    return rows.map(toSubscription);
+  }
+
+  async revision(): Promise<number> {
+    const row = await this.db.selectFrom("subscription_changes").select("revision").executeTakeFirstOrThrow();
+    return row.revision;
+  }
+
   async replaceToken(id: string, tokenHash: string): Promise<boolean> {
     const result = await this.db
       .updateTable("subscriptions")
@@ -117,6 +137,19 @@ export class PostgresSubscriptionStore implements SubscriptionStore {
       .where("id", "=", id)
       .executeTakeFirst();
     return result.numUpdatedRows > 0n;
+  }
+
+  rotateSecret(id: string, secret: string, graceSeconds: number): Promise<void> {
+    return this.db.transaction().execute(async (trx) => {
+      await trx
+        .updateTable("push_secrets")
+        .set({ expires_at: sql<Date>`now() + make_interval(secs => ${graceSeconds})` })
+        .where("subscription_id", "=", id)
+        .where((eb) => eb.or([eb("expires_at", "is", null), eb("expires_at", ">", sql<Date>`now() + make_interval(secs => ${graceSeconds})`)]))
+        .execute();
+      await trx.insertInto("push_secrets").values({ subscription_id: id, secret }).execute();
+      await bumpRevision(trx);
+    });
   }
 }
 
@@ -178,6 +211,7 @@ function toPrefill(row: Selectable<SubscriptionsTable> & PrefillColumns): Prefil
 function toSubscription(row: Selectable<SubscriptionsTable> & PrefillColumns): Subscription {
   return {
     id: row.id,
+    fingerprint: row.request_fingerprint,
     name: row.name,
     description: row.description,
     filters: row.filters as Filter[],
@@ -188,6 +222,7 @@ function toSubscription(row: Selectable<SubscriptionsTable> & PrefillColumns): S
     status: row.status,
     statusReason: row.status_reason,
     startSeq: row.start_seq,
+    failingSince: row.failing_since,
     prefillState: toPrefill(row),
     createdAt: row.created_at,
     updatedAt: row.updated_at,

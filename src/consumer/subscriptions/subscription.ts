@@ -3,18 +3,55 @@ import { z } from "@hono/zod-openapi";
 import type { PrefillStatus, SubscriptionStatus } from "../../core/db/schema.js";
 import { FiltersSchema, type Filter } from "../../core/filters.js";
 import type { LeaseTarget } from "../../mom/ledger/ledger.js";
+import { secretKey } from "../messages/push/signature.js";
 
 export const SubscriptionNameSchema = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, { error: "use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit" })
   .openapi({ example: "grid-operator-dk1" });
 
-export const DeliverySchema = z
-  .discriminatedUnion("mode", [z.strictObject({ mode: z.literal("pull") })], {
-    error: 'expected {"mode": "pull"}',
+const PushUrlSchema = z
+  .url({ protocol: /^https?$/, error: "expected an http:// or https:// URL" })
+  .max(2048)
+  .refine((url) => !new URL(url).username && !new URL(url).password, { error: "must not carry credentials; use the signing secret" });
+
+const PushFormatSchema = z.enum(["envelope", "cloudevents"]).openapi({
+  description: "`envelope` (default): the notification as JSON; `cloudevents`: a structured CloudEvent 1.0",
+});
+
+export const WebhookSecretSchema = z
+  .string()
+  .refine((secret) => secretKey(secret) !== undefined, { error: "expected whsec_ followed by 24 to 64 bytes in base64" })
+  .openapi({ description: "Standard Webhooks secret (whsec_...); generated when absent, shown once" });
+
+const PushDeliveryInputSchema = z.strictObject({
+  mode: z.literal("push"),
+  url: PushUrlSchema,
+  secret: WebhookSecretSchema.optional(),
+  format: PushFormatSchema.default("envelope"),
+});
+
+/** Delivery as a request gives it: a push secret may come along. */
+export const DeliveryInputSchema = z
+  .discriminatedUnion("mode", [z.strictObject({ mode: z.literal("pull") }), PushDeliveryInputSchema], {
+    error: 'expected {"mode": "pull"} or {"mode": "push", "url": ...}',
   })
+  .openapi("DeliveryInput");
+export type DeliveryInput = z.infer<typeof DeliveryInputSchema>;
+
+/** Delivery as stored and shown: never the secret. */
+export const DeliverySchema = z
+  .discriminatedUnion("mode", [
+    z.object({ mode: z.literal("pull") }),
+    z.object({ mode: z.literal("push"), url: z.string(), format: PushFormatSchema }),
+  ])
   .openapi("Delivery");
 export type Delivery = z.infer<typeof DeliverySchema>;
+export type PushDelivery = Extract<Delivery, { mode: "push" }>;
+
+export function withoutSecret(delivery: DeliveryInput): Delivery {
+  return delivery.mode === "push" ? { mode: "push", url: delivery.url, format: delivery.format } : { mode: "pull" };
+}
 
 export interface SubscriptionDefaults {
   ackTimeoutSeconds: number;
@@ -30,7 +67,7 @@ export const CreateSubscriptionSchema = z
     description: z.string().max(500).optional(),
     filters: FiltersSchema,
     prefill: z.boolean().default(false).openapi({ description: "Send the current state of every matching certificate first" }),
-    delivery: DeliverySchema.default({ mode: "pull" }),
+    delivery: DeliveryInputSchema.default({ mode: "pull" }),
     ackTimeoutSeconds: ackTimeoutSeconds.optional(),
     maxDeliveries: maxDeliveries.optional(),
   })
@@ -41,8 +78,12 @@ export const UpdateSubscriptionSchema = z
   .strictObject({
     description: z.string().max(500).nullable().optional(),
     filters: FiltersSchema.optional(),
-    delivery: DeliverySchema.optional(),
-    status: z.enum(["active", "paused"]).optional().openapi({ description: "Pause or resume delivery; messages keep queueing" }),
+    delivery: DeliveryInputSchema.optional().refine((delivery) => delivery?.mode !== "push" || delivery.secret === undefined, {
+      error: "a secret is changed by POST /v1/subscriptions/{name}/secret, not by PATCH",
+    }),
+    status: z.enum(["active", "paused"]).optional().openapi({
+      description: "Pause or resume delivery (messages keep queueing); `active` also re-enables a disabled push subscription",
+    }),
     ackTimeoutSeconds: ackTimeoutSeconds.optional(),
     maxDeliveries: maxDeliveries.optional(),
   })
@@ -73,9 +114,13 @@ export interface Prefill {
 
 export interface Subscription extends SubscriptionSpec {
   id: string;
+  /** Of the request that created it (or the last PATCH): the same request again is the same subscription. */
+  fingerprint: string;
   status: SubscriptionStatus;
   statusReason: string | null;
   startSeq: number;
+  /** Since when every push attempt has failed, if it is failing. */
+  failingSince: Date | null;
   prefillState: Prefill;
   createdAt: Date;
   updatedAt: Date;
@@ -87,7 +132,7 @@ export function toSpec(request: CreateSubscription, defaults: SubscriptionDefaul
     description: request.description ?? null,
     filters: request.filters,
     prefill: request.prefill,
-    delivery: request.delivery,
+    delivery: withoutSecret(request.delivery),
     ackTimeoutSeconds: request.ackTimeoutSeconds ?? defaults.ackTimeoutSeconds,
     maxDeliveries: request.maxDeliveries ?? defaults.maxDeliveries,
   };
@@ -98,8 +143,10 @@ export function specOf(subscription: Subscription): SubscriptionSpec {
   return { name, description, filters, prefill, delivery, ackTimeoutSeconds, maxDeliveries };
 }
 
-export function fingerprint(spec: SubscriptionSpec): string {
-  return createHash("sha256").update(canonicalJson(spec)).digest("hex");
+/** A secret the client chose is part of its request; a secret we generate is not. */
+export function fingerprint(spec: SubscriptionSpec, chosenSecret?: string): string {
+  const secret = chosenSecret === undefined ? undefined : createHash("sha256").update(chosenSecret).digest("hex");
+  return createHash("sha256").update(canonicalJson({ ...spec, secret })).digest("hex");
 }
 
 /** JSON with object keys sorted, so equal values hash equally whatever order the client wrote them in. */

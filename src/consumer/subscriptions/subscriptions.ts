@@ -1,16 +1,20 @@
 import type { CredentialResolver } from "../../core/auth/credentials.js";
 import type { Principal } from "../../core/auth/principal.js";
 import { generateToken, hashToken } from "../../core/auth/tokens.js";
-import { conflict, forbidden, notFound } from "../../core/errors.js";
+import { AppError, conflict, forbidden, notFound } from "../../core/errors.js";
 import { uuidv7 } from "../../core/ids.js";
 import type { Broker } from "../../mom/broker.js";
 import type { DeliveryLedger, LedgerStats } from "../../mom/ledger/ledger.js";
+import { AddressGuard, BlockedAddressError } from "../messages/push/address-guard.js";
+import { generateSecret } from "../messages/push/signature.js";
 import {
   fingerprint,
   leaseTarget,
   specOf,
   toSpec,
+  withoutSecret,
   type CreateSubscription,
+  type DeliveryInput,
   type Subscription,
   type SubscriptionDefaults,
   type UpdateSubscription,
@@ -18,16 +22,30 @@ import {
 import type { SubscriptionStore } from "./subscription-store.js";
 
 export type CreateOutcome =
-  | { created: true; subscription: Subscription; token: string }
+  | { created: true; subscription: Subscription; token: string; secret: string | undefined }
   | { created: false; subscription: Subscription };
 
+export interface PushSettings {
+  guard: AddressGuard;
+  secretGraceSeconds: number;
+}
+
+/**
+ * Subscriptions read for a request are kept this long, so pulls and acks do not each pay a
+ * look-up; changes made here evict at once, changes made by other processes show within it.
+ */
+const CACHE_MS = 1000;
+
 export class Subscriptions {
+  private readonly cache = new Map<string, { subscription: Subscription; expiresAt: number }>();
+
   constructor(
     private readonly store: SubscriptionStore,
     private readonly ledger: DeliveryLedger,
     private readonly broker: Broker,
     private readonly credentials: CredentialResolver,
     private readonly defaults: SubscriptionDefaults,
+    private readonly push: PushSettings,
   ) {}
 
   /**
@@ -38,10 +56,13 @@ export class Subscriptions {
    */
   async create(request: CreateSubscription): Promise<CreateOutcome> {
     const spec = toSpec(request, this.defaults);
-    const print = fingerprint(spec);
+    const chosenSecret = request.delivery.mode === "push" ? request.delivery.secret : undefined;
+    const print = fingerprint(spec, chosenSecret);
     const existing = await this.store.findByName(spec.name);
     if (existing) return this.sameOrConflict(existing, print);
 
+    await this.checkEndpoint(request.delivery);
+    const secret = request.delivery.mode === "push" ? (chosenSecret ?? generateSecret()) : undefined;
     const { lastSeq } = await this.broker.stream();
     const token = generateToken("subscription");
     const subscription = await this.store.create({
@@ -50,10 +71,11 @@ export class Subscriptions {
       fingerprint: print,
       startSeq: lastSeq + 1,
       tokenHash: hashToken(token),
+      ...(secret ? { secret } : {}),
     });
     if (subscription) {
       if (spec.prefill) this.broker.requestPrefill();
-      return { created: true, subscription, token };
+      return { created: true, subscription, token, secret };
     }
     const winner = await this.store.findByName(spec.name);
     if (!winner) throw conflict(`subscription ${spec.name} was created and deleted meanwhile; retry`);
@@ -61,7 +83,7 @@ export class Subscriptions {
   }
 
   private sameOrConflict(existing: Subscription, print: string): CreateOutcome {
-    if (fingerprint(specOf(existing)) !== print) {
+    if (existing.fingerprint !== print) {
       throw conflict(`a different subscription named ${existing.name} exists; choose another name or PATCH it`);
     }
     return { created: false, subscription: existing };
@@ -69,7 +91,7 @@ export class Subscriptions {
 
   /** The subscription named, if this principal may reach it. */
   async access(name: string, principal: Principal): Promise<Subscription> {
-    const subscription = await this.store.findByName(name);
+    const subscription = await this.find(name);
     if (!subscription) throw notFound(`subscription ${name}`);
     // A cached token of a deleted subscription must not reach a new one of the same name.
     if (principal.kind === "subscription" && principal.id !== subscription.id) {
@@ -78,7 +100,18 @@ export class Subscriptions {
     return subscription;
   }
 
+  private async find(name: string): Promise<Subscription | undefined> {
+    const cached = this.cache.get(name);
+    if (cached && cached.expiresAt > Date.now()) return cached.subscription;
+    const subscription = await this.store.findByName(name);
+    if (this.cache.size >= 10_000) this.cache.clear();
+    if (subscription) this.cache.set(name, { subscription, expiresAt: Date.now() + CACHE_MS });
+    else this.cache.delete(name);
+    return subscription;
+  }
+
   async describe(name: string, principal: Principal): Promise<{ subscription: Subscription; stats: LedgerStats }> {
+    this.cache.delete(name);
     const subscription = await this.access(name, principal);
     return { subscription, stats: await this.ledger.stats(leaseTarget(subscription)) };
   }
@@ -89,11 +122,15 @@ export class Subscriptions {
 
   async update(name: string, patch: UpdateSubscription, principal: Principal): Promise<Subscription> {
     const current = await this.access(name, principal);
+    if (patch.delivery) await this.checkEndpoint(patch.delivery);
+    if (patch.delivery && (patch.delivery.mode === "push") !== (current.delivery.mode === "push")) {
+      throw new AppError("unprocessable", "a subscription cannot switch between pull and push; create another one");
+    }
     const spec = {
       ...specOf(current),
       ...(patch.description !== undefined ? { description: patch.description } : {}),
       ...(patch.filters ? { filters: patch.filters } : {}),
-      ...(patch.delivery ? { delivery: patch.delivery } : {}),
+      ...(patch.delivery ? { delivery: withoutSecret(patch.delivery) } : {}),
       ...(patch.ackTimeoutSeconds ? { ackTimeoutSeconds: patch.ackTimeoutSeconds } : {}),
       ...(patch.maxDeliveries ? { maxDeliveries: patch.maxDeliveries } : {}),
     };
@@ -103,14 +140,36 @@ export class Subscriptions {
       ...(patch.status ? { status: patch.status } : {}),
     });
     if (!updated) throw notFound(`subscription ${name}`);
+    this.cache.delete(name);
     if (patch.status === "active") this.broker.wake(updated.id);
     return updated;
   }
 
   async delete(name: string, principal: Principal): Promise<void> {
     const subscription = await this.access(name, principal);
+    this.cache.delete(name);
     if (!(await this.store.delete(subscription.id))) throw notFound(`subscription ${name}`);
     this.credentials.forget(subscription.id);
+  }
+
+  /** A new signing secret; the old one keeps signing alongside it for the grace period. */
+  async rotateSecret(name: string, principal: Principal, chosen?: string): Promise<{ secret: string; previousValidUntil: Date }> {
+    const subscription = await this.access(name, principal);
+    if (subscription.delivery.mode !== "push") throw conflict(`subscription ${name} is pulled; only push subscriptions have a secret`);
+    const secret = chosen ?? generateSecret();
+    await this.store.rotateSecret(subscription.id, secret, this.push.secretGraceSeconds);
+    return { secret, previousValidUntil: new Date(Date.now() + this.push.secretGraceSeconds * 1000) };
+  }
+
+  /** Push URLs must not lead to loopback, private or link-local addresses unless configuration allows it. */
+  private async checkEndpoint(delivery: DeliveryInput): Promise<void> {
+    if (delivery.mode !== "push") return;
+    try {
+      await this.push.guard.check(new URL(delivery.url));
+    } catch (error) {
+      const reason = error instanceof BlockedAddressError ? `${error.message}; refused` : `its host does not resolve (${(error as Error).message})`;
+      throw new AppError("validation_failed", `delivery.url: ${reason}`, [{ path: "delivery.url", message: reason }]);
+    }
   }
 
   async rotateToken(name: string, principal: Principal): Promise<string> {

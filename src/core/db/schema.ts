@@ -31,6 +31,8 @@ export interface SubscriptionsTable {
   start_seq: number;
   prefill_enabled: boolean;
   token_hash: string;
+  /** Since when every push attempt has failed; cleared by a success. */
+  failing_since: ColumnType<Date | null, Date | null | undefined, Date | null>;
   created_at: CreatedAt;
   updated_at: Timestamp;
 }
@@ -134,7 +136,33 @@ export interface PrefillSnapshotsTable {
   completed_at: CreatedAt;
 }
 
+/** Webhook signing secrets; during a rotation the old one signs too, until it expires. */
+export interface PushSecretsTable {
+  id: Generated<number>;
+  subscription_id: string;
+  secret: string;
+  created_at: CreatedAt;
+  expires_at: Date | null;
+}
+
+export interface DeliveryAttemptsTable {
+  id: Generated<number>;
+  subscription_id: string;
+  phase: number;
+  seq: number;
+  attempt: number;
+  webhook_id: string;
+  url: string;
+  started_at: Date;
+  outcome: "succeeded" | "failed";
+  status_code: number | null;
+  latency_ms: number;
+  error: string | null;
+}
+
 export interface Database {
+  push_secrets: PushSecretsTable;
+  delivery_attempts: DeliveryAttemptsTable;
   certificate_states: CertificateStatesTable;
   prefills: PrefillsTable;
   prefill_snapshots: PrefillSnapshotsTable;

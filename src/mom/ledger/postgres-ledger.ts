@@ -216,44 +216,44 @@ export class PostgresDeliveryLedger implements DeliveryLedger {
 
   /**
    * Finishes heads (those the guard admits) and promotes each subject's next pending row, in one
-   * transaction. The group rows are locked in subject order; the promotion runs as a second
-   * statement so that it sees rows the dispatcher committed while this one waited for the locks.
+   * transaction. The promotion runs as a second statement so that it sees rows the dispatcher
+   * committed while the first waited for a subject's group lock. Input keys are sorted, so group
+   * rows are usually locked in subject order, as the dispatcher locks them; a deadlock that
+   * still happens is retried.
    */
   private async finish(subscriptionId: string, keys: Key[], finish: Finish, guard: RawBuilder<unknown>): Promise<KeyRow[]> {
     if (keys.length === 0) return [];
+    const sorted = [...keys].sort((a, b) => a.phase - b.phase || a.seq - b.seq);
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.db.transaction().execute(async (trx) => {
-          const done = await sql<KeyRow & { subject: string; pending: number }>`
+          // Finished rows and the groups' new counts come back as one list, told apart by `kind`.
+          const result = await sql<KeyRow & { kind: "done" | "group"; subject: string; pending: number }>`
             WITH done AS (
               UPDATE deliveries d SET state = ${finish.state}, is_head = false, finished_at = now(), dead_reason = ${finish.reason}
-              FROM (${keyTable(keys)}) i
+              FROM (${keyTable(sorted)}) i
               WHERE d.subscription_id = ${subscriptionId} AND d.phase = i.phase AND d.seq = i.seq
                 AND d.state = 'pending' AND d.is_head AND ${guard}
               RETURNING d.phase, d.seq, d.subject
-            ), counts AS (
-              SELECT subject, count(*)::int AS finished FROM done WHERE phase = 1 GROUP BY subject
-            ), locked AS MATERIALIZED (
-              SELECT g.subject FROM delivery_groups g
-              WHERE g.subscription_id = ${subscriptionId} AND g.subject IN (SELECT subject FROM counts)
-              ORDER BY g.subject
-              FOR UPDATE
+            ), counts AS MATERIALIZED (
+              SELECT subject, count(*)::int AS finished FROM done WHERE phase = 1 GROUP BY subject ORDER BY subject
             ), decremented AS (
               UPDATE delivery_groups g SET pending = g.pending - c.finished
               FROM counts c
-              WHERE g.subscription_id = ${subscriptionId} AND g.subject = c.subject AND g.subject IN (SELECT subject FROM locked)
+              WHERE g.subscription_id = ${subscriptionId} AND g.subject = c.subject
               RETURNING g.subject, g.pending
             ), counted AS (
               INSERT INTO subscription_stats (subscription_id, acked)
               SELECT ${subscriptionId}, count(*) FROM done WHERE ${finish.state} = 'acked' HAVING count(*) > 0
               ON CONFLICT (subscription_id) DO UPDATE SET acked = subscription_stats.acked + EXCLUDED.acked
             )
-            SELECT done.phase, done.seq, done.subject, COALESCE(decremented.pending, 0) AS pending
-            FROM done LEFT JOIN decremented ON decremented.subject = done.subject
+            SELECT 'done' AS kind, phase, seq, subject, 0 AS pending FROM done
+            UNION ALL
+            SELECT 'group' AS kind, 0, 0, subject, pending FROM decremented
           `.execute(trx);
-          const unblocked = [...new Set(done.rows.filter((row) => row.pending > 0).map((row) => row.subject))];
+          const unblocked = result.rows.filter((row) => row.kind === "group" && row.pending > 0).map((row) => row.subject);
           if (unblocked.length > 0) await promoteHeads(trx, subscriptionId, unblocked);
-          return done.rows;
+          return result.rows.filter((row) => row.kind === "done");
         });
       } catch (error) {
         // Two settles of the same leases in different orders can deadlock; PostgreSQL aborts one.
@@ -347,7 +347,9 @@ export class PostgresDeliveryLedger implements DeliveryLedger {
   async stats(target: LeaseTarget): Promise<LedgerStats> {
     const result = await sql<{ pending: number; dead: number; acked: number }>`
       SELECT
-        COALESCE((SELECT sum(pending) FROM delivery_groups WHERE subscription_id = ${target.id}), 0)::int AS pending,
+        (COALESCE((SELECT sum(pending) FROM delivery_groups WHERE subscription_id = ${target.id}), 0)
+          + (SELECT count(*) FROM deliveries p WHERE p.subscription_id = ${target.id} AND p.phase = 0 AND p.state = 'pending' AND p.is_head)
+        )::int AS pending,
         (SELECT count(*) FROM deliveries d WHERE d.subscription_id = ${target.id} AND d.state = 'dead')::int AS dead,
         COALESCE((SELECT acked FROM subscription_stats WHERE subscription_id = ${target.id}), 0) AS acked
     `.execute(this.db);
