@@ -73,8 +73,8 @@ interface RunResult {
 export async function endToEnd(): Promise<Figure[]> {
   const figures: Figure[] = [];
   const cases = [
-    { subscriptions: 1, notifications: scaled(20_000, { min: 1_000, step: BATCH_SIZE }) },
-    { subscriptions: 10, notifications: scaled(5_000, { min: 1_000, step: BATCH_SIZE }) },
+    { subscriptions: 1, notifications: scaled(40_000, { min: 1_000, step: BATCH_SIZE }) },
+    { subscriptions: 10, notifications: scaled(10_000, { min: 1_000, step: BATCH_SIZE }) },
   ];
   for (const { subscriptions, notifications } of cases) {
     console.log(

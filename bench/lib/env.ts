@@ -18,7 +18,7 @@ export const NATS_URL = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
 /** Multiplies every size (counts and durations); 1 keeps `npm run bench` within a few minutes on 2 cores. */
 export const SCALE = parsePositive("BENCH_SCALE", 1);
 /** Measured rounds per ingest figure, alternating certflow and baseline; the best round of each side is reported. */
-export const ROUNDS = Math.max(1, Math.round(parsePositive("BENCH_ROUNDS", 2)));
+export const ROUNDS = Math.max(1, Math.round(parsePositive("BENCH_ROUNDS", 3)));
 /** When set, the certflow process runs with --cpu-prof and writes its profiles here. */
 export const CPU_PROF_DIR = process.env.BENCH_CPU_PROF ? resolveProfDir(process.env.BENCH_CPU_PROF) : undefined;
 
