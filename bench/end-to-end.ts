@@ -185,17 +185,28 @@ async function certflowRun(subscriptionCount: number, total: number): Promise<Ru
   }
 }
 
-/** Pulls and acks until the tally has every expected id (the set may still grow while it runs). */
+/**
+ * Pulls and acks until the tally has every expected id (the set may still grow while it runs).
+ * Like a NATS client, whose acks are asynchronous, it keeps one ack in flight while it pulls the
+ * next batch; a message counts once its ack has been answered.
+ */
 async function drainCertflow(client: HttpClient, subscription: Credential, tally: Tally, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
+  let acking: Promise<void> = Promise.resolve();
   while (!tally.complete) {
     if (Date.now() > deadline) throw new Error(`${subscription.name} timed out with ${tally.ids.size} ids`);
     const messages = await pull(client, subscription, PULL_MAX, PULL_WAIT_SECONDS);
-    if (messages.length === 0) continue;
-    await ack(client, subscription, messages);
-    tally.lastAckAt = performance.now();
-    for (const message of messages) tally.add(message.notification.id);
+    if (messages.length === 0) {
+      await acking;
+      continue;
+    }
+    await acking;
+    acking = ack(client, subscription, messages).then(() => {
+      tally.lastAckAt = performance.now();
+      for (const message of messages) tally.add(message.notification.id);
+    });
   }
+  await acking;
 }
 
 /**

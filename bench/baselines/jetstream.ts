@@ -48,7 +48,8 @@ export class RawJetStream {
   }
 
   static async open(namespace: string): Promise<RawJetStream> {
-    const nc = await connect({ servers: NATS_URL, name: `certflow-bench-baseline[${namespace}]` });
+    // The same client options as certflow's broker (no per-request stack traces), so only certflow's own work differs.
+    const nc = await connect({ servers: NATS_URL, name: `certflow-bench-baseline[${namespace}]`, noAsyncTraces: true });
     const raw = new RawJetStream(nc, jetstream(nc), await jetstreamManager(nc), naming(namespace));
     await raw.jsm.streams.add({
       name: raw.names.notificationsStream,

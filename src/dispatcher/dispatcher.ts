@@ -1,6 +1,6 @@
 import type { Logger } from "../core/logger.js";
 import type { Metrics } from "../core/metrics.js";
-import { NotificationSchema } from "../core/notifications/envelope.js";
+import { asStoredNotification } from "../core/notifications/envelope.js";
 import type { Broker, StreamMessage } from "../mom/broker.js";
 import type { DeliveryLedger, JournalEntry, LiveDelivery } from "../mom/ledger/ledger.js";
 import type { RoutingTable } from "./routing-table.js";
@@ -46,17 +46,16 @@ export class Dispatcher {
   /** Anything on the stream that is not a valid envelope is logged and skipped, never retried forever. */
   private decode(message: StreamMessage) {
     const json = decoder.decode(message.data);
-    let parsed;
+    let notification;
     try {
-      parsed = NotificationSchema.safeParse(JSON.parse(json));
+      notification = asStoredNotification(JSON.parse(json));
     } catch {
-      parsed = undefined;
+      notification = undefined;
     }
-    if (!parsed?.success) {
+    if (!notification) {
       this.logger.error({ seq: message.seq }, "skipping a stream message that is not a notification envelope");
       return undefined;
     }
-    const notification = parsed.data;
     const journal: JournalEntry = {
       seq: message.seq,
       id: notification.id,

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
+  asStoredNotification,
   NOTIFICATION_TYPES,
   NotificationInputSchema,
   PRODUCED_TYPES,
@@ -258,5 +259,39 @@ describe("NotificationInputSchema: envelope", () => {
 
   it("refuses data that is not an object", () => {
     expect(issuePaths({ type: "certificate.issued", subject: CERT_ID, data: [] })).toEqual([["data"]]);
+  });
+});
+
+describe("asStoredNotification", () => {
+  const stored = {
+    id: "0190f1a2-0000-7000-8000-000000000001",
+    type: "certificate.issued",
+    source: { name: "registry", version: "1" },
+    time: "2026-01-01T00:00:00.000Z",
+    subject: "cert-1",
+    parentId: null,
+    correlationId: "0190f1a2-0000-7000-8000-000000000001",
+    channel: "http",
+    data: { certificateId: "cert-1" },
+  };
+
+  it("accepts a stored envelope as it is", () => {
+    expect(asStoredNotification(stored)).toBe(stored);
+    expect(asStoredNotification({ ...stored, parentId: stored.id, time: "2026-01-01T01:00:00+01:00" })).toBeDefined();
+  });
+
+  it.each([
+    ["a missing id", { ...stored, id: undefined }],
+    ["an id that is not a UUID", { ...stored, id: "x" }],
+    ["an unknown type", { ...stored, type: "certificate.nope" }],
+    ["a time that PostgreSQL could not read", { ...stored, time: "yesterday" }],
+    ["an empty subject", { ...stored, subject: "" }],
+    ["a parentId that is not a UUID", { ...stored, parentId: "x" }],
+    ["an unknown channel", { ...stored, channel: "carrier-pigeon" }],
+    ["data that is not an object", { ...stored, data: [] }],
+    ["a source without a version", { ...stored, source: { name: "registry" } }],
+    ["something else entirely", "hello"],
+  ])("refuses %s", (_, value) => {
+    expect(asStoredNotification(value)).toBeUndefined();
   });
 });

@@ -141,3 +141,31 @@ export const NotificationInputSchema = z
   .openapi("NotificationInput");
 
 export type NotificationInput = z.infer<typeof NotificationInputSchema>;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
+const KNOWN_TYPES: ReadonlySet<string> = new Set(NOTIFICATION_TYPES);
+const KNOWN_CHANNELS: ReadonlySet<string> = new Set(CHANNELS);
+
+const isText = (value: unknown): value is string => typeof value === "string" && value.length > 0;
+const isUuid = (value: unknown): value is string => isText(value) && UUID.test(value);
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null && !Array.isArray(value);
+
+/**
+ * A cheap structural check of an envelope read back from the stream, where the producer already
+ * validated it in full: enough that storing it cannot fail, at a fraction of a schema's cost.
+ */
+export function asStoredNotification(value: unknown): StoredNotification | undefined {
+  if (!isObject(value) || !isObject(value.source) || !isObject(value.data)) return undefined;
+  const checks = [
+    isUuid(value.id),
+    isText(value.type) && KNOWN_TYPES.has(value.type),
+    isText(value.source.name) && isText(value.source.version),
+    isText(value.time) && RFC3339.test(value.time),
+    isText(value.subject),
+    value.parentId === null || isUuid(value.parentId),
+    isUuid(value.correlationId),
+    isText(value.channel) && KNOWN_CHANNELS.has(value.channel),
+  ];
+  return checks.every(Boolean) ? (value as StoredNotification) : undefined;
+}

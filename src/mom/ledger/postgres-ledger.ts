@@ -6,6 +6,7 @@ import {
   type AckId,
   type AppendLiveInput,
   type DeadLetter,
+  type JournalEntry,
   type DeadLetterCursor,
   type DeliveryLedger,
   type LeaseResult,
@@ -60,17 +61,9 @@ export class PostgresDeliveryLedger implements DeliveryLedger {
     const result = await sql<{ subscription_id: string; created: number }>`
       WITH journaled AS (
         INSERT INTO notifications (seq, id, type, subject, source_name, parent_id, correlation_id, time, envelope)
-        SELECT * FROM unnest(
-          ${entries.map((entry) => entry.seq)}::bigint[],
-          ${entries.map((entry) => entry.id)}::uuid[],
-          ${entries.map((entry) => entry.type)}::text[],
-          ${entries.map((entry) => entry.subject)}::text[],
-          ${entries.map((entry) => entry.sourceName)}::text[],
-          ${entries.map((entry) => entry.parentId)}::uuid[],
-          ${entries.map((entry) => entry.correlationId)}::uuid[],
-          ${entries.map((entry) => entry.time)}::timestamptz[],
-          ${entries.map((entry) => entry.json)}::json[]
-        )
+        SELECT * FROM json_to_recordset(${journalRows(entries)}::json) AS t(
+          seq bigint, id uuid, type text, subject text, source_name text, parent_id uuid, correlation_id uuid,
+          time timestamptz, envelope json)
         ON CONFLICT DO NOTHING
         RETURNING seq
       ), wanted AS (
@@ -382,6 +375,21 @@ async function promoteHeads(trx: Executor, subscriptionId: string, subjects: str
     ) h
     WHERE d.subscription_id = ${subscriptionId} AND d.phase = h.phase AND d.seq = h.seq
   `.execute(trx);
+}
+
+/**
+ * The batch as one JSON document, each envelope spliced in as it was received: cheaper to send
+ * and to read than nine parallel arrays, whose every element would be quoted and escaped.
+ */
+function journalRows(entries: readonly JournalEntry[]): string {
+  const rows = entries.map(
+    (entry) =>
+      `{"seq":${entry.seq},"id":${JSON.stringify(entry.id)},"type":${JSON.stringify(entry.type)},` +
+      `"subject":${JSON.stringify(entry.subject)},"source_name":${JSON.stringify(entry.sourceName)},` +
+      `"parent_id":${JSON.stringify(entry.parentId)},"correlation_id":${JSON.stringify(entry.correlationId)},` +
+      `"time":${JSON.stringify(entry.time)},"envelope":${entry.json}}`,
+  );
+  return `[${rows.join(",")}]`;
 }
 
 function keyTable(keys: Key[]) {
