@@ -1,11 +1,13 @@
 /**
  * certflow's benchmark suite: `npm run bench` runs every benchmark, `npm run bench -- ingest`
- * (or end-to-end, latency) runs those named. Every figure is a ratio to a baseline measured in
+ * (or end-to-end, latency, prefill, push) runs those named. Every figure is a ratio to a baseline measured in
  * the same run with the same client. BENCH_SCALE multiplies the sizes; see bench/lib/env.ts.
  */
 import { endToEnd } from "./end-to-end.js";
 import { ingest } from "./ingest.js";
 import { latency } from "./latency.js";
+import { prefill } from "./prefill.js";
+import { push } from "./push.js";
 import { runAllCleanups } from "./lib/cleanup.js";
 import { CERTFLOW_DIR, CPU_PROF_DIR, ROOT, ROUNDS, SCALE } from "./lib/env.js";
 import { printSummary, writeResults, type Figure } from "./lib/results.js";
@@ -14,6 +16,8 @@ const BENCHMARKS: Record<string, () => Promise<Figure[]>> = {
   ingest,
   "end-to-end": endToEnd,
   latency,
+  prefill,
+  push,
 };
 const ALIASES: Record<string, string> = { e2e: "end-to-end", endtoend: "end-to-end" };
 

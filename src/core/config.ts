@@ -75,7 +75,7 @@ const EnvSchema = z.object({
   CERTFLOW_PREFILL_CATCHUP_TIMEOUT_SECONDS: integer(1, 86_400).default(300),
   CERTFLOW_PUSH_RETRY_SCHEDULE: retrySchedule.default([0, 5, 300, 1800, 7200, 18_000, 36_000, 36_000]),
   CERTFLOW_PUSH_TIMEOUT_SECONDS: integer(1, 300).default(15),
-  CERTFLOW_PUSH_CONCURRENCY: integer(1, 256).default(16),
+  CERTFLOW_PUSH_CONCURRENCY: integer(1, 256).default(32),
   CERTFLOW_PUSH_DISABLE_AFTER_SECONDS: integer(1, 30 * 86_400).default(5 * 86_400),
   CERTFLOW_PUSH_RETRY_AFTER_MAX_SECONDS: integer(0, 86_400).default(3600),
   CERTFLOW_PUSH_MAX_RESPONSE_BYTES: integer(0, 16 * 1024 * 1024).default(64 * 1024),

@@ -47,7 +47,7 @@ describe("loadConfig defaults", () => {
       push: {
         retryScheduleSeconds: [0, 5, 300, 1800, 7200, 18_000, 36_000, 36_000],
         timeoutSeconds: 15,
-        concurrency: 16,
+        concurrency: 32,
         disableAfterSeconds: 5 * 86_400,
         retryAfterMaxSeconds: 3600,
         maxResponseBytes: 65_536,

@@ -54,7 +54,10 @@ export class Messages {
   }
 
   async nack(subscription: Subscription, ackIds: AckId[], delaySeconds: number): Promise<SettleOutcome[]> {
-    const outcomes = await this.ledger.nack(leaseTarget(subscription), ackIds, delaySeconds);
+    const outcomes = await this.ledger.nack(
+      leaseTarget(subscription),
+      ackIds.map((ackId) => ({ ackId, delaySeconds })),
+    );
     this.metrics.messagesDeadLettered.inc({ reason: "max_deliveries" }, count(outcomes, "dead_lettered"));
     this.broker.wake(subscription.id);
     return outcomes;

@@ -72,7 +72,6 @@ export class PostgresSubscriptionStore implements SubscriptionStore {
         .returningAll()
         .executeTakeFirst();
       if (!row) return undefined;
-      await trx.insertInto("subscription_stats").values({ subscription_id: row.id }).execute();
       if (subscription.secret) await trx.insertInto("push_secrets").values({ subscription_id: row.id, secret: subscription.secret }).execute();
       if (spec.prefill) await trx.insertInto("prefills").values({ subscription_id: row.id, status: "pending" }).execute();
       await bumpRevision(trx);

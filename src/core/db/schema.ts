@@ -44,6 +44,7 @@ export interface SubscriptionChangesTable {
 
 export interface SubscriptionStatsTable {
   subscription_id: string;
+  shard: number;
   acked: Generated<number>;
 }
 

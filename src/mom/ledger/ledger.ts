@@ -66,6 +66,12 @@ export interface LeaseResult {
   deadLettered: number;
 }
 
+export interface NackItem {
+  ackId: AckId;
+  /** Seconds before the message is handed out again. */
+  delaySeconds: number;
+}
+
 export type SettleStatus = "acked" | "nacked" | "dead_lettered" | "expired" | "not_found";
 
 export interface SettleOutcome {
@@ -102,7 +108,7 @@ export interface DeliveryLedger {
   /** When the next pending message of a subscription becomes available again, if any is waiting on a timer. */
   nextAvailableAt(target: LeaseTarget): Promise<Date | undefined>;
   ack(subscriptionId: string, ackIds: AckId[]): Promise<SettleOutcome[]>;
-  nack(target: LeaseTarget, ackIds: AckId[], delaySeconds: number): Promise<SettleOutcome[]>;
+  nack(target: LeaseTarget, items: NackItem[]): Promise<SettleOutcome[]>;
   reject(subscriptionId: string, ackIds: AckId[]): Promise<SettleOutcome[]>;
   /** Dead letters in stream order (prefill first), after the cursor. */
   deadLetters(subscriptionId: string, limit: number, after?: DeadLetterCursor): Promise<DeadLetter[]>;

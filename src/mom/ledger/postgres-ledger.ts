@@ -11,6 +11,7 @@ import {
   type DeliveryLedger,
   type LeaseResult,
   type LeaseTarget,
+  type NackItem,
   type LedgerStats,
   type Phase,
   type SettleOutcome,
@@ -32,6 +33,9 @@ interface KeyRow {
 type Finish = { state: "acked"; reason: null } | { state: "dead"; reason: "rejected" | "max_deliveries" } | { state: "skipped"; reason: null };
 
 const DEADLOCK = "40P01";
+/** Rows an acknowledgement count is spread over (see subscription_stats). */
+const STATS_SHARDS = 16;
+const statsShard = () => Math.floor(Math.random() * STATS_SHARDS);
 /** Rounds of clearing dead or stale heads before a lease answers with what it has. */
 const MAX_LEASE_ROUNDS = 10;
 const ATTEMPTS = 3;
@@ -189,8 +193,9 @@ export class PostgresDeliveryLedger implements DeliveryLedger {
     return this.outcomes(subscriptionId, ackIds, new Map(rejected.map((row) => [keyString(row), "dead_lettered" as const])));
   }
 
-  /** A nack on the last allowed delivery dead-letters; any other makes the message available again after the delay. */
-  async nack(target: LeaseTarget, ackIds: AckId[], delaySeconds: number): Promise<SettleOutcome[]> {
+  /** A nack on the last allowed delivery dead-letters; any other makes the message available again after its delay. */
+  async nack(target: LeaseTarget, items: NackItem[]): Promise<SettleOutcome[]> {
+    const ackIds = items.map((item) => item.ackId);
     const keys = ackIds.map(toKey);
     const settled = new Map<string, SettleStatus>();
     const lastAttempt = sql`${LEASE_HELD} AND d.delivery_count >= ${target.maxDeliveries}`;
@@ -198,9 +203,15 @@ export class PostgresDeliveryLedger implements DeliveryLedger {
       settled.set(keyString(row), "dead_lettered");
     }
     const released = await sql<KeyRow>`
-      UPDATE deliveries d SET available_at = now() + make_interval(secs => ${delaySeconds})
-      FROM (${keyTable(keys)}) i
-      WHERE d.subscription_id = ${target.id} AND d.phase = i.phase AND d.seq = i.seq AND d.state = 'pending' AND ${LEASE_HELD}
+      UPDATE deliveries d SET available_at = now() + make_interval(secs => i.delay_seconds)
+      FROM unnest(
+        ${keys.map((key) => key.phase)}::smallint[],
+        ${keys.map((key) => key.seq)}::bigint[],
+        ${keys.map((key) => key.deliveryCount)}::int[],
+        ${items.map((item) => item.delaySeconds)}::float8[]
+      ) AS i(phase, seq, delivery_count, delay_seconds)
+      WHERE d.subscription_id = ${target.id} AND ${amongKeys(keys)} AND d.phase = i.phase AND d.seq = i.seq
+        AND d.state = 'pending' AND ${LEASE_HELD}
       RETURNING d.phase, d.seq
     `.execute(this.db);
     for (const row of released.rows) settled.set(keyString(row), "nacked");
@@ -225,7 +236,7 @@ export class PostgresDeliveryLedger implements DeliveryLedger {
             WITH done AS (
               UPDATE deliveries d SET state = ${finish.state}, is_head = false, finished_at = now(), dead_reason = ${finish.reason}
               FROM (${keyTable(sorted)}) i
-              WHERE d.subscription_id = ${subscriptionId} AND d.phase = i.phase AND d.seq = i.seq
+              WHERE d.subscription_id = ${subscriptionId} AND ${amongKeys(sorted)} AND d.phase = i.phase AND d.seq = i.seq
                 AND d.state = 'pending' AND d.is_head AND ${guard}
               RETURNING d.phase, d.seq, d.subject
             ), counts AS MATERIALIZED (
@@ -236,9 +247,9 @@ export class PostgresDeliveryLedger implements DeliveryLedger {
               WHERE g.subscription_id = ${subscriptionId} AND g.subject = c.subject
               RETURNING g.subject, g.pending
             ), counted AS (
-              INSERT INTO subscription_stats (subscription_id, acked)
-              SELECT ${subscriptionId}, count(*) FROM done WHERE ${finish.state} = 'acked' HAVING count(*) > 0
-              ON CONFLICT (subscription_id) DO UPDATE SET acked = subscription_stats.acked + EXCLUDED.acked
+              INSERT INTO subscription_stats (subscription_id, shard, acked)
+              SELECT ${subscriptionId}, ${statsShard()}, count(*) FROM done WHERE ${finish.state} = 'acked' HAVING count(*) > 0
+              ON CONFLICT (subscription_id, shard) DO UPDATE SET acked = subscription_stats.acked + EXCLUDED.acked
             )
             SELECT 'done' AS kind, phase, seq, subject, 0 AS pending FROM done
             UNION ALL
@@ -262,7 +273,7 @@ export class PostgresDeliveryLedger implements DeliveryLedger {
     if (unsettled.length > 0) {
       const rows = await sql<KeyRow>`
         SELECT d.phase, d.seq FROM deliveries d JOIN (${keyTable(unsettled)}) i ON d.phase = i.phase AND d.seq = i.seq
-        WHERE d.subscription_id = ${subscriptionId} AND d.state = 'pending'
+        WHERE d.subscription_id = ${subscriptionId} AND ${amongKeys(unsettled)} AND d.state = 'pending'
       `.execute(this.db);
       for (const row of rows.rows) stillPending.add(keyString(row));
     }
@@ -331,7 +342,7 @@ export class PostgresDeliveryLedger implements DeliveryLedger {
             SELECT * FROM unnest(${heads.map((head) => head.first_phase)}::smallint[], ${heads.map((head) => head.first_seq)}::bigint[])
           )
         FROM (${keyTable(dead.rows.map(keyOf))}) i
-        WHERE d.subscription_id = ${subscriptionId} AND d.phase = i.phase AND d.seq = i.seq
+        WHERE d.subscription_id = ${subscriptionId} AND ${amongKeys(dead.rows)} AND d.phase = i.phase AND d.seq = i.seq
       `.execute(trx);
       return dead.rows.length;
     });
@@ -341,10 +352,13 @@ export class PostgresDeliveryLedger implements DeliveryLedger {
     const result = await sql<{ pending: number; dead: number; acked: number }>`
       SELECT
         (COALESCE((SELECT sum(pending) FROM delivery_groups WHERE subscription_id = ${target.id}), 0)
-          + (SELECT count(*) FROM deliveries p WHERE p.subscription_id = ${target.id} AND p.phase = 0 AND p.state = 'pending' AND p.is_head)
+          -- Prefill rows only count once the snapshot committed; before, the walk would only meet invisible rows.
+          + CASE WHEN ${target.liveFromSeq}::bigint IS NULL THEN 0 ELSE
+              (SELECT count(*) FROM deliveries p WHERE p.subscription_id = ${target.id} AND p.phase = 0 AND p.state = 'pending' AND p.is_head)
+            END
         )::int AS pending,
         (SELECT count(*) FROM deliveries d WHERE d.subscription_id = ${target.id} AND d.state = 'dead')::int AS dead,
-        COALESCE((SELECT acked FROM subscription_stats WHERE subscription_id = ${target.id}), 0) AS acked
+        COALESCE((SELECT sum(acked) FROM subscription_stats WHERE subscription_id = ${target.id}), 0)::bigint AS acked
     `.execute(this.db);
     const row = result.rows[0]!;
     return { pending: row.pending, acked: row.acked, deadLettered: row.dead };
@@ -390,6 +404,16 @@ function journalRows(entries: readonly JournalEntry[]): string {
       `"time":${JSON.stringify(entry.time)},"envelope":${entry.json}}`,
   );
   return `[${rows.join(",")}]`;
+}
+
+/**
+ * The same keys as plain index conditions. Redundant with the join on the key table, but it
+ * keeps the look-up an index probe whichever way the planner orders the join: on a table it has
+ * no statistics for yet (a new deployment, a test), it takes the deliveries as the outer side.
+ */
+function amongKeys(keys: ReadonlyArray<{ phase: number; seq: number }>) {
+  const phases = [...new Set(keys.map((key) => key.phase))];
+  return sql`d.phase = ANY(${phases}::smallint[]) AND d.seq = ANY(${keys.map((key) => key.seq)}::bigint[])`;
 }
 
 function keyTable(keys: Key[]) {

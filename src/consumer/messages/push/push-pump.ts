@@ -1,11 +1,11 @@
 import type { Logger } from "../../../core/logger.js";
 import type { Metrics } from "../../../core/metrics.js";
-import type { DeliveryLedger, LeasedMessage, LeaseTarget } from "../../../mom/ledger/ledger.js";
+import type { AckId, DeliveryLedger, LeasedMessage, LeaseTarget } from "../../../mom/ledger/ledger.js";
 import { leaseTarget, type PushDelivery, type Subscription } from "../../subscriptions/subscription.js";
 import type { WakeHub } from "../wake-hub.js";
 import { isBlockedAddress } from "./address-guard.js";
 import { pushBody } from "./formats.js";
-import type { PushStore, SigningSecret } from "./push-store.js";
+import type { NewAttempt, PushStore, SigningSecret } from "./push-store.js";
 import { parseRetryAfter, type RetryPolicy } from "./retry-policy.js";
 import { signatureHeader } from "./signature.js";
 import type { WebhookClient, WebhookResult } from "./webhook-client.js";
@@ -37,6 +37,8 @@ export interface PushPumpDeps {
 /** How long past the request timeout a lease lasts: if this process dies mid-request, the message is retried then. */
 const LEASE_MARGIN_SECONDS = 30;
 const MAX_IDLE_MS = 60_000;
+/** How many answered deliveries, per unit of concurrency, may wait for their batch to be written. */
+const UNSETTLED_FACTOR = 4;
 /** A delivery limit no message reaches (the column is a 32-bit integer). */
 const NEVER_DEAD_LETTER = 2 ** 31 - 1;
 
@@ -46,6 +48,8 @@ const NEVER_DEAD_LETTER = 2 ** 31 - 1;
  */
 export class PushPump {
   private readonly inFlight = new Set<Promise<void>>();
+  private settling: Settlement[] = [];
+  private flushing: Promise<void> | undefined;
   private stopped = false;
   private kick: () => void = () => {};
   private failingSince: Date | null;
@@ -72,6 +76,7 @@ export class PushPump {
     this.kick();
     await this.finished;
     await Promise.all(this.inFlight);
+    await this.flushing;
     this.deps.client.close();
   }
 
@@ -91,13 +96,15 @@ export class PushPump {
     while (!this.stopped && !this.deps.hub.isClosed) {
       const seen = this.deps.hub.generation(this.subscriptionId);
       let wakeAt = Date.now() + MAX_IDLE_MS;
-      const free = this.options.concurrency - this.inFlight.size;
+      // Requests in flight are bounded by the concurrency; answered ones waiting to be settled, by a multiple of it.
+      const unsettled = this.settling.length;
+      const free = Math.min(this.options.concurrency - this.inFlight.size, this.options.concurrency * UNSETTLED_FACTOR - unsettled);
       if (this.endpoint.subscription.status === "active" && free > 0) {
         try {
           const target = this.target();
           const { messages, deadLettered } = await this.deps.ledger.lease(target, free);
           if (deadLettered > 0) this.deps.metrics.messagesDeadLettered.inc({ reason: "max_deliveries" }, deadLettered);
-          for (const message of messages) this.launch(message, target);
+          for (const message of messages) this.launch(message);
           if (messages.length > 0) continue;
           const next = await this.deps.ledger.nextAvailableAt(target);
           if (next) wakeAt = Math.min(wakeAt, next.getTime() + 5);
@@ -118,8 +125,8 @@ export class PushPump {
     return this.deps.hub.wait(this.subscriptionId, seen, until, controller.signal);
   }
 
-  private launch(message: LeasedMessage, target: LeaseTarget): void {
-    const delivery = this.deliver(message, target)
+  private launch(message: LeasedMessage): void {
+    const delivery = this.deliver(message)
       .catch((error: unknown) => this.deps.logger.error({ err: error, sequence: message.sequence }, "push delivery failed to settle"))
       .finally(() => {
         this.inFlight.delete(delivery);
@@ -128,7 +135,7 @@ export class PushPump {
     this.inFlight.add(delivery);
   }
 
-  private async deliver(message: LeasedMessage, target: LeaseTarget): Promise<void> {
+  private async deliver(message: LeasedMessage): Promise<void> {
     const { subscription, secrets } = this.endpoint;
     const delivery = subscription.delivery as PushDelivery;
     const url = new URL(delivery.url);
@@ -156,23 +163,30 @@ export class PushPump {
     }));
     const succeeded = result.kind === "response" && result.status >= 200 && result.status < 300;
     this.deps.metrics.pushAttempts.observe({ outcome: succeeded ? "succeeded" : "failed" }, result.latencyMs / 1000);
-    await this.deps.store
-      .recordAttempt({
-        subscriptionId: subscription.id,
-        phase: message.phase,
-        sequence: message.sequence,
-        attempt: message.deliveryCount,
-        webhookId: notificationId,
-        url: delivery.url,
-        startedAt,
-        outcome: succeeded ? "succeeded" : "failed",
-        statusCode: result.kind === "response" ? result.status : null,
-        latencyMs: result.latencyMs,
-        error: succeeded ? null : describeFailure(result),
-      })
-      .catch((error: unknown) => this.deps.logger.warn({ err: error }, "could not record a push attempt"));
-    if (succeeded) return this.succeeded(message);
-    return this.failed(message, target, result);
+    const attempt: NewAttempt = {
+      subscriptionId: subscription.id,
+      phase: message.phase,
+      sequence: message.sequence,
+      attempt: message.deliveryCount,
+      webhookId: notificationId,
+      url: delivery.url,
+      startedAt,
+      outcome: succeeded ? "succeeded" : "failed",
+      statusCode: result.kind === "response" ? result.status : null,
+      latencyMs: result.latencyMs,
+      error: succeeded ? null : describeFailure(result),
+    };
+    if (succeeded) return this.settle({ kind: "ack", ackId: message.ackId, attempt });
+    if (result.kind === "response" && result.status === 410) {
+      await this.deps.store.disable(this.subscriptionId, "the endpoint answered 410 Gone");
+      this.endpoint.subscription.status = "disabled";
+      this.deps.logger.warn("push subscription disabled: the endpoint answered 410 Gone");
+      // The message waits for the subscription to be enabled again; it is not the message's fault.
+      return this.settle({ kind: "hold", ackId: message.ackId, attempt });
+    }
+    const retryAfter = result.kind === "response" ? parseRetryAfter(result.retryAfter) : undefined;
+    const delaySeconds = this.deps.policy.delayAfter(message.deliveryCount, retryAfter) ?? 0;
+    return this.settle({ kind: "retry", ackId: message.ackId, delaySeconds, attempt });
   }
 
   /** IP literals skip the resolver, so they are checked here; names are checked as they resolve. */
@@ -182,46 +196,80 @@ export class PushPump {
     return { kind: "error", error: `refused: ${host} is a loopback, private or link-local address`, latencyMs: 0 };
   }
 
-  private async succeeded(message: LeasedMessage): Promise<void> {
-    await this.deps.ledger.ack(this.subscriptionId, [message.ackId]);
-    this.deps.metrics.messagesDelivered.inc({ mode: "push" });
-    this.deps.metrics.messagesAcked.inc();
-    if (this.failingSince) {
-      this.failingSince = null;
-      await this.deps.store.recovered(this.subscriptionId);
+  /**
+   * Queues a delivery's outcome; it is written with those that finish meanwhile: one ack, one
+   * nack and one attempt-log statement per batch rather than per message. The request's slot is
+   * free at once: the message stays its subject's head, so nothing overtakes it until written.
+   */
+  private settle(settlement: Settlement): void {
+    this.settling.push(settlement);
+    this.flushing ??= this.flushAll().finally(() => {
+      this.flushing = undefined;
+      this.kick();
+    });
+  }
+
+  private async flushAll(): Promise<void> {
+    while (this.settling.length > 0) {
+      const batch = this.settling;
+      this.settling = [];
+      try {
+        await this.flush(batch);
+      } catch (error) {
+        // Leases not settled expire and the messages go out again: at least once, never lost.
+        this.deps.logger.error({ err: error }, "could not settle push deliveries; they will be retried");
+      }
+      this.kick();
     }
   }
 
-  private async failed(message: LeasedMessage, target: LeaseTarget, result: WebhookResult): Promise<void> {
-    const logger = this.deps.logger.child({ subscription: this.endpoint.subscription.name, sequence: message.sequence });
-    if (result.kind === "response" && result.status === 410) {
-      await this.deps.store.disable(this.subscriptionId, "the endpoint answered 410 Gone");
-      this.endpoint.subscription.status = "disabled";
-      // The message waits for the subscription to be enabled again; it is not the message's fault.
-      await this.deps.ledger.nack({ ...target, maxDeliveries: NEVER_DEAD_LETTER }, [message.ackId], 0);
-      logger.warn("push subscription disabled: the endpoint answered 410 Gone");
-      return;
+  private async flush(items: Settlement[]): Promise<void> {
+    const target = this.target();
+    const acks = items.filter((item) => item.kind === "ack").map((item) => item.ackId);
+    const retries = items.flatMap((item) => (item.kind === "retry" ? [{ ackId: item.ackId, delaySeconds: item.delaySeconds }] : []));
+    const holds = items.flatMap((item) => (item.kind === "hold" ? [{ ackId: item.ackId, delaySeconds: 0 }] : []));
+    await this.deps.store
+      .recordAttempts(items.map((item) => item.attempt))
+      .catch((error: unknown) => this.deps.logger.warn({ err: error }, "could not record push attempts"));
+    if (acks.length > 0) {
+      await this.deps.ledger.ack(this.subscriptionId, acks);
+      this.deps.metrics.messagesDelivered.inc({ mode: "push" }, acks.length);
+      this.deps.metrics.messagesAcked.inc(acks.length);
     }
-    const retryAfter = result.kind === "response" ? parseRetryAfter(result.retryAfter) : undefined;
-    const delay = this.deps.policy.delayAfter(message.deliveryCount, retryAfter);
-    const [outcome] = await this.deps.ledger.nack(target, [message.ackId], delay ?? 0);
-    if (outcome?.status === "dead_lettered") {
-      this.deps.metrics.messagesDeadLettered.inc({ reason: "retries_exhausted" });
-      logger.warn({ attempts: message.deliveryCount }, "push message dead-lettered after its last attempt");
+    if (holds.length > 0) await this.deps.ledger.nack({ ...target, maxDeliveries: NEVER_DEAD_LETTER }, holds);
+    if (retries.length > 0) {
+      const outcomes = await this.deps.ledger.nack(target, retries);
+      const dead = outcomes.filter((outcome) => outcome.status === "dead_lettered").length;
+      if (dead > 0) {
+        this.deps.metrics.messagesDeadLettered.inc({ reason: "retries_exhausted" }, dead);
+        this.deps.logger.warn({ dead }, "push messages dead-lettered after their last attempt");
+      }
     }
-    await this.noteFailure(logger);
+    if (acks.length > 0) await this.noteSuccess();
+    else if (retries.length > 0) await this.noteFailure();
+  }
+
+  private async noteSuccess(): Promise<void> {
+    if (!this.failingSince) return;
+    this.failingSince = null;
+    await this.deps.store.recovered(this.subscriptionId);
   }
 
   /** An endpoint that has only failed for longer than allowed is disabled, saying since when. */
-  private async noteFailure(logger: Logger): Promise<void> {
+  private async noteFailure(): Promise<void> {
     this.failingSince ??= await this.deps.store.failing(this.subscriptionId);
     if (Date.now() - this.failingSince.getTime() < this.options.disableAfterSeconds * 1000) return;
     const reason = `every attempt has failed since ${this.failingSince.toISOString()}`;
     await this.deps.store.disable(this.subscriptionId, reason);
     this.endpoint.subscription.status = "disabled";
-    logger.warn({ reason }, "push subscription disabled");
+    this.deps.logger.warn({ reason }, "push subscription disabled");
   }
 }
+
+type Settlement =
+  | { kind: "ack"; ackId: AckId; attempt: NewAttempt }
+  | { kind: "retry"; ackId: AckId; delaySeconds: number; attempt: NewAttempt }
+  | { kind: "hold"; ackId: AckId; attempt: NewAttempt };
 
 function describeFailure(result: WebhookResult): string {
   if (result.kind === "error") return result.error;

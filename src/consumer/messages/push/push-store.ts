@@ -27,7 +27,7 @@ export type NewAttempt = Omit<Attempt, "id"> & { subscriptionId: string };
 /** What push delivery keeps in the database besides the ledger: secrets, the attempt log, endpoint health. */
 export interface PushStore {
   secrets(subscriptionIds: readonly string[]): Promise<Map<string, SigningSecret[]>>;
-  recordAttempt(attempt: NewAttempt): Promise<void>;
+  recordAttempts(attempts: readonly NewAttempt[]): Promise<void>;
   /** Notes that the endpoint is failing; returns since when it has failed without a success. */
   failing(subscriptionId: string): Promise<Date>;
   recovered(subscriptionId: string): Promise<void>;
@@ -56,22 +56,25 @@ export class PostgresPushStore implements PushStore {
     return bySubscription;
   }
 
-  async recordAttempt(attempt: NewAttempt): Promise<void> {
+  async recordAttempts(attempts: readonly NewAttempt[]): Promise<void> {
+    if (attempts.length === 0) return;
     await this.db
       .insertInto("delivery_attempts")
-      .values({
-        subscription_id: attempt.subscriptionId,
-        phase: phaseCode(attempt.phase),
-        seq: attempt.sequence,
-        attempt: attempt.attempt,
-        webhook_id: attempt.webhookId,
-        url: attempt.url,
-        started_at: attempt.startedAt,
-        outcome: attempt.outcome,
-        status_code: attempt.statusCode,
-        latency_ms: attempt.latencyMs,
-        error: attempt.error,
-      })
+      .values(
+        attempts.map((attempt) => ({
+          subscription_id: attempt.subscriptionId,
+          phase: phaseCode(attempt.phase),
+          seq: attempt.sequence,
+          attempt: attempt.attempt,
+          webhook_id: attempt.webhookId,
+          url: attempt.url,
+          started_at: attempt.startedAt,
+          outcome: attempt.outcome,
+          status_code: attempt.statusCode,
+          latency_ms: attempt.latencyMs,
+          error: attempt.error,
+        })),
+      )
       .execute();
   }
 

@@ -39,10 +39,14 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     )`.execute(db);
   await sql`INSERT INTO subscription_changes (singleton, revision) VALUES (true, 0)`.execute(db);
 
+  // Acknowledgement counts, spread over a few rows per subscription so that concurrent acks
+  // do not all wait for one row's lock; a subscription's count is their sum.
   await sql`
     CREATE TABLE subscription_stats (
-      subscription_id uuid PRIMARY KEY REFERENCES subscriptions (id) ON DELETE CASCADE,
-      acked bigint NOT NULL DEFAULT 0
+      subscription_id uuid NOT NULL REFERENCES subscriptions (id) ON DELETE CASCADE,
+      shard smallint NOT NULL,
+      acked bigint NOT NULL DEFAULT 0,
+      PRIMARY KEY (subscription_id, shard)
     )`.execute(db);
 
   await sql`

@@ -1,0 +1,614 @@
+import type { JsMsg } from "@nats-io/jetstream";
+import pg from "pg";
+import { RawJetStream } from "./baselines/jetstream.js";
+import {
+  ack,
+  createProducer,
+  createSubscription,
+  postBatch,
+  pull,
+  routeTimesBetween,
+  scrapeRouteTimes,
+  type Credential,
+} from "./lib/certflow-api.js";
+import { cpuBetween, cpuSnapshot } from "./lib/cpu.js";
+import { ADMIN_TOKEN, DATABASE_URL, SCALE, isolationId, scaled } from "./lib/env.js";
+import { HttpClient } from "./lib/http-client.js";
+import { describePhases, ledgerPhases, type PhaseTimes } from "./lib/ledger-phases.js";
+import { chunk } from "./lib/measure.js";
+import { envelopeOf, notificationInput, subjectOf, type NotificationInput } from "./lib/payload.js";
+import { closedLoop, progress } from "./lib/progress.js";
+import { announce, figure, type Figure } from "./lib/results.js";
+import { distribution, formatNumber, type Distribution } from "./lib/stats.js";
+import { sleep, startCertflow, type CertflowProcess } from "./lib/system-process.js";
+import { WebhookReceiver } from "./lib/webhook-receiver.js";
+
+/**
+ * Push (issue 4). Two certflow processes in turn, each with one subscription: a push one
+ * delivering to a node:http receiver in this process, then a pull one drained over REST. Each
+ * takes the same throughput run (notifications posted in batches while they are delivered) and
+ * then the same steady-rate latency run; a raw JetStream publish-to-receive run follows.
+ */
+
+const BATCH_SIZE = 1000;
+/** Producer batches in flight (as in the end-to-end benchmark). */
+const BATCHES_IN_FLIGHT = 2;
+const PULL_MAX = 500;
+const PULL_WAIT_SECONDS = 1;
+const WARMUP = 200;
+/** Notifications per second in the latency runs (BENCH_LATENCY_RATE, as the latency benchmark). */
+const RATE = Number(process.env.BENCH_LATENCY_RATE ?? 1000);
+const TICK_MS = 20;
+const LATENCY_WARMUP_MS = 1_000;
+/** After the last send, how long everything sent may take to arrive (longer for push when it cannot keep up; see pushSide). */
+const DRAIN_TIMEOUT_MS = 60_000;
+/** CERTFLOW_PUSH_CONCURRENCY of the certflow process; certflow's default (16) when unset. */
+const PUSH_CONCURRENCY = process.env.BENCH_PUSH_CONCURRENCY;
+const PUSH_ENV: Record<string, string> = {
+  CERTFLOW_PUSH_ALLOW_PRIVATE: "true",
+  ...(PUSH_CONCURRENCY ? { CERTFLOW_PUSH_CONCURRENCY: PUSH_CONCURRENCY } : {}),
+};
+
+export async function push(): Promise<Figure[]> {
+  const total = scaled(5_000, { min: 1_000, step: BATCH_SIZE });
+  const durationMs = Math.max(2_000, Math.round(10_000 * SCALE));
+  console.log(
+    `push: ${formatNumber(total)} notifications (unique subjects) in batches of ${BATCH_SIZE}, ${BATCHES_IN_FLIGHT} in flight, ` +
+      `pushed to a local receiver (push concurrency ${PUSH_CONCURRENCY ?? "16, certflow's default"}) vs pulled max=${PULL_MAX} and acked; ` +
+      `then ${RATE}/s for ${durationMs / 1000} s (+${LATENCY_WARMUP_MS / 1000} s warm-up) on each`,
+  );
+  const receiver = await WebhookReceiver.start();
+  try {
+    const pushed = await pushSide(receiver, total, durationMs);
+    const pulled = await pullSide(total, durationMs);
+    const raw = await rawLatency(durationMs);
+
+    const throughput = figure({
+      benchmark: "push",
+      name: "push throughput",
+      unit: "notifications/s",
+      certflow: pushed.throughput.rate,
+      baseline: pulled.throughput.rate,
+      baselineName: `certflow pull max=${PULL_MAX} + ack, same run`,
+      better: "higher",
+      details: {
+        notifications: total,
+        pushConcurrency: Number(PUSH_CONCURRENCY ?? 16),
+        measuredAs: {
+          push: "first batch posted to the last webhook received (the receiver answers 204 at once)",
+          pull: "first batch posted to the ack that completed the set (one ack in flight while the next pull runs)",
+        },
+        seconds: { push: round(pushed.throughput.ms / 1000), pull: round(pulled.throughput.ms / 1000) },
+        pushSettledSeconds: round(pushed.throughput.settledMs / 1000),
+        exactlyOnce: { push: pushed.throughput.check, pull: pulled.throughput.check },
+        cpuPush: pushed.throughput.cpu,
+        cpuPull: pulled.throughput.cpu,
+        serverRoutesPull: pulled.throughput.serverRoutes,
+        certflowStagesPushMs: pushed.throughput.phases,
+        pushAttemptStagesMs: pushed.throughput.attempts,
+        certflowStagesPullMs: pulled.throughput.phases,
+      },
+    });
+    announce(throughput);
+    console.log(`     push settled (every delivery acked in certflow's ledger) after ${(pushed.throughput.settledMs / 1000).toFixed(2)} s`);
+    if (pushed.throughput.attempts) console.log(`     push stages (from its ledger and attempt log): ${describeAttempts(pushed.throughput.attempts)}`);
+
+    const latencyDetails = {
+      rate: RATE,
+      seconds: durationMs / 1000,
+      measuredAs:
+        "accept = the batch POST answered 202 (raw: publish acks received); send = just before the POST (raw: before js.publish); receive = webhook body received / pull answered / message handed to the raw consumer",
+      achievedRate: { push: Math.round(pushed.latency.rate), pull: Math.round(pulled.latency.rate), raw: Math.round(raw.rate) },
+      acceptToReceiveMs: { push: rounded(pushed.latency.fromAccept), pull: rounded(pulled.latency.fromAccept), raw: rounded(raw.fromAccept) },
+      sendToReceiveMs: { push: rounded(pushed.latency.fromSend), pull: rounded(pulled.latency.fromSend), raw: rounded(raw.fromSend) },
+      receivedBeforeAccept: { push: pushed.latency.early, pull: pulled.latency.early, raw: raw.early },
+      drainedSecondsAfterLastSend: { push: round(pushed.latency.drainMs / 1000), pull: round(pulled.latency.drainMs / 1000), raw: round(raw.drainMs / 1000) },
+      sendErrors: { push: pushed.latency.errors, pull: pulled.latency.errors, raw: raw.errors },
+      cpuPush: pushed.latency.cpu,
+      cpuPull: pulled.latency.cpu,
+      cpuRaw: raw.cpu,
+      certflowStagesPushMs: pushed.latency.phases,
+      pushAttemptStagesMs: pushed.latency.attempts,
+      certflowStagesPullMs: pulled.latency.phases,
+    };
+    const latencies = (["p50", "p99"] as const).map((quantile) =>
+      figure({
+        benchmark: "push",
+        name: `accept-to-webhook latency ${quantile} at ${RATE}/s`,
+        unit: "ms",
+        certflow: pushed.latency.fromAccept[quantile],
+        baseline: pulled.latency.fromAccept[quantile],
+        baselineName: "certflow accept-to-pull, same run",
+        better: "lower",
+        details: { ...latencyDetails, rawPublishToReceiveMs: raw.fromSend[quantile] },
+      }),
+    );
+    latencies.forEach(announce);
+    const pair = (value: Distribution) => `p50 ${formatNumber(value.p50, 1)} ms / p99 ${formatNumber(value.p99, 1)} ms`;
+    console.log(
+      `     send-to-receive: push ${pair(pushed.latency.fromSend)}, pull ${pair(pulled.latency.fromSend)}, ` +
+        `raw publish-to-receive ${pair(raw.fromSend)}; achieved rates ${formatNumber(pushed.latency.rate)}/s, ` +
+        `${formatNumber(pulled.latency.rate)}/s, ${formatNumber(raw.rate)}/s`,
+    );
+    if (pushed.latency.drainMs > 1000) {
+      console.log(
+        `     push did not keep up with ${RATE}/s: its backlog drained ${(pushed.latency.drainMs / 1000).toFixed(1)} s after the last send, so its latency is mostly queueing`,
+      );
+    }
+    if (pushed.latency.phases) console.log(`     push stages: ${describePhases(pushed.latency.phases)}`);
+    if (pushed.latency.attempts) console.log(`     push attempts: ${describeAttempts(pushed.latency.attempts)}`);
+    if (pulled.latency.phases) console.log(`     pull stages: ${describePhases(pulled.latency.phases)}`);
+    return [throughput, ...latencies];
+  } finally {
+    await receiver.close();
+  }
+}
+
+const round = (value: number) => Math.round(value * 100) / 100;
+const rounded = (latency: Distribution) =>
+  Object.fromEntries(Object.entries(latency).map(([key, value]) => [key, key === "count" ? value : Math.round(value * 100) / 100]));
+
+function makeInputs(prefix: string, count: number): NotificationInput[] {
+  return Array.from({ length: count }, (_, index) => notificationInput(subjectOf(prefix, index), index));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Throughput
+
+/** Ids received by one subscription; `expected` fills as batches are accepted. */
+class Tally {
+  readonly ids = new Map<string, number>();
+  received = 0;
+  lastAt = 0;
+
+  constructor(
+    readonly expected: Set<string>,
+    readonly total: number,
+  ) {}
+
+  add(id: string, at: number): void {
+    this.received++;
+    this.ids.set(id, (this.ids.get(id) ?? 0) + 1);
+    this.lastAt = at;
+  }
+
+  get complete(): boolean {
+    return this.ids.size >= this.total;
+  }
+
+  check() {
+    let missing = 0;
+    for (const id of this.expected) if (!this.ids.has(id)) missing++;
+    const unexpected = [...this.ids.keys()].filter((id) => !this.expected.has(id)).length;
+    const duplicates = this.received - this.ids.size;
+    return { distinct: this.ids.size, received: this.received, missing, unexpected, duplicates, ok: missing === 0 && unexpected === 0 && this.ids.size === this.total };
+  }
+}
+
+interface Throughput {
+  ms: number;
+  rate: number;
+  /** Push: until certflow's ledger had every delivery acked (the receiver's 204s recorded and settled). */
+  settledMs: number;
+  check: ReturnType<Tally["check"]>;
+  cpu: Record<string, string>;
+  serverRoutes?: Record<string, string>;
+  phases?: PhaseTimes;
+  attempts?: AttemptStages;
+}
+
+/**
+ * Posts `total` notifications in batches (BATCHES_IN_FLIGHT at once) while `consume` delivers
+ * them into the tally; timed from the first post to the delivery that completes the set.
+ */
+async function throughputRun(
+  label: string,
+  system: CertflowProcess,
+  client: HttpClient,
+  producer: Credential,
+  prefix: string,
+  total: number,
+  tally: Tally,
+  consume: () => Promise<void>,
+): Promise<Omit<Throughput, "settledMs">> {
+  let sent = 0;
+  const stop = progress(label, () => `${formatNumber(sent)}/${formatNumber(total)} accepted, ${formatNumber(tally.ids.size)} delivered`, () => tally.ids.size);
+  const routesBefore = await scrapeRouteTimes(client);
+  const cpuBefore = cpuSnapshot({ certflow: system.child.pid });
+  const started = performance.now();
+  const consuming = consume();
+  consuming.catch(() => {});
+  try {
+    const batches = chunk(makeInputs(prefix, total), BATCH_SIZE);
+    await closedLoop(batches.length, BATCHES_IN_FLIGHT, async (index) => {
+      for (const id of await postBatch(client, producer, batches[index]!)) tally.expected.add(id);
+      sent += batches[index]!.length;
+    });
+    await consuming;
+  } finally {
+    stop();
+  }
+  const cpu = cpuBetween(cpuBefore, cpuSnapshot({ certflow: system.child.pid }));
+  const serverRoutes = routeTimesBetween(routesBefore, await scrapeRouteTimes(client));
+  const ms = tally.lastAt - started;
+  return { ms, rate: (total * 1000) / ms, check: tally.check(), cpu, serverRoutes, phases: await ledgerPhases(system.id, prefix) };
+}
+
+async function waitFor(what: string, done: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!done()) {
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(5);
+  }
+}
+
+/** Pulls and acks until the tally is complete, keeping one ack in flight while the next pull runs (as end-to-end does). */
+async function drainPull(client: HttpClient, subscription: Credential, tally: Tally, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let acking: Promise<void> = Promise.resolve();
+  while (!tally.complete) {
+    if (Date.now() > deadline) throw new Error(`${subscription.name} timed out with ${tally.ids.size} ids`);
+    const messages = await pull(client, subscription, PULL_MAX, PULL_WAIT_SECONDS);
+    await acking;
+    if (messages.length === 0) continue;
+    acking = ack(client, subscription, messages).then(() => {
+      const at = performance.now();
+      for (const message of messages) tally.add(message.notification.id, at);
+    });
+  }
+  await acking;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Latency
+
+interface Sent {
+  sentAt: number;
+  acceptedAt?: number;
+  receivedAt?: number;
+  measured: boolean;
+}
+
+/** Send, accept and receive times by subject (one notification per subject); either of accept and receive may come first. */
+class Tracker {
+  private readonly entries = new Map<string, Sent>();
+  readonly fromSend: number[] = [];
+  readonly fromAccept: number[] = [];
+  sentMeasured = 0;
+  received = 0;
+  outstanding = 0;
+  /** Measured notifications received before their POST was answered. */
+  early = 0;
+
+  markSent(subject: string, at: number, measured: boolean): void {
+    this.entries.set(subject, { sentAt: at, measured });
+    this.outstanding++;
+    if (measured) this.sentMeasured++;
+  }
+
+  markAccepted(subjects: readonly string[], at: number): void {
+    for (const subject of subjects) {
+      const entry = this.entries.get(subject);
+      if (!entry || entry.acceptedAt !== undefined) continue;
+      entry.acceptedAt = at;
+      if (entry.receivedAt !== undefined) this.settle(subject, entry);
+    }
+  }
+
+  markReceived(subject: string, at: number): void {
+    const entry = this.entries.get(subject);
+    if (!entry || entry.receivedAt !== undefined) return;
+    entry.receivedAt = at;
+    this.received++;
+    if (entry.acceptedAt !== undefined) this.settle(subject, entry);
+  }
+
+  private settle(subject: string, entry: Sent): void {
+    this.entries.delete(subject);
+    this.outstanding--;
+    if (!entry.measured) return;
+    this.fromSend.push(entry.receivedAt! - entry.sentAt);
+    this.fromAccept.push(entry.receivedAt! - entry.acceptedAt!);
+    if (entry.receivedAt! < entry.acceptedAt!) this.early++;
+  }
+
+  get drained(): boolean {
+    return this.outstanding === 0;
+  }
+}
+
+interface Latency {
+  rate: number;
+  /** From the last send until everything sent had been received: a backlog when the rate was not sustained. */
+  drainMs: number;
+  fromAccept: Distribution;
+  fromSend: Distribution;
+  early: number;
+  errors: number;
+  cpu: Record<string, string>;
+  phases?: PhaseTimes;
+  attempts?: AttemptStages;
+}
+
+/**
+ * RATE notifications per second for warm-up plus `durationMs`: every TICK_MS a batch of what is
+ * due by the clock (a late tick catches up), sent without waiting for earlier batches; then
+ * waits until everything sent was received. Only notifications after the warm-up count.
+ */
+async function steady(
+  label: string,
+  prefix: string,
+  durationMs: number,
+  tracker: Tracker,
+  send: (subjects: string[]) => Promise<void>,
+  pids: Record<string, number | undefined> = {},
+  drainTimeoutMs = DRAIN_TIMEOUT_MS,
+): Promise<Latency> {
+  const total = Math.round(((LATENCY_WARMUP_MS + durationMs) * RATE) / 1000);
+  const warmupCount = Math.round((LATENCY_WARMUP_MS * RATE) / 1000);
+  let scheduled = 0;
+  let errors = 0;
+  const inFlight = new Set<Promise<void>>();
+  const stop = progress(label, () => `${formatNumber(scheduled)}/${formatNumber(total)} sent, ${formatNumber(tracker.received)} received`);
+  const started = performance.now();
+  let cpuBefore = cpuSnapshot(pids);
+  let measuredFrom = started;
+  try {
+    while (scheduled < total) {
+      const now = performance.now();
+      const due = Math.min(total, Math.floor(((now - started) * RATE) / 1000)) - scheduled;
+      if (due > 0) {
+        const subjects: string[] = [];
+        for (let index = 0; index < due; index++) {
+          const position = scheduled + index;
+          if (position === warmupCount) {
+            measuredFrom = now;
+            cpuBefore = cpuSnapshot(pids);
+          }
+          const subject = subjectOf(prefix, position);
+          tracker.markSent(subject, now, position >= warmupCount);
+          subjects.push(subject);
+        }
+        scheduled += due;
+        const sending = send(subjects).then(
+          () => tracker.markAccepted(subjects, performance.now()),
+          () => void errors++,
+        );
+        inFlight.add(sending);
+        void sending.finally(() => inFlight.delete(sending));
+      }
+      await sleep(Math.max(1, TICK_MS - (performance.now() - now)));
+    }
+    const lastSend = performance.now();
+    const sendMs = lastSend - measuredFrom;
+    await Promise.all(inFlight);
+    const deadline = performance.now() + drainTimeoutMs;
+    while (!tracker.drained && performance.now() < deadline) await sleep(20);
+    const drainMs = performance.now() - lastSend;
+    const cpu = cpuBetween(cpuBefore, cpuSnapshot(pids));
+    if (!tracker.drained) {
+      throw new Error(`${label}: ${tracker.received} of ${scheduled} received within ${Math.round(drainTimeoutMs / 1000)} s of the last send`);
+    }
+    return {
+      rate: (tracker.sentMeasured * 1000) / sendMs,
+      drainMs,
+      fromAccept: distribution(tracker.fromAccept),
+      fromSend: distribution(tracker.fromSend),
+      early: tracker.early,
+      errors,
+      cpu,
+    };
+  } finally {
+    stop();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The three systems
+
+interface Side {
+  throughput: Throughput;
+  latency: Latency;
+}
+
+async function pushSide(receiver: WebhookReceiver, total: number, durationMs: number): Promise<Side> {
+  const system = await startCertflow({ id: isolationId("push"), profileName: "push", env: PUSH_ENV });
+  const client = new HttpClient(system.url, BATCHES_IN_FLIGHT + 4);
+  try {
+    const producer = await createProducer(client, "bench-producer");
+    const name = "bench-push";
+    await client.json("POST", "/v1/subscriptions", 201, {
+      body: { name, filters: [{ types: ["*"] }], delivery: { mode: "push", url: receiver.url } },
+      token: ADMIN_TOKEN,
+    });
+    const acked = async () =>
+      (await client.json<{ stats: { acked: number } }>("GET", `/v1/subscriptions/${name}`, 200, { token: ADMIN_TOKEN })).stats.acked;
+
+    // Warm-up (also waits for the push supervisor to start the subscription's pump).
+    console.log("  push: warming up");
+    const warm = new Tally(new Set(), WARMUP);
+    receiver.onWebhook = (id, _body, at) => warm.add(id, at);
+    for (const id of await postBatch(client, producer, makeInputs(`push-warm-${Date.now().toString(36)}`, WARMUP))) warm.expected.add(id);
+    await waitFor("the warm-up webhooks", () => warm.complete, 30_000);
+    let settled = WARMUP;
+    for (const deadline = Date.now() + 30_000; (await acked()) < settled && Date.now() < deadline; ) await sleep(20);
+
+    const prefix = `push-${Date.now().toString(36)}`;
+    const tally = new Tally(new Set(), total);
+    receiver.onWebhook = (id, _body, at) => tally.add(id, at);
+    const started = performance.now();
+    const run = await throughputRun("certflow push", system, client, producer, prefix, total, tally, () =>
+      waitFor("every webhook", () => tally.complete, 60_000 + total * 10),
+    );
+    // The receiver has everything; certflow still records attempts and acks the last ones.
+    settled += total;
+    for (const deadline = Date.now() + 60_000; (await acked()) < settled && Date.now() < deadline; ) await sleep(10);
+    const settledMs = performance.now() - started;
+    if (!run.check.ok) throw new Error(`push delivery check failed: ${JSON.stringify(run.check)}`);
+    const throughput: Throughput = { ...run, settledMs, attempts: await attemptStages(system.id, name, prefix) };
+
+    const tracker = new Tracker();
+    receiver.onWebhook = (_id, body, at) => tracker.markReceived((JSON.parse(body) as { subject: string }).subject, at);
+    const latencyPrefix = `push-lat-${Date.now().toString(36)}`;
+    const latency = await steady(
+      "certflow push latency",
+      latencyPrefix,
+      durationMs,
+      tracker,
+      async (subjects) => {
+        await postBatch(client, producer, subjects.map((subject, index) => notificationInput(subject, index)));
+      },
+      { certflow: system.child.pid },
+      // Push may fall behind the rate: allow for draining the backlog at the throughput just measured, three times over.
+      Math.max(DRAIN_TIMEOUT_MS, ((LATENCY_WARMUP_MS + durationMs) * RATE * 3) / Math.max(1, throughput.rate)),
+    );
+    return {
+      throughput,
+      latency: { ...latency, phases: await ledgerPhases(system.id, latencyPrefix), attempts: await attemptStages(system.id, name, latencyPrefix) },
+    };
+  } finally {
+    receiver.onWebhook = () => {};
+    client.close();
+    await system.destroy();
+  }
+}
+
+async function pullSide(total: number, durationMs: number): Promise<Side> {
+  const system = await startCertflow({ id: isolationId("pull"), profileName: "push-pull" });
+  const client = new HttpClient(system.url, BATCHES_IN_FLIGHT + 4);
+  try {
+    const producer = await createProducer(client, "bench-producer");
+    const subscription = await createSubscription(client, "bench-pull");
+
+    console.log("  pull: warming up");
+    const warm = new Tally(new Set(), WARMUP);
+    for (const id of await postBatch(client, producer, makeInputs(`pull-warm-${Date.now().toString(36)}`, WARMUP))) warm.expected.add(id);
+    await drainPull(client, subscription, warm, 30_000);
+
+    const prefix = `pull-${Date.now().toString(36)}`;
+    const tally = new Tally(new Set(), total);
+    const run = await throughputRun("certflow pull", system, client, producer, prefix, total, tally, () =>
+      drainPull(client, subscription, tally, 60_000 + total * 10),
+    );
+    if (!run.check.ok) throw new Error(`pull delivery check failed: ${JSON.stringify(run.check)}`);
+
+    const tracker = new Tracker();
+    let consuming = true;
+    const consumer = (async () => {
+      while (consuming) {
+        const messages = await pull(client, subscription, PULL_MAX, PULL_WAIT_SECONDS);
+        const at = performance.now();
+        for (const message of messages) tracker.markReceived(message.notification.subject, at);
+        await ack(client, subscription, messages);
+      }
+    })();
+    const latencyPrefix = `pull-lat-${Date.now().toString(36)}`;
+    let latency: Latency;
+    try {
+      latency = await steady(
+        "certflow pull latency",
+        latencyPrefix,
+        durationMs,
+        tracker,
+        async (subjects) => {
+          await postBatch(client, producer, subjects.map((subject, index) => notificationInput(subject, index)));
+        },
+        { certflow: system.child.pid },
+      );
+    } finally {
+      consuming = false;
+      await consumer;
+    }
+    return { throughput: { ...run, settledMs: run.ms }, latency: { ...latency, phases: await ledgerPhases(system.id, latencyPrefix) } };
+  } finally {
+    client.close();
+    await system.destroy();
+  }
+}
+
+/** The latency benchmark's baseline: js.publish of the same envelopes to a durable pull consumer, publish to receive. */
+async function rawLatency(durationMs: number): Promise<Latency> {
+  const raw = await RawJetStream.open(isolationId("push_raw"));
+  try {
+    await raw.addDurable("bench-latency");
+    const tracker = new Tracker();
+    const consumer = await raw.consume("bench-latency", PULL_MAX, (message: JsMsg) => {
+      const { subject } = message.json<{ subject: string }>();
+      tracker.markReceived(subject, performance.now());
+      message.ack();
+    });
+    try {
+      return await steady("raw latency", `raw-lat-${Date.now().toString(36)}`, durationMs, tracker, async (subjects) => {
+        await raw.publishMany(subjects.map((subject, index) => envelopeOf(notificationInput(subject, index), "bench-producer")));
+      });
+    } finally {
+      await consumer.stop();
+    }
+  } finally {
+    await raw.destroy();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Where a push delivery's time goes, from certflow's own ledger and attempt log
+
+interface AttemptStages {
+  attempts: number;
+  failed: number;
+  /** Lease (the ledger's last_delivered_at) to the attempt's start: the pump launching the POST. */
+  leaseToPost: { p50: number; p99: number };
+  /** The webhook's round trip, as certflow timed it. */
+  postRoundTrip: { p50: number; p99: number };
+  /** From the response to the ack transaction's start: recording the attempt. */
+  responseToAck: { p50: number; p99: number };
+  /** Leases that handed out this many messages on average (messages per distinct lease instant). */
+  messagesPerLease: number;
+}
+
+async function attemptStages(schema: string, subscriptionName: string, subjectPrefix: string): Promise<AttemptStages | undefined> {
+  const db = new pg.Client({ connectionString: DATABASE_URL });
+  await db.connect();
+  try {
+    const { rows } = await db.query(
+      `WITH a AS (
+         SELECT d.last_delivered_at, d.finished_at, t.started_at, t.latency_ms, t.outcome
+         FROM "${schema}".subscriptions s
+         JOIN "${schema}".deliveries d ON d.subscription_id = s.id AND d.phase = 1
+         JOIN "${schema}".notifications n ON n.seq = d.seq
+         JOIN "${schema}".delivery_attempts t ON t.subscription_id = s.id AND t.phase = d.phase AND t.seq = d.seq
+         WHERE s.name = $1 AND n.subject LIKE $2
+       )
+       SELECT count(*)::int AS attempts, count(*) FILTER (WHERE outcome = 'failed')::int AS failed,
+         percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM started_at - last_delivered_at) * 1000) AS l50,
+         percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM started_at - last_delivered_at) * 1000) AS l99,
+         percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_ms) AS p50,
+         percentile_cont(0.99) WITHIN GROUP (ORDER BY latency_ms) AS p99,
+         percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM finished_at - started_at) * 1000 - latency_ms) AS r50,
+         percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM finished_at - started_at) * 1000 - latency_ms) AS r99,
+         count(*)::float / GREATEST(1, count(DISTINCT last_delivered_at)) AS per_lease
+       FROM a`,
+      [subscriptionName, `${subjectPrefix}%`],
+    );
+    const row = rows[0];
+    if (!row || row.attempts === 0) return undefined;
+    const ms = (value: unknown) => Math.round(Number(value) * 10) / 10;
+    return {
+      attempts: row.attempts,
+      failed: row.failed,
+      leaseToPost: { p50: ms(row.l50), p99: ms(row.l99) },
+      postRoundTrip: { p50: ms(row.p50), p99: ms(row.p99) },
+      responseToAck: { p50: ms(row.r50), p99: ms(row.r99) },
+      messagesPerLease: ms(row.per_lease),
+    };
+  } finally {
+    await db.end();
+  }
+}
+
+function describeAttempts(stages: AttemptStages): string {
+  const pair = (value: { p50: number; p99: number }) => `p50 ${value.p50} ms / p99 ${value.p99} ms`;
+  return (
+    `lease->POST ${pair(stages.leaseToPost)}, POST round trip ${pair(stages.postRoundTrip)}, ` +
+    `response->ack ${pair(stages.responseToAck)}; ${stages.messagesPerLease} messages per lease; ${stages.failed} of ${stages.attempts} attempts failed`
+  );
+}
