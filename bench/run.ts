@@ -1,8 +1,9 @@
 /**
  * certflow's benchmark suite: `npm run bench` runs every benchmark, `npm run bench -- ingest`
- * (or end-to-end, latency, prefill, push) runs those named. Every figure is a ratio to a baseline measured in
+ * (or end-to-end, latency, prefill, push, certificates) runs those named. Every figure is a ratio to a baseline measured in
  * the same run with the same client. BENCH_SCALE multiplies the sizes; see bench/lib/env.ts.
  */
+import { certificates } from "./certificates.js";
 import { endToEnd } from "./end-to-end.js";
 import { ingest } from "./ingest.js";
 import { latency } from "./latency.js";
@@ -18,6 +19,7 @@ const BENCHMARKS: Record<string, () => Promise<Figure[]>> = {
   latency,
   prefill,
   push,
+  certificates,
 };
 const ALIASES: Record<string, string> = { e2e: "end-to-end", endtoend: "end-to-end" };
 

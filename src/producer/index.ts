@@ -8,15 +8,18 @@ import { notificationsRouter } from "./notifications/router.js";
 import { PostgresProducerStore } from "./producers/producer-store.js";
 import { Producers } from "./producers/producers.js";
 import { producersRouter } from "./producers/router.js";
+import { setupCertificateRegistry } from "./registry-setup.js";
 
-/** The producer side: credentials for producers, the notification API and the journal behind it. */
+/** The producer side: credentials for producers, the notification API and the journal behind it, the certificate registry. */
 export function setupProducer(deps: ServiceDeps): Service {
   const journal = new PostgresNotificationJournal(deps.db);
   const publish = new PublishNotifications(deps.broker, journal, deps.metrics);
   const producers = new Producers(new PostgresProducerStore(deps.db), deps.credentials);
+  const registry = setupCertificateRegistry(deps);
   const router = createRouter();
   router.route("/", notificationsRouter(publish, new InspectNotifications(journal)));
-  router.route("/", certificatesRouter(journal));
+  router.route("/", certificatesRouter(journal, registry.registry));
+  router.route("/", registry.router);
   router.route("/", producersRouter(producers));
-  return { name: "producer", router };
+  return { name: "producer", router, start: registry.start, stop: registry.stop };
 }

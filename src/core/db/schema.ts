@@ -176,7 +176,91 @@ export interface Database {
   subscription_stats: SubscriptionStatsTable;
   notifications: NotificationsTable;
   deliveries: DeliveriesTable;
+  registry_certificates: RegistryCertificatesTable;
+  conversions: ConversionsTable;
+  trades: TradesTable;
+  trade_certificates: TradeCertificatesTable;
+  registry_outbox: RegistryOutboxTable;
 }
 
 /** A database handle or an open transaction: repositories take either. */
 export type Executor = Kysely<Database>;
+
+/** The producer's certificate registry: its write model (the read model is `certificate_states`). */
+export interface RegistryCertificatesTable {
+  certificate_id: string;
+  kind: "annual" | "hourly";
+  device_id: string;
+  grid_area: string;
+  energy_source: string;
+  period_start: Timestamp;
+  period_end: Timestamp;
+  quantity_wh: number;
+  owner: string;
+  initial_owner: string;
+  status: string;
+  parent_certificate_id: string | null;
+  /** Hour of the year (0-based) of an hourly certificate. */
+  hour_index: number | null;
+  version: number;
+  /** Annual: the conversion that converted it; hourly: the conversion that issued it. */
+  conversion_id: string | null;
+  /** Annual: when its conversion finished, so its hourly certificates may change from then on. */
+  converted_at: ColumnType<Date | null, Date | string | null, Date | string | null>;
+  registered_by: string;
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
+}
+
+export type ConversionStatus = "queued" | "running" | "persisted" | "done" | "failed";
+
+export interface ConversionsTable {
+  id: string;
+  annual_certificate_id: string;
+  status: ConversionStatus;
+  profile_kind: "uniform" | "hourly" | "csv";
+  profile_unit: string | null;
+  /** One value (Wh) per hour, as JSON text; null for a uniform profile. */
+  profile_wh: ColumnType<unknown, string | null, never>;
+  hours: number;
+  quantity_wh: number;
+  hours_persisted: Generated<number>;
+  hours_published: Generated<number>;
+  attempts: Generated<number>;
+  error: string | null;
+  validation: ColumnType<unknown, string | null, string | null>;
+  requested_by: string;
+  created_at: CreatedAt;
+  started_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  persisted_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  finished_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  updated_at: UpdatedAt;
+}
+
+export interface TradesTable {
+  id: string;
+  seller: string;
+  buyer: string;
+  price_per_mwh: number | null;
+  certificate_count: number;
+  quantity_wh: number;
+  requested_by: string;
+  created_at: CreatedAt;
+}
+
+export interface TradeCertificatesTable {
+  trade_id: string;
+  certificate_id: string;
+  quantity_wh: number;
+  previous_owner: string;
+  /** The certificate's version after the transfer. */
+  version: number;
+}
+
+export interface RegistryOutboxTable {
+  seq: Generated<number>;
+  id: string;
+  subject: string;
+  envelope: ColumnType<unknown, string, never>;
+  created_at: CreatedAt;
+}

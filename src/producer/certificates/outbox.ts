@@ -1,0 +1,92 @@
+import { sql } from "kysely";
+import type { Executor } from "../../core/db/schema.js";
+import type { Logger } from "../../core/logger.js";
+import type { Notification } from "../../core/notifications/envelope.js";
+import type { Broker } from "../../mom/broker.js";
+
+const BATCH = 500;
+const INTERVAL_MS = 5_000;
+
+/** Adds notifications to the outbox in the caller's transaction, beside the change they describe. */
+export async function enqueueNotifications(executor: Executor, notifications: readonly Notification[]): Promise<void> {
+  for (let offset = 0; offset < notifications.length; offset += 5_000) {
+    const chunk = notifications.slice(offset, offset + 5_000);
+    await sql`
+      INSERT INTO registry_outbox (id, subject, envelope)
+      SELECT * FROM unnest(${chunk.map((n) => n.id)}::uuid[], ${chunk.map((n) => n.subject)}::text[], ${chunk.map((n) => JSON.stringify(n))}::json[])
+      ON CONFLICT (id) DO NOTHING
+    `.execute(executor);
+  }
+}
+
+/**
+ * Publishes the outbox in commit order and deletes what the broker stored. One relay at a time
+ * across processes (an advisory lock), and a failed publish stops the batch there, so a
+ * certificate's notifications reach the stream in version order. Runs after each command, at
+ * start-up (what a crash left behind) and on a timer (what a broker outage left behind).
+ */
+export class OutboxRelay {
+  private running: Promise<void> | undefined;
+  private next: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly db: Executor,
+    private readonly broker: Broker,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Resolves once a pass that began after this call has emptied the outbox. */
+  flush(): Promise<void> {
+    if (!this.running) {
+      this.running = this.drain().finally(() => {
+        this.running = undefined;
+      });
+      return this.running;
+    }
+    this.next ??= this.running
+      .catch(() => undefined)
+      .then(() => {
+        this.next = undefined;
+        return this.flush();
+      });
+    return this.next;
+  }
+
+  /** Publishes after a command; a failure is logged and left to the timer, the change is committed. */
+  async flushQuietly(): Promise<void> {
+    await this.flush().catch((error: unknown) => this.logger.warn({ err: error }, "outbox not published yet; will retry"));
+  }
+
+  start(): void {
+    void this.flushQuietly();
+    this.timer = setInterval(() => void this.flushQuietly(), INTERVAL_MS);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.running?.catch(() => undefined);
+  }
+
+  private async drain(): Promise<void> {
+    let published = 0;
+    for (;;) {
+      const batch = await this.db.transaction().execute(async (trx) => {
+        await sql`SELECT pg_advisory_xact_lock(hashtextextended(current_schema() || '/registry-outbox', 0))`.execute(trx);
+        const rows = await trx.selectFrom("registry_outbox").select(["seq", "envelope"]).orderBy("seq").limit(BATCH).execute();
+        if (rows.length === 0) return { read: 0, error: undefined };
+        const results = await this.broker.publishMany(rows.map((row) => row.envelope as Notification));
+        const failed = results.findIndex((result) => result instanceof Error);
+        const done = failed === -1 ? rows : rows.slice(0, failed);
+        if (done.length > 0) await trx.deleteFrom("registry_outbox").where("seq", "in", done.map((row) => row.seq)).execute();
+        return { read: rows.length, error: failed === -1 ? undefined : (results[failed] as Error) };
+      });
+      // What was stored is deleted (committed) before a failure is reported.
+      if (batch.error) throw batch.error;
+      published += batch.read;
+      if (batch.read < BATCH) break;
+    }
+    if (published > 0) this.logger.debug({ published }, "outbox published");
+  }
+}

@@ -1,0 +1,136 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { CERTIFICATE_KINDS, CERTIFICATE_STATUSES, identifier, utcTimestamp, wattHours } from "../../core/notifications/certificate.js";
+import { PageQuerySchema, bearer, json, jsonBody, problems } from "../../core/http/openapi.js";
+import { MAX_ANNUAL_ID_LENGTH } from "./ids.js";
+import { CertificateIdParamSchema } from "./routes.js";
+
+export const RegistryCertificateSchema = z
+  .object({
+    certificateId: z.string(),
+    kind: z.enum(CERTIFICATE_KINDS),
+    deviceId: z.string(),
+    gridArea: z.string(),
+    energySource: z.string(),
+    periodStart: z.string(),
+    periodEnd: z.string(),
+    quantityWh: z.number().int().openapi({ description: "Whole watt-hours" }),
+    owner: z.string(),
+    status: z.enum(CERTIFICATE_STATUSES),
+    parentCertificateId: z.string().optional().openapi({ description: "Hourly certificates: the annual certificate they came from" }),
+    version: z.number().int().openapi({ description: "Bumped by every change; each change is one notification" }),
+    hour: z.number().int().nullable().openapi({ description: "Hourly certificates: hour of the year, from 0" }),
+    conversionId: z.string().nullable().openapi({ description: "Annual: the conversion that converted it; hourly: the one that issued it" }),
+    convertedAt: z.string().nullable().openapi({ description: "Annual: when its conversion finished" }),
+    settled: z.boolean().openapi({ description: "False while the conversion that issued an hourly certificate is still publishing; it cannot change until then" }),
+    registeredBy: z.string(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+  })
+  .openapi("RegistryCertificate");
+
+export const registerAnnualRoute = createRoute({
+  method: "post",
+  path: "/v1/certificates/annual",
+  tags: ["certificates"],
+  summary: "Register an annual certificate",
+  description:
+    "Admin or producer token. Issues an active annual certificate for one UTC calendar year and publishes `certificate.issued`. " +
+    "The same registration again (same `id` and values) answers 200 with the certificate; the same `id` with other values answers 409.",
+  security: bearer,
+  request: {
+    body: jsonBody(
+      z.strictObject({
+        id: identifier("id").optional().openapi({ description: `Certificate id (at most ${MAX_ANNUAL_ID_LENGTH} characters); a UUIDv7 when absent` }),
+        deviceId: identifier("deviceId"),
+        gridArea: identifier("gridArea"),
+        energySource: identifier("energySource"),
+        year: z.number({ error: "expected a year" }).int({ error: "must be a whole year" }).min(2000, { error: "must be 2000 or later" }).max(2100, { error: "must be 2100 or earlier" }),
+        quantityWh: wattHours.min(1, { error: "must be at least 1 Wh" }),
+        owner: identifier("owner"),
+      }),
+    ),
+  },
+  responses: {
+    201: json(RegistryCertificateSchema, "Registered"),
+    200: json(RegistryCertificateSchema, "Registered before with the same values"),
+    ...problems(409),
+  },
+});
+
+export const cancelCertificateRoute = createRoute({
+  method: "post",
+  path: "/v1/certificates/{id}/cancel",
+  tags: ["certificates"],
+  summary: "Cancel an active certificate",
+  description: "Admin or producer token. Publishes `certificate.cancelled`. Only an active certificate can be cancelled (else 409); a cancelled annual certificate can then be converted.",
+  security: bearer,
+  request: {
+    params: CertificateIdParamSchema,
+    body: { required: false, content: { "application/json": { schema: z.strictObject({ reason: z.string().max(500).optional() }) } } },
+  },
+  responses: { 200: json(RegistryCertificateSchema, "Cancelled"), ...problems(404, 409) },
+});
+
+export const getCertificateRoute = createRoute({
+  method: "get",
+  path: "/v1/certificates/{id}",
+  tags: ["certificates"],
+  summary: "A certificate in the registry",
+  security: bearer,
+  request: { params: CertificateIdParamSchema },
+  responses: { 200: json(RegistryCertificateSchema, "The certificate"), ...problems(404) },
+});
+
+export const listCertificatesRoute = createRoute({
+  method: "get",
+  path: "/v1/certificates",
+  tags: ["certificates"],
+  summary: "List certificates, filtered, by id",
+  description: "Filters are AND-ed. `periodFrom`/`periodTo` keep certificates whose period overlaps [periodFrom, periodTo).",
+  security: bearer,
+  request: {
+    query: PageQuerySchema.extend({
+      kind: z.enum(CERTIFICATE_KINDS).optional(),
+      owner: identifier("owner").optional(),
+      status: z.enum(CERTIFICATE_STATUSES).optional(),
+      energySource: identifier("energySource").optional(),
+      gridArea: identifier("gridArea").optional(),
+      deviceId: identifier("deviceId").optional(),
+      parentCertificateId: identifier("parentCertificateId").optional(),
+      periodFrom: utcTimestamp.optional().openapi({ description: "RFC 3339; periods ending after it" }),
+      periodTo: utcTimestamp.optional().openapi({ description: "RFC 3339; periods starting before it" }),
+    }),
+  },
+  responses: {
+    200: json(z.object({ data: z.array(RegistryCertificateSchema), nextCursor: z.string().nullable() }), "A page of certificates"),
+    ...problems(),
+  },
+});
+
+const ValidationCheckSchema = z.object({
+  name: z.enum(["exactTotal", "hourCount", "year", "source", "parent", "noDuplicateHours", "uniqueIds", "status"]),
+  result: z.enum(["passed", "failed", "skipped"]),
+  detail: z.string(),
+});
+
+export const ValidationReportSchema = z
+  .object({
+    certificateId: z.string(),
+    kind: z.enum(CERTIFICATE_KINDS),
+    valid: z.boolean().openapi({ description: "True when no check failed" }),
+    checkedAt: z.string(),
+    checks: z.array(ValidationCheckSchema),
+  })
+  .openapi("ValidationReport");
+
+export const validateCertificateRoute = createRoute({
+  method: "get",
+  path: "/v1/certificates/{id}/validation",
+  tags: ["certificates"],
+  summary: "Check a certificate and its conversion",
+  description:
+    "Each check is named with its result: exact total (hours sum to the annual quantity), hour count, year, source and parent consistency, no duplicate hours, unique ids, status rules.",
+  security: bearer,
+  request: { params: CertificateIdParamSchema },
+  responses: { 200: json(ValidationReportSchema, "The checks"), ...problems(404) },
+});

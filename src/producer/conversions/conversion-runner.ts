@@ -1,0 +1,269 @@
+import { AppError } from "../../core/errors.js";
+import { setImmediate as setImmediatePromise } from "node:timers/promises";
+import type { Logger } from "../../core/logger.js";
+import type { Broker } from "../../mom/broker.js";
+import { registryNotification } from "../certificates/envelopes.js";
+import type { OutboxRelay } from "../certificates/outbox.js";
+import type { CertificateStore } from "../certificates/registry-store.js";
+import { validateAnnual } from "../certificates/validation.js";
+import type { ConvertResult } from "./compute.js";
+import type { ConversionPool } from "./conversion-pool.js";
+import type { ConversionRecord, ConversionStore } from "./conversion-store.js";
+import { hourlyIssuedNotifications } from "./hourly-notifications.js";
+import type { ConversionLeases } from "./leases.js";
+
+export interface ConversionRunnerOptions {
+  /** Conversions worked on at once (each computes on the pool, then writes and publishes). */
+  lanes: number;
+  /** Conversions this process accepts beyond those it works on (config.conversions.queue). */
+  queue: number;
+  /** Hourly notifications per publish call. */
+  publishChunk?: number;
+  /** How often unfinished conversions nobody holds are looked for. */
+  sweepIntervalMs?: number;
+  /** First retry delay after a failed step; doubles with each failure in a row, up to 30 s. */
+  retryBaseMs?: number;
+}
+
+const MAX_ATTEMPTS = 5;
+/** Chunks of hourly notifications in flight at once. */
+const PUBLISH_WINDOW = 4;
+const MAX_BACKOFF_MS = 30_000;
+
+class Stopping extends Error {}
+
+/**
+ * Moves conversions through their steps, each durable before the next begins:
+ * queued -> running (apportioned on the worker pool) -> persisted (every hourly certificate and
+ * the annual certificate's new version, one transaction) -> hourly `certificate.issued`
+ * published in batches, progress recorded -> done (`certificate.converted` committed to the
+ * outbox with the status). After a crash the conversion resumes from its last durable step:
+ * the hours are written once (status checked under the row lock, unique (parent, hour)), and
+ * notifications published again carry the same ids, so the broker and journal drop the copies.
+ */
+export class ConversionRunner {
+  private readonly waiting: string[] = [];
+  /** Waiting or being worked on in this process. */
+  private readonly tracked = new Set<string>();
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly retries = new Map<string, NodeJS.Timeout>();
+  /** Consecutive failed attempts per conversion in this process, for the back-off. */
+  private readonly failures = new Map<string, number>();
+  private active = 0;
+  private stopping = false;
+  private sweeper: NodeJS.Timeout | undefined;
+  private readonly publishChunk: number;
+
+  constructor(
+    private readonly store: ConversionStore,
+    private readonly certificates: CertificateStore,
+    private readonly pool: ConversionPool,
+    private readonly broker: Pick<Broker, "publishMany">,
+    private readonly leases: ConversionLeases,
+    private readonly relay: OutboxRelay,
+    private readonly logger: Logger,
+    private readonly sourceVersion: string,
+    private readonly options: ConversionRunnerOptions,
+  ) {
+    this.publishChunk = options.publishChunk ?? 100;
+  }
+
+  /** Whether another conversion may be accepted now. */
+  hasRoom(): boolean {
+    return this.tracked.size < this.options.lanes + this.options.queue;
+  }
+
+  submit(conversionId: string): void {
+    if (this.stopping || this.tracked.has(conversionId)) return;
+    this.tracked.add(conversionId);
+    this.waiting.push(conversionId);
+    this.pump();
+  }
+
+  /** Takes up what is unfinished (a crash, a stopped process), now and then on a timer. */
+  start(): void {
+    void this.sweep();
+    this.sweeper = setInterval(() => void this.sweep(), this.options.sweepIntervalMs ?? 5_000);
+    this.sweeper.unref();
+  }
+
+  /** Stops after the current step of each conversion; the rest resumes on the next start. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    clearInterval(this.sweeper);
+    for (const timer of this.retries.values()) clearTimeout(timer);
+    this.retries.clear();
+    this.waiting.length = 0;
+    await Promise.allSettled([...this.inFlight]);
+    await this.leases.close();
+    await this.pool.close();
+  }
+
+  private async sweep(): Promise<void> {
+    try {
+      const room = this.options.lanes + this.options.queue - this.tracked.size;
+      if (room <= 0) return;
+      for (const id of await this.store.unfinished(room + this.tracked.size)) {
+        if (!this.tracked.has(id) && !this.retries.has(id) && this.hasRoom()) this.submit(id);
+      }
+    } catch (error) {
+      this.logger.warn({ err: error }, "could not look for unfinished conversions");
+    }
+  }
+
+  private pump(): void {
+    while (!this.stopping && this.active < this.options.lanes && this.waiting.length > 0) {
+      const id = this.waiting.shift()!;
+      this.active++;
+      const run: Promise<void> = this.runLeased(id).finally(() => {
+        this.active--;
+        this.tracked.delete(id);
+        this.inFlight.delete(run);
+        this.pump();
+      });
+      this.inFlight.add(run);
+    }
+  }
+
+  private async runLeased(id: string): Promise<void> {
+    let leased = false;
+    try {
+      leased = await this.leases.acquire(id);
+      // Another process holds it; the sweep looks again if that process goes away.
+      if (!leased) return;
+      await this.advance(id);
+      this.failures.delete(id);
+    } catch (error) {
+      if (error instanceof Stopping || this.stopping) return;
+      const failures = (this.failures.get(id) ?? 0) + 1;
+      this.failures.set(id, failures);
+      const delay = Math.min(MAX_BACKOFF_MS, (this.options.retryBaseMs ?? 250) * 2 ** Math.min(failures - 1, 10));
+      this.logger.warn({ err: error, conversionId: id, retryInMs: delay }, "conversion step failed; it will resume");
+      this.retries.set(
+        id,
+        setTimeout(() => {
+          this.retries.delete(id);
+          this.submit(id);
+        }, delay).unref(),
+      );
+    } finally {
+      if (leased) await this.leases.release(id);
+    }
+  }
+
+  private async advance(id: string): Promise<void> {
+    let conversion = await this.store.find(id);
+    if (!conversion || conversion.status === "done" || conversion.status === "failed") return;
+    const logger = this.logger.child({ conversionId: id, annualCertificateId: conversion.annualCertificateId });
+    let computed: ConvertResult | undefined;
+    if (conversion.status !== "queued") {
+      logger.info({ status: conversion.status, hoursPublished: conversion.hoursPublished, attempts: conversion.attempts }, "conversion resumed");
+    }
+
+    if (conversion.status === "queued" || conversion.status === "running") {
+      conversion = await this.store.start(id);
+      if (!conversion) return this.advance(id);
+      computed = await this.computeAndPersist(conversion, logger);
+      if (!computed) return;
+      conversion = (await this.store.find(id))!;
+    }
+
+    if (conversion.status === "persisted") {
+      await this.publishHours(conversion, computed, logger);
+      await this.finish(conversion, logger);
+    }
+  }
+
+  /**
+   * Apportions on the pool and writes the hours. Nothing is written unless all of it is, so a
+   * conversion that cannot get this far (a conflict, or MAX_ATTEMPTS failures) may fail safely;
+   * anything else (the database or the pool away for a moment) is retried.
+   */
+  private async computeAndPersist(conversion: ConversionRecord, logger: Logger): Promise<ConvertResult | undefined> {
+    try {
+      const annual = await this.certificates.find(conversion.annualCertificateId);
+      if (!annual) throw new AppError("conflict", `certificate ${conversion.annualCertificateId} does not exist`);
+      const computed = await this.pool.convert({
+        quantityWh: annual.state.quantityWh,
+        hours: conversion.hours,
+        weightsWh: conversion.profileKind === "uniform" ? null : await this.store.profile(conversion.id),
+      });
+      this.checkStopping();
+      const began = performance.now();
+      const wrote = await this.store.persist(conversion.id, computed.quantitiesWh);
+      logger.info(
+        { hours: conversion.hours, zeroHours: computed.zeroHours, ms: Math.round(performance.now() - began), wrote },
+        "conversion persisted: hourly certificates written",
+      );
+      return computed;
+    } catch (error) {
+      this.checkStopping();
+      const permanent = error instanceof AppError && error.code === "conflict";
+      if (!permanent && conversion.attempts < MAX_ATTEMPTS) throw error;
+      logger.error({ err: error, attempts: conversion.attempts }, "conversion failed; nothing was written");
+      await this.store.fail(conversion.id, (error as Error).message);
+      return undefined;
+    }
+  }
+
+  private async publishHours(conversion: ConversionRecord, computed: ConvertResult | undefined, logger: Logger): Promise<void> {
+    const annual = await this.certificates.find(conversion.annualCertificateId);
+    if (!annual) throw new Error(`certificate ${conversion.annualCertificateId} vanished`);
+    // After a restart the quantities are read back as persisted: the registry is the truth.
+    const quantitiesWh = computed?.quantitiesWh ?? Float64Array.from(await this.store.hourlyQuantities(conversion.annualCertificateId));
+    if (quantitiesWh.length !== conversion.hours) throw new Error(`found ${quantitiesWh.length} of ${conversion.hours} hours`);
+    const run = {
+      // The annual certificate as the hours were issued from it (persisting bumped its version).
+      annual: { ...annual.state, version: annual.state.version - 1 },
+      conversionId: conversion.id,
+      time: conversion.persistedAt!.toISOString(),
+      sourceVersion: this.sourceVersion,
+    };
+    // Published on this process's broker connection in small chunks, a few in flight at a time,
+    // so HTTP requests are served between them; the published prefix is recorded after each window.
+    const window = this.publishChunk * PUBLISH_WINDOW;
+    let nextReport = conversion.hours / 4;
+    for (let from = conversion.hoursPublished; from < conversion.hours; from += window) {
+      this.checkStopping();
+      const to = Math.min(conversion.hours, from + window);
+      const chunks: Array<Promise<Array<unknown>>> = [];
+      for (let first = from; first < to; first += this.publishChunk) {
+        const last = Math.min(to, first + this.publishChunk);
+        chunks.push(this.broker.publishMany(hourlyIssuedNotifications({ ...run, firstHour: first, quantitiesWh: quantitiesWh.slice(first, last) })));
+        await setImmediatePromise();
+      }
+      const failed = (await Promise.all(chunks)).flat().find((result) => result instanceof Error);
+      if (failed) throw failed;
+      await this.store.recordPublished(conversion.id, to);
+      if (to >= nextReport && to < conversion.hours) {
+        logger.info({ published: to, hours: conversion.hours }, "conversion progress");
+        while (nextReport <= to) nextReport += conversion.hours / 4;
+      }
+    }
+  }
+
+  private async finish(conversion: ConversionRecord, logger: Logger): Promise<void> {
+    const annual = await this.certificates.find(conversion.annualCertificateId);
+    if (!annual) throw new Error(`certificate ${conversion.annualCertificateId} vanished`);
+    const checks = validateAnnual(annual, await this.certificates.family(conversion.annualCertificateId));
+    const validation = { valid: checks.every((check) => check.result !== "failed"), checks };
+    const converted = registryNotification(
+      {
+        type: "certificate.converted",
+        state: annual.state,
+        extras: { conversionId: conversion.id, hourlyCertificateCount: conversion.hours },
+        time: new Date(),
+        causeId: conversion.id,
+      },
+      this.sourceVersion,
+    );
+    await this.store.finish(conversion.id, converted, validation);
+    await this.relay.flushQuietly();
+    const startedAt = conversion.startedAt?.getTime() ?? conversion.createdAt.getTime();
+    logger.info({ hours: conversion.hours, valid: validation.valid, durationMs: Date.now() - startedAt }, "conversion done");
+  }
+
+  private checkStopping(): void {
+    if (this.stopping) throw new Stopping("stopping");
+  }
+}

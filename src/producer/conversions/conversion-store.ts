@@ -1,0 +1,299 @@
+import { sql, type Selectable } from "kysely";
+import type { ConversionStatus, ConversionsTable, Executor } from "../../core/db/schema.js";
+import { conflict } from "../../core/errors.js";
+import type { Notification } from "../../core/notifications/envelope.js";
+import { enqueueNotifications } from "../certificates/outbox.js";
+
+export type ProfileKind = "uniform" | "hourly" | "csv";
+
+export interface ConversionRecord {
+  id: string;
+  annualCertificateId: string;
+  status: ConversionStatus;
+  profileKind: ProfileKind;
+  profileUnit: string | null;
+  hours: number;
+  quantityWh: number;
+  hoursPersisted: number;
+  hoursPublished: number;
+  attempts: number;
+  error: string | null;
+  validation: unknown;
+  requestedBy: string;
+  createdAt: Date;
+  startedAt: Date | null;
+  persistedAt: Date | null;
+  finishedAt: Date | null;
+}
+
+export interface NewConversion {
+  id: string;
+  annualCertificateId: string;
+  profileKind: ProfileKind;
+  profileUnit: string | null;
+  /** One value (Wh) per hour; null for a uniform profile. */
+  profileWh: readonly number[] | null;
+  hours: number;
+  quantityWh: number;
+  requestedBy: string;
+}
+
+/** Conversions, and the steps that move one forward; each step is one transaction. */
+export interface ConversionStore {
+  /** Throws a conflict when the certificate already has a conversion that has not failed. */
+  create(conversion: NewConversion): Promise<ConversionRecord>;
+  find(id: string): Promise<ConversionRecord | undefined>;
+  /** The conversion of this certificate that has not failed, if any. */
+  activeFor(annualCertificateId: string): Promise<ConversionRecord | undefined>;
+  profile(id: string): Promise<number[] | null>;
+  /** Conversions not yet done or failed, oldest first. */
+  unfinished(limit: number): Promise<string[]>;
+  /** Marks a queued (or interrupted) conversion running and counts the attempt. */
+  start(id: string): Promise<ConversionRecord | undefined>;
+  /**
+   * Writes every hourly certificate, the annual certificate's new version and the conversion's
+   * `persisted` status in one transaction; false when an earlier attempt already did.
+   */
+  persist(id: string, quantitiesWh: ArrayLike<number>): Promise<boolean>;
+  /** Hourly quantities as persisted, by hour. */
+  hourlyQuantities(annualCertificateId: string): Promise<number[]>;
+  recordPublished(id: string, hoursPublished: number): Promise<void>;
+  /** Marks it done, the annual certificate converted, and enqueues `certificate.converted`, together. */
+  finish(id: string, converted: Notification, validation: unknown): Promise<void>;
+  /** Only a conversion that has not persisted anything can fail: there is nothing half-done to leave. */
+  fail(id: string, error: string): Promise<void>;
+}
+
+const UNIQUE_VIOLATION = "23505";
+
+function toRecord(row: Omit<Selectable<ConversionsTable>, "profile_wh">): ConversionRecord {
+  return {
+    id: row.id,
+    annualCertificateId: row.annual_certificate_id,
+    status: row.status,
+    profileKind: row.profile_kind,
+    profileUnit: row.profile_unit,
+    hours: row.hours,
+    quantityWh: row.quantity_wh,
+    hoursPersisted: row.hours_persisted,
+    hoursPublished: row.hours_published,
+    attempts: row.attempts,
+    error: row.error,
+    validation: row.validation,
+    requestedBy: row.requested_by,
+    createdAt: row.created_at,
+    startedAt: row.started_at,
+    persistedAt: row.persisted_at,
+    finishedAt: row.finished_at,
+  };
+}
+
+const COLUMNS = [
+  "id",
+  "annual_certificate_id",
+  "status",
+  "profile_kind",
+  "profile_unit",
+  "hours",
+  "quantity_wh",
+  "hours_persisted",
+  "hours_published",
+  "attempts",
+  "error",
+  "validation",
+  "requested_by",
+  "created_at",
+  "started_at",
+  "persisted_at",
+  "finished_at",
+  "updated_at",
+] as const;
+
+export class PostgresConversionStore implements ConversionStore {
+  constructor(private readonly db: Executor) {}
+
+  async create(conversion: NewConversion): Promise<ConversionRecord> {
+    try {
+      const row = await this.db
+        .insertInto("conversions")
+        .values({
+          id: conversion.id,
+          annual_certificate_id: conversion.annualCertificateId,
+          status: "queued",
+          profile_kind: conversion.profileKind,
+          profile_unit: conversion.profileUnit,
+          profile_wh: conversion.profileWh === null ? null : JSON.stringify(conversion.profileWh),
+          hours: conversion.hours,
+          quantity_wh: conversion.quantityWh,
+          error: null,
+          validation: null,
+          requested_by: conversion.requestedBy,
+        })
+        .returning(COLUMNS)
+        .executeTakeFirstOrThrow();
+      return toRecord(row);
+    } catch (error) {
+      if ((error as { code?: string }).code !== UNIQUE_VIOLATION) throw error;
+      const existing = await this.activeFor(conversion.annualCertificateId);
+      throw conflict(
+        existing
+          ? `certificate ${conversion.annualCertificateId} is already converted or converting (conversion ${existing.id}, ${existing.status})`
+          : `conversion ${conversion.id} exists`,
+      );
+    }
+  }
+
+  async find(id: string): Promise<ConversionRecord | undefined> {
+    const row = await this.db.selectFrom("conversions").select(COLUMNS).where("id", "=", id).executeTakeFirst();
+    return row && toRecord(row);
+  }
+
+  async activeFor(annualCertificateId: string): Promise<ConversionRecord | undefined> {
+    const row = await this.db
+      .selectFrom("conversions")
+      .select(COLUMNS)
+      .where("annual_certificate_id", "=", annualCertificateId)
+      .where("status", "<>", "failed")
+      .executeTakeFirst();
+    return row && toRecord(row);
+  }
+
+  async profile(id: string): Promise<number[] | null> {
+    const row = await this.db.selectFrom("conversions").select("profile_wh").where("id", "=", id).executeTakeFirstOrThrow();
+    return (row.profile_wh as number[] | null) ?? null;
+  }
+
+  async unfinished(limit: number): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom("conversions")
+      .select("id")
+      .where("status", "in", ["queued", "running", "persisted"])
+      .orderBy("created_at")
+      .limit(limit)
+      .execute();
+    return rows.map((row) => row.id);
+  }
+
+  async start(id: string): Promise<ConversionRecord | undefined> {
+    const row = await this.db
+      .updateTable("conversions")
+      .set((eb) => ({
+        status: "running",
+        attempts: eb("attempts", "+", 1),
+        started_at: sql<Date>`coalesce(started_at, now())`,
+        updated_at: sql<Date>`now()`,
+      }))
+      .where("id", "=", id)
+      .where("status", "in", ["queued", "running"])
+      .returning(COLUMNS)
+      .executeTakeFirst();
+    return row && toRecord(row);
+  }
+
+  async persist(id: string, quantitiesWh: ArrayLike<number>): Promise<boolean> {
+    // One array parameter for all hours: the rows are made on the server from the annual
+    // certificate, so an 8,784-row conversion is one statement and one round trip.
+    const quantities = `{${Array.prototype.join.call(quantitiesWh, ",")}}`;
+    return this.db.transaction().execute(async (trx) => {
+      const conversion = await trx
+        .selectFrom("conversions")
+        .select(["status", "annual_certificate_id", "hours", "requested_by"])
+        .where("id", "=", id)
+        .forUpdate()
+        .executeTakeFirst();
+      if (!conversion || (conversion.status !== "queued" && conversion.status !== "running")) return false;
+      const annual = await trx
+        .selectFrom("registry_certificates")
+        .select(["status", "conversion_id", "kind"])
+        .where("certificate_id", "=", conversion.annual_certificate_id)
+        .forNoKeyUpdate()
+        .executeTakeFirstOrThrow();
+      if (annual.kind !== "annual" || annual.status !== "cancelled" || annual.conversion_id !== null) {
+        throw conflict(`certificate ${conversion.annual_certificate_id} is no longer a cancelled, unconverted annual certificate`);
+      }
+      if (quantitiesWh.length !== conversion.hours) throw new Error(`expected ${conversion.hours} hours, got ${quantitiesWh.length}`);
+      const inserted = await sql`
+        INSERT INTO registry_certificates (
+          certificate_id, kind, device_id, grid_area, energy_source, period_start, period_end, quantity_wh,
+          owner, initial_owner, status, parent_certificate_id, hour_index, version, conversion_id, registered_by,
+          created_at, updated_at
+        )
+        SELECT p.certificate_id || '-h' || lpad((t.ord - 1)::text, 4, '0'), 'hourly', p.device_id, p.grid_area, p.energy_source,
+          p.period_start + make_interval(hours => (t.ord - 1)::int), p.period_start + make_interval(hours => t.ord::int), t.quantity,
+          p.owner, p.owner, 'active', p.certificate_id, (t.ord - 1)::int, 1, ${id}::uuid, ${conversion.requested_by},
+          now(), now()
+        FROM registry_certificates p, unnest(${quantities}::bigint[]) WITH ORDINALITY AS t(quantity, ord)
+        WHERE p.certificate_id = ${conversion.annual_certificate_id}
+      `.execute(trx);
+      if (Number(inserted.numAffectedRows) !== conversion.hours) throw new Error(`inserted ${inserted.numAffectedRows} of ${conversion.hours} hours`);
+      await trx
+        .updateTable("registry_certificates")
+        .set((eb) => ({ version: eb("version", "+", 1), conversion_id: id, updated_at: sql<Date>`now()` }))
+        .where("certificate_id", "=", conversion.annual_certificate_id)
+        .execute();
+      await trx
+        .updateTable("conversions")
+        .set({ status: "persisted", hours_persisted: conversion.hours, persisted_at: sql<Date>`now()`, updated_at: sql<Date>`now()` })
+        .where("id", "=", id)
+        .execute();
+      return true;
+    });
+  }
+
+  async hourlyQuantities(annualCertificateId: string): Promise<number[]> {
+    const rows = await this.db
+      .selectFrom("registry_certificates")
+      .select(["hour_index", "quantity_wh"])
+      .where("parent_certificate_id", "=", annualCertificateId)
+      .orderBy("hour_index")
+      .execute();
+    return rows.map((row) => row.quantity_wh);
+  }
+
+  async recordPublished(id: string, hoursPublished: number): Promise<void> {
+    await this.db
+      .updateTable("conversions")
+      .set({ hours_published: hoursPublished, updated_at: sql<Date>`now()` })
+      .where("id", "=", id)
+      .where("hours_published", "<", hoursPublished)
+      .execute();
+  }
+
+  async finish(id: string, converted: Notification, validation: unknown): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      const conversion = await trx
+        .selectFrom("conversions")
+        .select(["status", "annual_certificate_id", "hours"])
+        .where("id", "=", id)
+        .forUpdate()
+        .executeTakeFirst();
+      if (!conversion || conversion.status !== "persisted") return;
+      await trx
+        .updateTable("registry_certificates")
+        .set({ converted_at: converted.time })
+        .where("certificate_id", "=", conversion.annual_certificate_id)
+        .execute();
+      await enqueueNotifications(trx, [converted]);
+      await trx
+        .updateTable("conversions")
+        .set({
+          status: "done",
+          hours_published: conversion.hours,
+          validation: JSON.stringify(validation),
+          finished_at: converted.time,
+          updated_at: sql<Date>`now()`,
+        })
+        .where("id", "=", id)
+        .execute();
+    });
+  }
+
+  async fail(id: string, error: string): Promise<void> {
+    await this.db
+      .updateTable("conversions")
+      .set({ status: "failed", error, finished_at: sql<Date>`now()`, updated_at: sql<Date>`now()` })
+      .where("id", "=", id)
+      .where("status", "in", ["queued", "running"])
+      .execute();
+  }
+}

@@ -1,0 +1,79 @@
+import { createRouter } from "../core/http/app.js";
+import type { App } from "../core/http/env.js";
+import type { ServiceDeps } from "../mom/service.js";
+import { OutboxRelay } from "./certificates/outbox.js";
+import { CertificateRegistry } from "./certificates/registry.js";
+import { PostgresCertificateStore } from "./certificates/registry-store.js";
+import { ConversionPool } from "./conversions/conversion-pool.js";
+import { ConversionRunner } from "./conversions/conversion-runner.js";
+import { PostgresConversionStore } from "./conversions/conversion-store.js";
+import { Conversions } from "./conversions/conversions.js";
+import { ConversionLeases } from "./conversions/leases.js";
+import { conversionsRouter } from "./conversions/router.js";
+import { PostgresStatisticsStore } from "./statistics/statistics.js";
+import { statisticsRouter } from "./statistics/router.js";
+import { tradesRouter } from "./trades/router.js";
+import { PostgresTradeStore } from "./trades/trade-store.js";
+import { Trades } from "./trades/trades.js";
+
+export interface CertificateRegistryService {
+  /** Served by the certificates router beside the certificate history. */
+  registry: CertificateRegistry;
+  /** Conversions, trades and statistics. */
+  router: App;
+  /** Publishes what a crash left in the outbox and resumes unfinished conversions. */
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** The granular certificate registry: annual certificates, conversions on the worker pool, trades, statistics. */
+export function setupCertificateRegistry(deps: ServiceDeps): CertificateRegistryService {
+  const logger = deps.logger.child({ component: "registry" });
+  const certificates = new PostgresCertificateStore(deps.db);
+  const relay = new OutboxRelay(deps.db, deps.broker, logger);
+  const registry = new CertificateRegistry(certificates, relay, deps.version);
+
+  const pool = new ConversionPool(deps.config.conversions);
+  const conversionStore = new PostgresConversionStore(deps.db);
+  const runner = new ConversionRunner(
+    conversionStore,
+    certificates,
+    pool,
+    deps.broker,
+    new ConversionLeases(deps.db, logger),
+    relay,
+    logger,
+    deps.version,
+    { lanes: deps.config.conversions.workers, queue: deps.config.conversions.queue },
+  );
+  const conversions = new Conversions(conversionStore, certificates, pool, runner);
+  const trades = new Trades(new PostgresTradeStore(deps.db), certificates, relay, deps.version);
+
+  deps.metrics.gauge("certflow_conversions", "Conversions by status", ["status"], async (gauge) => {
+    const rows = await deps.db.selectFrom("conversions").select(["status", (eb) => eb.fn.countAll<number>().as("count")]).groupBy("status").execute();
+    gauge.reset();
+    for (const status of ["queued", "running", "persisted", "done", "failed"]) gauge.set({ status }, 0);
+    for (const row of rows) gauge.set({ status: row.status }, Number(row.count));
+  });
+  deps.metrics.gauge("certflow_conversion_pool_queue", "Tasks waiting for a conversion worker thread", [], async (gauge) => {
+    gauge.set(pool.queued);
+  });
+
+  const router = createRouter();
+  router.route("/", conversionsRouter(conversions));
+  router.route("/", tradesRouter(trades));
+  router.route("/", statisticsRouter(new PostgresStatisticsStore(deps.db)));
+  return {
+    registry,
+    router,
+    async start() {
+      relay.start();
+      runner.start();
+      logger.info({ workers: pool.workers, queue: deps.config.conversions.queue }, "certificate registry started");
+    },
+    async stop() {
+      await runner.stop();
+      await relay.stop();
+    },
+  };
+}

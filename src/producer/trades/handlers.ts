@@ -1,0 +1,71 @@
+import type { RouteHandler } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
+import { requirePrincipal } from "../../core/http/authorize.js";
+import type { AppEnv } from "../../core/http/env.js";
+import { decodeCursor, encodeCursor } from "../../core/http/openapi.js";
+import { actorName } from "../certificates/registry-handlers.js";
+import type { TradeRecord } from "./trade-store.js";
+import type { Trades } from "./trades.js";
+import type { certificateTradesRoute, createTradeRoute, getTradeRoute, listTradesRoute } from "./routes.js";
+
+export function presentTrade(trade: TradeRecord) {
+  const mwh = trade.quantityWh / 1_000_000;
+  return {
+    id: trade.id,
+    seller: trade.seller,
+    buyer: trade.buyer,
+    pricePerMwh: trade.pricePerMwh,
+    certificateCount: trade.certificateCount,
+    quantityWh: trade.quantityWh,
+    mwh,
+    totalPrice: trade.pricePerMwh === null ? null : Math.round(trade.pricePerMwh * mwh * 1e6) / 1e6,
+    requestedBy: trade.requestedBy,
+    createdAt: trade.createdAt.toISOString(),
+  };
+}
+
+export function tradeHandlers(trades: Trades) {
+  const create: RouteHandler<typeof createTradeRoute, AppEnv> = async (c) => {
+    const principal = requirePrincipal(c, "admin", "producer");
+    const { created, trade } = await trades.trade(c.req.valid("json"), actorName(principal), c.get("logger"));
+    const { certificates } = await trades.get(trade.id);
+    return c.json({ ...presentTrade(trade), certificates }, created ? 201 : 200);
+  };
+
+  const list: RouteHandler<typeof listTradesRoute, AppEnv> = async (c) => {
+    requirePrincipal(c, "admin", "producer");
+    const { limit, cursor, owner, certificateId } = c.req.valid("query");
+    const after = decodeCursor(cursor, z.object({ id: z.string() }));
+    const page = await trades.list({ owner, certificateId }, limit + 1, after?.id);
+    const data = page.slice(0, limit);
+    const nextCursor = page.length > limit ? encodeCursor({ id: data[data.length - 1]!.id }) : null;
+    return c.json({ data: data.map(presentTrade), nextCursor }, 200);
+  };
+
+  const get: RouteHandler<typeof getTradeRoute, AppEnv> = async (c) => {
+    requirePrincipal(c, "admin", "producer");
+    const { trade, certificates } = await trades.get(c.req.valid("param").id);
+    return c.json({ ...presentTrade(trade), certificates }, 200);
+  };
+
+  const history: RouteHandler<typeof certificateTradesRoute, AppEnv> = async (c) => {
+    requirePrincipal(c, "admin", "producer");
+    const { id } = c.req.valid("param");
+    const { limit, cursor } = c.req.valid("query");
+    const after = decodeCursor(cursor, z.object({ version: z.number().int() }));
+    const page = await trades.historyOf(id, limit + 1, after?.version ?? 0);
+    const entries = page.slice(0, limit);
+    const nextCursor = page.length > limit ? encodeCursor({ version: entries[entries.length - 1]!.version }) : null;
+    const data = entries.map((entry) => ({
+      certificateId: entry.certificateId,
+      quantityWh: entry.quantityWh,
+      previousOwner: entry.previousOwner,
+      newOwner: entry.trade.buyer,
+      version: entry.version,
+      trade: presentTrade(entry.trade),
+    }));
+    return c.json({ certificateId: id, data, nextCursor }, 200);
+  };
+
+  return { create, list, get, history };
+}

@@ -1,0 +1,66 @@
+import { expect } from "vitest";
+import type { Api } from "./api.js";
+import { unique } from "./fixtures.js";
+
+/** Helpers for the certificate registry (annual certificates, conversions, trades). */
+
+export function annual(overrides: Record<string, unknown> = {}) {
+  return {
+    id: unique("annual"),
+    deviceId: "device-1",
+    gridArea: "DK1",
+    energySource: "wind",
+    year: 2025,
+    quantityWh: 1_000_000_007,
+    owner: "owner-a",
+    ...overrides,
+  };
+}
+
+export async function registerAnnual(api: Api, token: string, overrides: Record<string, unknown> = {}) {
+  const response = await api.post("/v1/certificates/annual", annual(overrides), token);
+  expect(response.status, JSON.stringify(response.body)).toBe(201);
+  return response.body as { certificateId: string; version: number; quantityWh: number; owner: string; [key: string]: any };
+}
+
+/** An annual certificate, registered and cancelled: ready to convert. */
+export async function cancelledAnnual(api: Api, token: string, overrides: Record<string, unknown> = {}) {
+  const certificate = await registerAnnual(api, token, overrides);
+  const cancelled = await api.post(`/v1/certificates/${certificate.certificateId}/cancel`, {}, token);
+  expect(cancelled.status, JSON.stringify(cancelled.body)).toBe(200);
+  return cancelled.body as typeof certificate;
+}
+
+export async function requestConversion(api: Api, token: string, body: Record<string, unknown>) {
+  const response = await api.post("/v1/conversions", body, token);
+  expect(response.status, JSON.stringify(response.body)).toBe(202);
+  return response.body.conversionId as string;
+}
+
+export function postCsv(api: Api, token: string, query: string, csv: string) {
+  return api.request("POST", `/v1/conversions?${query}`, { token, rawBody: csv, headers: { "content-type": "text/csv" } });
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Polls a conversion until it reaches `status` (done by default). */
+export async function waitForConversion(api: Api, token: string, id: string, status = "done", timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  let last: any;
+  while (Date.now() < deadline) {
+    const response = await api.get(`/v1/conversions/${id}`, token);
+    expect(response.status, JSON.stringify(response.body)).toBe(200);
+    last = response.body;
+    if (last.status === status) return last;
+    if (last.status === "failed" && status !== "failed") throw new Error(`conversion failed: ${last.error}`);
+    await sleep(50);
+  }
+  throw new Error(`conversion ${id} did not reach ${status}: ${JSON.stringify(last)}`);
+}
+
+/** UTC hours of a year, as `YYYY-MM-DDTHH:00:00Z`. */
+export function hoursOf(year: number): string[] {
+  const start = Date.UTC(year, 0, 1);
+  const count = (Date.UTC(year + 1, 0, 1) - start) / 3_600_000;
+  return Array.from({ length: count }, (_, hour) => new Date(start + hour * 3_600_000).toISOString().replace(".000Z", "Z"));
+}

@@ -1,0 +1,215 @@
+import { describe, expect, it } from "vitest";
+import { AppError } from "../../src/core/errors.js";
+import { createLogger } from "../../src/core/logger.js";
+import type { Notification } from "../../src/core/notifications/envelope.js";
+import type { Broker } from "../../src/mom/broker.js";
+import type { OutboxRelay } from "../../src/producer/certificates/outbox.js";
+import type { CertificateRecord, CertificateStore, FamilyFacts } from "../../src/producer/certificates/registry-store.js";
+import { convert } from "../../src/producer/conversions/compute.js";
+import type { ConversionPool } from "../../src/producer/conversions/conversion-pool.js";
+import { ConversionRunner } from "../../src/producer/conversions/conversion-runner.js";
+import type { ConversionRecord, ConversionStore } from "../../src/producer/conversions/conversion-store.js";
+import type { ConversionLeases } from "../../src/producer/conversions/leases.js";
+
+const HOURS = 8760;
+
+/** The runner's collaborators, in memory: enough to watch its state machine. */
+function harness(options: { status?: ConversionRecord["status"]; hoursPublished?: number; failConvert?: number | "always"; failPublish?: number; conflictOnPersist?: boolean } = {}) {
+  const log: string[] = [];
+  const published: Array<[number, number]> = [];
+  let convertFailures = 0;
+  let publishFailures = 0;
+  const conversion: ConversionRecord = {
+    id: "01a20090-0000-7000-8000-000000000001",
+    annualCertificateId: "A",
+    status: options.status ?? "queued",
+    profileKind: "uniform",
+    profileUnit: null,
+    hours: HOURS,
+    quantityWh: 1_000_003,
+    hoursPersisted: options.status === "persisted" ? HOURS : 0,
+    hoursPublished: options.hoursPublished ?? 0,
+    attempts: options.status === "persisted" ? 1 : 0,
+    error: null,
+    validation: null,
+    requestedBy: "admin",
+    createdAt: new Date(),
+    startedAt: new Date(),
+    persistedAt: options.status === "persisted" ? new Date("2025-03-01T00:00:00Z") : null,
+    finishedAt: null,
+  };
+  let annualVersion = options.status === "persisted" ? 3 : 2;
+  const stored = options.status === "persisted" ? convert({ quantityWh: 1_000_003, hours: HOURS, weightsWh: null }).quantitiesWh : undefined;
+  let persisted = stored;
+  const finished: Notification[] = [];
+
+  const store: Partial<ConversionStore> = {
+    find: async () => ({ ...conversion }),
+    start: async () => {
+      if (conversion.status !== "queued" && conversion.status !== "running") return undefined;
+      conversion.status = "running";
+      conversion.attempts++;
+      return { ...conversion };
+    },
+    profile: async () => null,
+    persist: async (_id, quantities) => {
+      log.push("persist");
+      if (options.conflictOnPersist) throw new AppError("conflict", "no longer cancelled");
+      persisted = Float64Array.from(quantities as ArrayLike<number>);
+      conversion.status = "persisted";
+      conversion.hoursPersisted = HOURS;
+      conversion.persistedAt = new Date("2025-03-01T00:00:00Z");
+      annualVersion = 3;
+      return true;
+    },
+    hourlyQuantities: async () => {
+      log.push("read quantities");
+      return [...persisted!];
+    },
+    recordPublished: async (_id, hours) => {
+      conversion.hoursPublished = hours;
+    },
+    finish: async (_id, notification) => {
+      finished.push(notification);
+      conversion.status = "done";
+    },
+    fail: async (_id, error) => {
+      log.push(`fail: ${error}`);
+      conversion.status = "failed";
+    },
+    unfinished: async () => (conversion.status === "done" || conversion.status === "failed" ? [] : [conversion.id]),
+  };
+  const annual = (): CertificateRecord => ({
+    state: {
+      certificateId: "A",
+      kind: "annual",
+      deviceId: "d",
+      gridArea: "DK1",
+      energySource: "wind",
+      periodStart: "2025-01-01T00:00:00.000Z",
+      periodEnd: "2026-01-01T00:00:00.000Z",
+      quantityWh: 1_000_003,
+      owner: "o",
+      status: "cancelled",
+      version: annualVersion,
+    },
+    hour: null,
+    initialOwner: "o",
+    conversionId: annualVersion === 3 ? conversion.id : null,
+    convertedAt: null,
+    registeredBy: "admin",
+    createdAt: new Date(),
+    updatedAt: new Date(),
+    settled: true,
+  });
+  const facts: FamilyFacts = { count: HOURS, totalWh: 1_000_003, distinctHours: HOURS, distinctStarts: HOURS, minHour: 0, maxHour: HOURS - 1, outsideParent: 0, notOneHour: 0, misplaced: 0, sourceMismatch: 0, idMismatch: 0, otherConversion: 0, badStatus: 0 };
+  const certificates: Partial<CertificateStore> = { find: async () => annual(), family: async () => facts };
+  const pool = {
+    workers: 2,
+    convert: async (task: Parameters<ConversionPool["convert"]>[0]) => {
+      log.push("convert");
+      if (options.failConvert === "always" || convertFailures < (options.failConvert ?? 0)) {
+        convertFailures++;
+        throw new Error("worker crashed");
+      }
+      return convert(task);
+    },
+    close: async () => {},
+  };
+  const broker: Pick<Broker, "publishMany"> = {
+    publishMany: async (notifications) => {
+      if (publishFailures < (options.failPublish ?? 0)) {
+        publishFailures++;
+        return notifications.map(() => new Error("broker unavailable"));
+      }
+      const firstHour = Number(/-h(\d+)$/.exec(notifications[0]!.subject)![1]);
+      published.push([firstHour, notifications.length]);
+      return notifications.map((notification) => ({ id: notification.id, sequence: 1, duplicate: false }));
+    },
+  };
+  const leases: Partial<ConversionLeases> = { acquire: async () => true, release: async () => {}, close: async () => {} };
+  const relay: Partial<OutboxRelay> = { flushQuietly: async () => {} };
+  const runner = new ConversionRunner(
+    store as ConversionStore,
+    certificates as CertificateStore,
+    pool as unknown as ConversionPool,
+    broker,
+    leases as ConversionLeases,
+    relay as OutboxRelay,
+    createLogger("silent"),
+    "1",
+    { lanes: 1, queue: 10, publishChunk: 1000, retryBaseMs: 1, sweepIntervalMs: 60_000 },
+  );
+  const settle = async () => {
+    for (let wait = 0; wait < 400 && conversion.status !== "done" && conversion.status !== "failed"; wait++) await new Promise((resolve) => setTimeout(resolve, 5));
+  };
+  return { runner, conversion, log, published, finished, settle, persisted: () => persisted };
+}
+
+describe("ConversionRunner", () => {
+  it("apportions, persists once, publishes every hour in chunks, then finishes with certificate.converted", async () => {
+    const h = harness();
+    h.runner.submit(h.conversion.id);
+    await h.settle();
+    await h.runner.stop();
+    expect(h.conversion.status).toBe("done");
+    expect(h.log).toEqual(["convert", "persist"]);
+    expect(h.published.reduce((sum, [, count]) => sum + count, 0)).toBe(HOURS);
+    expect(h.published.map(([first]) => first)).toEqual([0, 1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000]);
+    expect(h.finished).toHaveLength(1);
+    expect(h.finished[0]).toMatchObject({
+      type: "certificate.converted",
+      subject: "A",
+      parentId: h.conversion.id,
+      data: { version: 3, conversionId: h.conversion.id, hourlyCertificateCount: HOURS },
+    });
+  });
+
+  it("resumes a persisted conversion from the hours already published, reading the persisted quantities", async () => {
+    const h = harness({ status: "persisted", hoursPublished: 4000 });
+    h.runner.start();
+    await h.settle();
+    await h.runner.stop();
+    expect(h.conversion.status).toBe("done");
+    expect(h.log).toEqual(["read quantities"]);
+    expect(h.published.map(([first]) => first)).toEqual([4000, 5000, 6000, 7000, 8000]);
+  });
+
+  it("retries a failed publish with the same hours and still finishes once", async () => {
+    const h = harness({ failPublish: 2 });
+    h.runner.submit(h.conversion.id);
+    await h.settle();
+    await h.runner.stop();
+    expect(h.conversion.status).toBe("done");
+    expect(h.log.filter((entry) => entry === "persist")).toHaveLength(1);
+    expect(h.finished).toHaveLength(1);
+  });
+
+  it("retries apportionment that fails now and then, but fails a conversion that never gets there, without writing", async () => {
+    const flaky = harness({ failConvert: 2 });
+    flaky.runner.submit(flaky.conversion.id);
+    await flaky.settle();
+    await flaky.runner.stop();
+    expect(flaky.conversion.status).toBe("done");
+    expect(flaky.conversion.attempts).toBe(3);
+
+    const broken = harness({ failConvert: "always" });
+    broken.runner.submit(broken.conversion.id);
+    await broken.settle();
+    await broken.runner.stop();
+    expect(broken.conversion.status).toBe("failed");
+    expect(broken.log.filter((entry) => entry === "convert")).toHaveLength(5);
+    expect(broken.log).not.toContain("persist");
+    expect(broken.log.at(-1)).toBe("fail: worker crashed");
+  });
+
+  it("fails at once on a conflict while persisting", async () => {
+    const h = harness({ conflictOnPersist: true });
+    h.runner.submit(h.conversion.id);
+    await h.settle();
+    await h.runner.stop();
+    expect(h.conversion.status).toBe("failed");
+    expect(h.log).toEqual(["convert", "persist", "fail: no longer cancelled"]);
+    expect(h.published).toEqual([]);
+  });
+});
