@@ -103,11 +103,18 @@ describe("prefill in its own process", () => {
     }
     expect(await prefillOf(system, subscription.name)).toMatchObject({ status: "done", total: 100_000, sent: 100_000 });
     const ledger = await sql<{ rows: number; subjects: number; snapshots: number; min: number; max: number }>`
-      SELECT count(*)::int AS rows, count(DISTINCT subject)::int AS subjects, count(DISTINCT payload->>'time')::int AS snapshots,
-             min(seq)::int AS min, max(seq)::int AS max
+      SELECT count(*)::int AS rows, count(DISTINCT subject)::int AS subjects,
+             (SELECT count(*) FROM prefill_snapshots)::int AS snapshots, min(seq)::int AS min, max(seq)::int AS max
       FROM deliveries WHERE phase = 0
     `.execute(system.db);
     expect(ledger.rows[0]).toEqual({ rows: 100_000, subjects: 100_000, snapshots: 1, min: 1, max: 100_000 });
+    // Every message of it is of that one snapshot, and each keeps its id when handed out again.
+    const first = await pull(system.api, subscription.name, subscription.token, "max=1000&wait=1");
+    expect(new Set(first.map((m) => m.notification.time)).size).toBe(1);
+    expect(first[0]!.notification).toMatchObject({ type: "certificate.snapshot", channel: "prefill", correlationId: first[0]!.notification.id });
+    await system.api.post(`/v1/subscriptions/${subscription.name}/nacks`, { ackIds: [first[0]!.ackId] }, subscription.token);
+    const [again] = await pull(system.api, subscription.name, subscription.token, "max=1&wait=1");
+    expect(again!.notification.id).toBe(first[0]!.notification.id);
   }, 180_000);
 
   it("projects idempotently: killed mid-stream and restarted, it gives the table an uninterrupted run gives", async () => {

@@ -75,7 +75,7 @@ export interface DeliveriesTable {
   last_delivered_at: Date | null;
   finished_at: Date | null;
   dead_reason: string | null;
-  /** Prefill snapshots carry their envelope here; live rows read theirs from the journal. */
+  /** Prefill rows carry the certificate's state here (their envelope is made when read); live rows read theirs from the journal. */
   payload: ColumnType<unknown, string | null, never> | null;
 }
 
@@ -134,6 +134,8 @@ export interface PrefillSnapshotsTable {
   /** The read-model position P the snapshot was taken at. */
   position: number;
   total: number;
+  /** certflow's version when the snapshot was taken: the `source.version` of its messages. */
+  source_version: string;
   completed_at: CreatedAt;
 }
 

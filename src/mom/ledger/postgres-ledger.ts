@@ -162,10 +162,12 @@ export class PostgresDeliveryLedger implements DeliveryLedger {
           last_delivered_at = now()
         FROM candidates c
         WHERE d.subscription_id = ${target.id} AND d.phase = c.phase AND d.seq = c.seq AND c.disposition = 'leased'
-        RETURNING d.phase, d.seq, d.delivery_count, d.payload
+        RETURNING d.subscription_id, d.phase, d.seq, d.subject, d.delivery_count, d.payload
       )
-      SELECT l.phase, l.seq, l.delivery_count, 'leased' AS disposition, COALESCE(l.payload, n.envelope)::text AS envelope
-      FROM leased l LEFT JOIN notifications n ON l.phase = 1 AND n.seq = l.seq
+      SELECT l.phase, l.seq, l.delivery_count, 'leased' AS disposition, ${messageJson("l")} AS envelope
+      FROM leased l
+      LEFT JOIN notifications n ON l.phase = 1 AND n.seq = l.seq
+      LEFT JOIN prefill_snapshots ps ON l.phase = 0 AND ps.subscription_id = ${target.id}
       UNION ALL
       SELECT c.phase, c.seq, 0, c.disposition, NULL FROM candidates c WHERE c.disposition <> 'leased'
       ORDER BY 1, 2
@@ -286,8 +288,10 @@ export class PostgresDeliveryLedger implements DeliveryLedger {
   async deadLetters(subscriptionId: string, limit: number, after?: DeadLetterCursor): Promise<DeadLetter[]> {
     const afterClause = after ? sql`AND (d.phase, d.seq) > (${phaseCode(after.phase)}::smallint, ${after.sequence}::bigint)` : sql``;
     const result = await sql<KeyRow & { delivery_count: number; dead_reason: string; finished_at: Date; envelope: string }>`
-      SELECT d.phase, d.seq, d.delivery_count, d.dead_reason, d.finished_at, COALESCE(d.payload, n.envelope)::text AS envelope
-      FROM deliveries d LEFT JOIN notifications n ON d.phase = 1 AND n.seq = d.seq
+      SELECT d.phase, d.seq, d.delivery_count, d.dead_reason, d.finished_at, ${messageJson("d")} AS envelope
+      FROM deliveries d
+      LEFT JOIN notifications n ON d.phase = 1 AND n.seq = d.seq
+      LEFT JOIN prefill_snapshots ps ON d.phase = 0 AND ps.subscription_id = d.subscription_id
       WHERE d.subscription_id = ${subscriptionId} AND d.state = 'dead' ${afterClause}
       ORDER BY d.phase, d.seq
       LIMIT ${limit}
@@ -376,6 +380,22 @@ function liveAllowed(target: LeaseTarget) {
   ))`;
 }
 
+/**
+ * A delivery's notification as JSON text: a live one as journaled (`n`), a prefill one made from
+ * the copied state and its snapshot (`ps`), with an id derived from subscription and position,
+ * so every redelivery carries the same one.
+ */
+function messageJson(alias: string) {
+  const row = (column: string) => sql.ref(`${alias}.${column}`);
+  const snapshotId = sql`overlay(overlay(md5(${row("subscription_id")}::text || '/' || ${row("seq")}) placing '4' from 13) placing '8' from 17)::uuid`;
+  return sql<string>`CASE WHEN ${row("phase")} = 1 THEN n.envelope::text ELSE json_build_object(
+    'id', ${snapshotId}, 'type', 'certificate.snapshot',
+    'source', json_build_object('name', 'certflow', 'version', ps.source_version),
+    'time', to_char(ps.completed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+    'subject', ${row("subject")}, 'parentId', NULL, 'correlationId', ${snapshotId},
+    'channel', 'prefill', 'data', ${row("payload")})::text END`;
+}
+
 /** Only the current lease of a message settles it: a redelivery has raised its count since. */
 const LEASE_HELD = sql`d.delivery_count = i.delivery_count`;
 
@@ -384,8 +404,8 @@ async function promoteHeads(trx: Executor, subscriptionId: string, subjects: str
     UPDATE deliveries d SET is_head = true
     FROM (
       SELECT DISTINCT ON (e.subject) e.phase, e.seq FROM deliveries e
-      WHERE e.subscription_id = ${subscriptionId} AND e.subject = ANY(${subjects}::text[]) AND e.state = 'pending'
-      ORDER BY e.subject, e.phase, e.seq
+      WHERE e.subscription_id = ${subscriptionId} AND e.subject = ANY(${subjects}::text[]) AND e.state = 'pending' AND e.phase = 1
+      ORDER BY e.subject, e.seq
     ) h
     WHERE d.subscription_id = ${subscriptionId} AND d.phase = h.phase AND d.seq = h.seq
   `.execute(trx);

@@ -56,30 +56,22 @@ export class PostgresSnapshotWriter implements SnapshotWriter {
                  (SELECT count(*) FROM certificate_states c WHERE ${matches})::int AS total
         `.execute(trx);
         const { seq, total } = position.rows[0]!;
-        const snapshotAt = new Date().toISOString();
         let sent = 0;
         let after = "";
         onProgress({ total, sent });
         for (;;) {
           signal.throwIfAborted();
+          // The state is copied as stored; the snapshot message around it is made when it is read.
           const page = await sql<{ copied: number; last: string | null }>`
             WITH page AS (
               SELECT c.certificate_id, c.state FROM certificate_states c
               WHERE ${matches} AND c.certificate_id > ${after}
               ORDER BY c.certificate_id
               LIMIT ${this.pageSize}
-            ), numbered AS (
-              SELECT certificate_id, state, gen_random_uuid() AS id,
-                     ${sent}::bigint + row_number() OVER (ORDER BY certificate_id) AS ordinal
-              FROM page
             ), copied AS (
               INSERT INTO deliveries (subscription_id, phase, seq, subject, is_head, payload)
-              SELECT ${job.subscriptionId}, 0, ordinal, certificate_id, true, json_build_object(
-                'id', id, 'type', 'certificate.snapshot',
-                'source', json_build_object('name', 'certflow', 'version', ${this.sourceVersion}::text),
-                'time', ${snapshotAt}::text, 'subject', certificate_id, 'parentId', NULL, 'correlationId', id,
-                'channel', 'prefill', 'data', state)
-              FROM numbered
+              SELECT ${job.subscriptionId}, 0, ${sent}::bigint + row_number() OVER (ORDER BY certificate_id), certificate_id, true, state
+              FROM page
             )
             SELECT count(*)::int AS copied, max(certificate_id) AS last FROM page
           `.execute(trx);
@@ -91,7 +83,7 @@ export class PostgresSnapshotWriter implements SnapshotWriter {
         }
         await trx
           .insertInto("prefill_snapshots")
-          .values({ subscription_id: job.subscriptionId, position: seq ?? 0, total: sent })
+          .values({ subscription_id: job.subscriptionId, position: seq ?? 0, total: sent, source_version: this.sourceVersion })
           .execute();
         return { position: seq ?? 0, total: sent };
       });

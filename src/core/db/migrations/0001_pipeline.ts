@@ -93,11 +93,12 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       last_delivered_at timestamptz,
       finished_at timestamptz,
       dead_reason text,
-      payload json,
+      payload jsonb,
       PRIMARY KEY (phase, seq, subscription_id)
     )`.execute(db);
   await sql`CREATE INDEX deliveries_heads ON deliveries (subscription_id, phase, seq) WHERE state = 'pending' AND is_head`.execute(db);
-  await sql`CREATE INDEX deliveries_pending_by_subject ON deliveries (subscription_id, subject, phase, seq) WHERE state = 'pending'`.execute(db);
+  // Finding a subject's next head: live rows only (prefill rows are each their own head).
+  await sql`CREATE INDEX deliveries_pending_by_subject ON deliveries (subscription_id, subject, seq) WHERE state = 'pending' AND phase = 1`.execute(db);
   await sql`CREATE INDEX deliveries_dead ON deliveries (subscription_id, phase, seq) WHERE state = 'dead'`.execute(db);
 
   // Pending messages per (subscription, subject). Its row lock serialises whoever adds to a

@@ -40,6 +40,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       subscription_id uuid PRIMARY KEY REFERENCES subscriptions (id) ON DELETE CASCADE,
       position bigint NOT NULL,
       total bigint NOT NULL,
+      source_version text NOT NULL,
       completed_at timestamptz NOT NULL DEFAULT now()
     )`.execute(db);
 
