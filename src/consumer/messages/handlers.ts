@@ -3,7 +3,7 @@ import { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { requireSubscriptionAccess } from "../../core/http/authorize.js";
 import type { AppEnv } from "../../core/http/env.js";
-import { decodeCursor, encodeCursor } from "../../core/http/openapi.js";
+import { decodeCursor, pageOf } from "../../core/http/openapi.js";
 import { formatAckId, type LeasedMessage, type Phase, type SettleOutcome } from "../../mom/ledger/ledger.js";
 import type { Subscriptions } from "../subscriptions/subscriptions.js";
 import type { Messages } from "./messages.js";
@@ -61,9 +61,7 @@ export function messageHandlers(subscriptions: Subscriptions, messages: Messages
     const { limit, cursor } = c.req.valid("query");
     const after = decodeCursor(cursor, DeadLetterCursorSchema);
     const page = await messages.deadLetters(subscription, limit + 1, after);
-    const items = page.slice(0, limit);
-    const last = items[items.length - 1];
-    const nextCursor = page.length > limit && last ? encodeCursor({ phase: last.phase, sequence: last.sequence }) : null;
+    const { items, nextCursor } = pageOf(page, limit, (last) => ({ phase: last.phase, sequence: last.sequence }));
     const body = items.map((item) => ({
       id: `${item.phase === "prefill" ? "p" : "l"}${item.sequence}`,
       phase: item.phase,

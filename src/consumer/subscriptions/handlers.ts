@@ -2,7 +2,7 @@ import type { RouteHandler } from "@hono/zod-openapi";
 import { z } from "@hono/zod-openapi";
 import { requirePrincipal, requireSubscriptionAccess } from "../../core/http/authorize.js";
 import type { AppEnv } from "../../core/http/env.js";
-import { decodeCursor, encodeCursor } from "../../core/http/openapi.js";
+import { decodeCursor, pageOf } from "../../core/http/openapi.js";
 import type { PushStore } from "../messages/push/push-store.js";
 import type { Subscription } from "./subscription.js";
 import type { Subscriptions } from "./subscriptions.js";
@@ -50,9 +50,8 @@ export function subscriptionHandlers(subscriptions: Subscriptions, pushStore: Pu
     const { limit, cursor } = c.req.valid("query");
     const after = decodeCursor(cursor, z.object({ name: z.string() }));
     const page = await subscriptions.list(limit + 1, after?.name);
-    const data = page.slice(0, limit);
-    const nextCursor = page.length > limit ? encodeCursor({ name: data[data.length - 1]!.name }) : null;
-    return c.json({ data: data.map(present), nextCursor }, 200);
+    const { items, nextCursor } = pageOf(page, limit, (last) => ({ name: last.name }));
+    return c.json({ data: items.map(present), nextCursor }, 200);
   };
 
   const get: RouteHandler<typeof getSubscriptionRoute, AppEnv> = async (c) => {
@@ -95,9 +94,8 @@ export function subscriptionHandlers(subscriptions: Subscriptions, pushStore: Pu
     const subscription = await subscriptions.access(name, requireSubscriptionAccess(c, name));
     const before = decodeCursor(cursor, z.object({ id: z.number().int() }));
     const page = await pushStore.attempts(subscription.id, status, limit + 1, before?.id);
-    const data = page.slice(0, limit);
-    const nextCursor = page.length > limit ? encodeCursor({ id: data[data.length - 1]!.id }) : null;
-    return c.json({ data: data.map((attempt) => ({ ...attempt, startedAt: attempt.startedAt.toISOString() })), nextCursor }, 200);
+    const { items, nextCursor } = pageOf(page, limit, (last) => ({ id: last.id }));
+    return c.json({ data: items.map((attempt) => ({ ...attempt, startedAt: attempt.startedAt.toISOString() })), nextCursor }, 200);
   };
 
   return { create, list, get, update, remove, rotateToken, rotateSecret, listAttempts };

@@ -54,6 +54,16 @@ export const PageQuerySchema = z.object({
   cursor: z.string().max(512).optional().openapi({ description: "`nextCursor` of the previous page" }),
 });
 
+/**
+ * A page from rows fetched one past the limit (so we know whether another page follows); the
+ * cursor names the last row shown.
+ */
+export function pageOf<T>(rows: readonly T[], limit: number, cursorOf: (last: T) => unknown): { items: T[]; nextCursor: string | null } {
+  const items = rows.slice(0, limit);
+  const last = items[items.length - 1];
+  return { items, nextCursor: rows.length > limit && last !== undefined ? encodeCursor(cursorOf(last)) : null };
+}
+
 export function encodeCursor(value: unknown): string {
   return Buffer.from(JSON.stringify(value)).toString("base64url");
 }

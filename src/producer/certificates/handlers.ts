@@ -1,9 +1,9 @@
-import type { StoredNotification } from "../../core/notifications/envelope.js";
 import type { RouteHandler } from "@hono/zod-openapi";
 import { z } from "@hono/zod-openapi";
 import { requirePrincipal } from "../../core/http/authorize.js";
 import type { AppEnv } from "../../core/http/env.js";
-import { decodeCursor, encodeCursor } from "../../core/http/openapi.js";
+import { decodeCursor, pageOf } from "../../core/http/openapi.js";
+import type { StoredNotification } from "../../core/notifications/envelope.js";
 import type { NotificationJournal } from "../../mom/journal/journal.js";
 import type { historyRoute } from "./routes.js";
 
@@ -14,9 +14,8 @@ export function certificateHandlers(journal: NotificationJournal) {
     const { limit, cursor } = c.req.valid("query");
     const after = decodeCursor(cursor, z.object({ seq: z.number().int() }));
     const page = await journal.history(id, limit + 1, after?.seq ?? 0);
-    const entries = page.slice(0, limit);
-    const nextCursor = page.length > limit ? encodeCursor({ seq: entries[entries.length - 1]!.seq }) : null;
-    const notifications = entries.map((entry) => ({
+    const { items, nextCursor } = pageOf(page, limit, (last) => ({ seq: last.seq }));
+    const notifications = items.map((entry) => ({
       sequence: entry.seq,
       acceptedAt: entry.acceptedAt.toISOString(),
       notification: JSON.parse(entry.json) as StoredNotification,

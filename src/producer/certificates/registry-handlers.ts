@@ -3,7 +3,7 @@ import { z } from "@hono/zod-openapi";
 import type { Principal } from "../../core/auth/principal.js";
 import { requirePrincipal } from "../../core/http/authorize.js";
 import type { AppEnv } from "../../core/http/env.js";
-import { decodeCursor, encodeCursor } from "../../core/http/openapi.js";
+import { decodeCursor, pageOf } from "../../core/http/openapi.js";
 import type { CertificateRegistry } from "./registry.js";
 import type { CertificateRecord } from "./registry-store.js";
 import type {
@@ -59,9 +59,8 @@ export function registryHandlers(registry: CertificateRegistry) {
       limit + 1,
       after?.id,
     );
-    const data = page.slice(0, limit);
-    const nextCursor = page.length > limit ? encodeCursor({ id: data[data.length - 1]!.state.certificateId }) : null;
-    return c.json({ data: data.map(presentCertificate), nextCursor }, 200);
+    const { items, nextCursor } = pageOf(page, limit, (last) => ({ id: last.state.certificateId }));
+    return c.json({ data: items.map(presentCertificate), nextCursor }, 200);
   };
 
   const validate: RouteHandler<typeof validateCertificateRoute, AppEnv> = async (c) => {

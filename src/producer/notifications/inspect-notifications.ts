@@ -1,6 +1,6 @@
-import type { StoredNotification } from "../../core/notifications/envelope.js";
 import type { Principal } from "../../core/auth/principal.js";
 import { notFound } from "../../core/errors.js";
+import type { StoredNotification } from "../../core/notifications/envelope.js";
 import type { NotificationJournal, TraceNode } from "../../mom/journal/journal.js";
 
 export interface TraceTree {

@@ -2,7 +2,7 @@ import type { RouteHandler } from "@hono/zod-openapi";
 import { z } from "@hono/zod-openapi";
 import { requirePrincipal } from "../../core/http/authorize.js";
 import type { AppEnv } from "../../core/http/env.js";
-import { decodeCursor, encodeCursor } from "../../core/http/openapi.js";
+import { decodeCursor, pageOf } from "../../core/http/openapi.js";
 import type { ProducerRecord } from "./producer-store.js";
 import type { Producers } from "./producers.js";
 import type { listProducersRoute, registerProducerRoute, revokeProducerRoute } from "./routes.js";
@@ -23,9 +23,8 @@ export function producerHandlers(producers: Producers) {
     const { limit, cursor } = c.req.valid("query");
     const after = decodeCursor(cursor, z.object({ name: z.string() }));
     const page = await producers.list(limit + 1, after?.name);
-    const data = page.slice(0, limit);
-    const nextCursor = page.length > limit ? encodeCursor({ name: data[data.length - 1]!.name }) : null;
-    return c.json({ data: data.map(present), nextCursor }, 200);
+    const { items, nextCursor } = pageOf(page, limit, (last) => ({ name: last.name }));
+    return c.json({ data: items.map(present), nextCursor }, 200);
   };
 
   const revoke: RouteHandler<typeof revokeProducerRoute, AppEnv> = async (c) => {

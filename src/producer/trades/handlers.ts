@@ -2,7 +2,7 @@ import type { RouteHandler } from "@hono/zod-openapi";
 import { z } from "@hono/zod-openapi";
 import { requirePrincipal } from "../../core/http/authorize.js";
 import type { AppEnv } from "../../core/http/env.js";
-import { decodeCursor, encodeCursor } from "../../core/http/openapi.js";
+import { decodeCursor, pageOf } from "../../core/http/openapi.js";
 import { actorName } from "../certificates/registry-handlers.js";
 import type { TradeRecord } from "./trade-store.js";
 import type { Trades } from "./trades.js";
@@ -37,9 +37,8 @@ export function tradeHandlers(trades: Trades) {
     const { limit, cursor, owner, certificateId } = c.req.valid("query");
     const after = decodeCursor(cursor, z.object({ id: z.string() }));
     const page = await trades.list({ owner, certificateId }, limit + 1, after?.id);
-    const data = page.slice(0, limit);
-    const nextCursor = page.length > limit ? encodeCursor({ id: data[data.length - 1]!.id }) : null;
-    return c.json({ data: data.map(presentTrade), nextCursor }, 200);
+    const { items, nextCursor } = pageOf(page, limit, (last) => ({ id: last.id }));
+    return c.json({ data: items.map(presentTrade), nextCursor }, 200);
   };
 
   const get: RouteHandler<typeof getTradeRoute, AppEnv> = async (c) => {
@@ -54,9 +53,8 @@ export function tradeHandlers(trades: Trades) {
     const { limit, cursor } = c.req.valid("query");
     const after = decodeCursor(cursor, z.object({ version: z.number().int() }));
     const page = await trades.historyOf(id, limit + 1, after?.version ?? 0);
-    const entries = page.slice(0, limit);
-    const nextCursor = page.length > limit ? encodeCursor({ version: entries[entries.length - 1]!.version }) : null;
-    const data = entries.map((entry) => ({
+    const { items, nextCursor } = pageOf(page, limit, (last) => ({ version: last.version }));
+    const data = items.map((entry) => ({
       certificateId: entry.certificateId,
       quantityWh: entry.quantityWh,
       previousOwner: entry.previousOwner,
