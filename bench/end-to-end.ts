@@ -18,7 +18,7 @@ import { chunk } from "./lib/measure.js";
 import { envelopeOf, notificationInput, subjectOf, type NotificationInput } from "./lib/payload.js";
 import { closedLoop, progress } from "./lib/progress.js";
 import { announce, figure, type Figure } from "./lib/results.js";
-import { sleep, startCertflow } from "./lib/system-process.js";
+import { PATH_SERVICES, sleep, startCertflow } from "./lib/system-process.js";
 
 const BATCH_SIZE = 1000;
 /** Producer batches in flight, on both sides. */
@@ -133,7 +133,9 @@ function makeInputs(prefix: string, count: number): NotificationInput[] {
  * the last subscription.
  */
 async function certflowRun(subscriptionCount: number, total: number): Promise<RunResult> {
-  const system = await startCertflow({ id: isolationId("e2e"), profileName: `end-to-end-${subscriptionCount}` });
+  // The services on the measured path: the prefill service's projection reads the same stream but
+  // takes no part in accept-to-ack, and the raw baseline has nothing like it.
+  const system = await startCertflow({ id: isolationId("e2e"), services: PATH_SERVICES, profileName: `end-to-end-${subscriptionCount}` });
   const client = new HttpClient(system.url, subscriptionCount * 2 + BATCHES_IN_FLIGHT + 2);
   try {
     const producer = await createProducer(client, "bench-producer");

@@ -9,7 +9,7 @@ import { describePhases, ledgerPhases, type PhaseTimes } from "./lib/ledger-phas
 import { progress } from "./lib/progress.js";
 import { announce, figure, type Figure } from "./lib/results.js";
 import { distribution, formatNumber, type Distribution } from "./lib/stats.js";
-import { sleep, startCertflow } from "./lib/system-process.js";
+import { PATH_SERVICES, sleep, startCertflow } from "./lib/system-process.js";
 
 /** Notifications per second, on both sides (BENCH_LATENCY_RATE to try another). */
 const RATE = Number(process.env.BENCH_LATENCY_RATE ?? 1000);
@@ -165,7 +165,7 @@ const rounded = (latency: Distribution) =>
   Object.fromEntries(Object.entries(latency).map(([key, value]) => [key, key === "count" ? value : Math.round(value * 100) / 100]));
 
 async function certflowLatency(durationMs: number): Promise<SteadyResult> {
-  const system = await startCertflow({ id: isolationId("latency"), profileName: "latency" });
+  const system = await startCertflow({ id: isolationId("latency"), services: PATH_SERVICES, profileName: "latency" });
   const client = new HttpClient(system.url, 16);
   let consuming = true;
   try {

@@ -20,7 +20,7 @@ import { envelopeOf, notificationInput, subjectOf, type NotificationInput } from
 import { closedLoop, progress } from "./lib/progress.js";
 import { announce, figure, type Figure } from "./lib/results.js";
 import { distribution, formatNumber, type Distribution } from "./lib/stats.js";
-import { sleep, startCertflow, type CertflowProcess } from "./lib/system-process.js";
+import { PATH_SERVICES, sleep, startCertflow, type CertflowProcess } from "./lib/system-process.js";
 import { WebhookReceiver } from "./lib/webhook-receiver.js";
 
 /**
@@ -412,7 +412,7 @@ interface Side {
 }
 
 async function pushSide(receiver: WebhookReceiver, total: number, durationMs: number): Promise<Side> {
-  const system = await startCertflow({ id: isolationId("push"), profileName: "push", env: PUSH_ENV });
+  const system = await startCertflow({ id: isolationId("push"), services: PATH_SERVICES, profileName: "push", env: PUSH_ENV });
   const client = new HttpClient(system.url, BATCHES_IN_FLIGHT + 4);
   try {
     const producer = await createProducer(client, "bench-producer");
@@ -474,7 +474,7 @@ async function pushSide(receiver: WebhookReceiver, total: number, durationMs: nu
 }
 
 async function pullSide(total: number, durationMs: number): Promise<Side> {
-  const system = await startCertflow({ id: isolationId("pull"), profileName: "push-pull" });
+  const system = await startCertflow({ id: isolationId("pull"), services: PATH_SERVICES, profileName: "push-pull" });
   const client = new HttpClient(system.url, BATCHES_IN_FLIGHT + 4);
   try {
     const producer = await createProducer(client, "bench-producer");

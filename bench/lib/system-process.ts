@@ -128,6 +128,9 @@ export interface CertflowOptions {
  * on a port picked here; background services start right after the server listens, and the
  * dispatcher reads from its stored position, so nothing published meanwhile is missed.
  */
+/** The services a notification passes through from accept to ack: what the end-to-end and latency figures run. */
+export const PATH_SERVICES = "producer,dispatcher,consumer";
+
 export async function startCertflow(options: CertflowOptions): Promise<CertflowProcess> {
   const names = naming(options.id);
   const cleanupData = deferCleanup(async () => {

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { startTestSystem, type TestSystem } from "../support/system.js";
+import { PostgresDeliveryLedger } from "../../src/mom/ledger/postgres-ledger.js";
 import { ack, createProducer, createSubscription, drain, issued, publish, pull, type PulledMessage } from "../support/fixtures.js";
 
 let system: TestSystem;
@@ -211,6 +212,26 @@ describe("per-subject order", () => {
     await Promise.all([worker(), worker(), worker()]);
     expect(seen.size).toBe(subjects);
     for (const [, list] of seen) expect(list).toEqual(Array.from({ length: versions }, (_, i) => i + 1));
+  });
+});
+
+describe("housekeeping", () => {
+  it("removes the bookkeeping of subjects with nothing pending, and a subject queued again is still delivered", async () => {
+    const subscription = await createSubscription(system.api);
+    for (const id of ["c-1", "c-2", "c-3"]) await publish(system.api, producer, issued(id));
+    await ack(system.api, subscription.name, subscription.token, await pullUntil(subscription.name, subscription.token, 3));
+    const ledger = new PostgresDeliveryLedger(system.db);
+    expect(await ledger.sweep(10)).toBe(3);
+    expect(await system.db.selectFrom("delivery_groups").selectAll().execute()).toEqual([]);
+
+    await publish(system.api, producer, issued("c-1", { version: 2 }));
+    await publish(system.api, producer, issued("c-1", { version: 3 }));
+    const [first] = await pullUntil(subscription.name, subscription.token, 1);
+    expect(first!.notification.data.version).toBe(2);
+    expect(await ledger.sweep(10)).toBe(0);
+    await ack(system.api, subscription.name, subscription.token, [first!]);
+    const [second] = await pullUntil(subscription.name, subscription.token, 1);
+    expect(second!.notification.data.version).toBe(3);
   });
 });
 

@@ -115,6 +115,8 @@ export interface DeliveryLedger {
   /** Returns dead letters to the queue (all, or those named), with a fresh delivery count. */
   redrive(subscriptionId: string, only?: Array<{ phase: Phase; sequence: number }>): Promise<number>;
   stats(target: LeaseTarget): Promise<LedgerStats>;
+  /** Removes bookkeeping of subjects with nothing pending; returns how many were removed. */
+  sweep(limit: number): Promise<number>;
 }
 
 const PHASE_CODE: Record<Phase, number> = { prefill: 0, live: 1 };

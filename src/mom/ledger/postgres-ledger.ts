@@ -352,6 +352,21 @@ export class PostgresDeliveryLedger implements DeliveryLedger {
     });
   }
 
+  /**
+   * A subject's group row stays after its last message is finished; these are deleted in the
+   * background. Safe against a concurrent append: the delete re-checks `pending = 0` under the
+   * row lock, and an append after the delete simply inserts the row again.
+   */
+  async sweep(limit: number): Promise<number> {
+    const result = await sql`
+      DELETE FROM delivery_groups g
+      WHERE (g.subscription_id, g.subject) IN (
+        SELECT subscription_id, subject FROM delivery_groups WHERE pending = 0 LIMIT ${limit} FOR UPDATE SKIP LOCKED
+      ) AND g.pending = 0
+    `.execute(this.db);
+    return Number(result.numAffectedRows ?? 0);
+  }
+
   async stats(target: LeaseTarget): Promise<LedgerStats> {
     const result = await sql<{ pending: number; dead: number; acked: number }>`
       SELECT
