@@ -22,7 +22,7 @@ import { hourlyCertificateId } from "../src/producer/certificates/ids.js";
 import { convert } from "../src/producer/conversions/compute.js";
 import { ConversionPool } from "../src/producer/conversions/conversion-pool.js";
 import { PostgresConversionStore } from "../src/producer/conversions/conversion-store.js";
-import { deferCleanup, dropSchema, runAllCleanups } from "./lib/cleanup.js";
+import { deferCleanup, dropSchema } from "./lib/cleanup.js";
 import { ADMIN_TOKEN, DATABASE_URL, isolationId, scaled } from "./lib/env.js";
 import { HttpClient } from "./lib/http-client.js";
 import { announce, figure, type Figure } from "./lib/results.js";

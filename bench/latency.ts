@@ -1,25 +1,19 @@
 import type { JsMsg } from "@nats-io/jetstream";
 import { RawJetStream } from "./baselines/jetstream.js";
 import { ack, createProducer, createSubscription, postBatch, pull, type Credential } from "./lib/certflow-api.js";
-import { cpuBetween, cpuSnapshot } from "./lib/cpu.js";
 import { SCALE, isolationId } from "./lib/env.js";
 import { HttpClient } from "./lib/http-client.js";
-import { envelopeOf, notificationInput, subjectOf } from "./lib/payload.js";
+import { envelopeOf, notificationInput } from "./lib/payload.js";
 import { describePhases, ledgerPhases, type PhaseTimes } from "./lib/ledger-phases.js";
-import { progress } from "./lib/progress.js";
 import { announce, figure, type Figure } from "./lib/results.js";
 import { distribution, formatNumber, type Distribution } from "./lib/stats.js";
-import { PATH_SERVICES, sleep, startCertflow } from "./lib/system-process.js";
+import { STEADY_RATE, STEADY_TICK_MS, STEADY_WARMUP_MS, runSteady } from "./lib/steady-rate.js";
+import { PATH_SERVICES, startCertflow } from "./lib/system-process.js";
 
-/** Notifications per second, on both sides (BENCH_LATENCY_RATE to try another). */
-const RATE = Number(process.env.BENCH_LATENCY_RATE ?? 1000);
-/** The producer sends what is due every tick: 20 ms ticks make batches of about 20. */
-const TICK_MS = 20;
-const WARMUP_MS = 1_000;
+/** Notifications per second, on both sides (BENCH_LATENCY_RATE to try another); a batch every tick. */
+const RATE = STEADY_RATE;
 const PULL_MAX = 500;
 const PULL_WAIT_SECONDS = 1;
-/** After the last send, how long everything sent may take to arrive; percentiles of a partial set would flatter. */
-const DRAIN_TIMEOUT_MS = 60_000;
 
 interface Sent {
   at: number;
@@ -61,11 +55,6 @@ interface SteadyResult {
   phases?: PhaseTimes;
 }
 
-/**
- * Sends RATE notifications per second for warm-up plus `durationMs`, in a batch every TICK_MS
- * holding whatever is due by the clock (so a late tick catches up), without waiting for earlier
- * sends; then waits until everything sent was received. Only the window after warm-up counts.
- */
 async function steady(
   label: string,
   prefix: string,
@@ -74,56 +63,14 @@ async function steady(
   send: (subjects: string[]) => Promise<void>,
   pids: Record<string, number | undefined> = {},
 ): Promise<SteadyResult> {
-  const total = Math.round(((WARMUP_MS + durationMs) * RATE) / 1000);
-  const warmupCount = Math.round((WARMUP_MS * RATE) / 1000);
-  let scheduled = 0;
-  let errors = 0;
-  const inFlight = new Set<Promise<void>>();
-  const stop = progress(label, () => `${scheduled}/${total} sent, ${tracker.received} received`);
-  const started = performance.now();
-  let cpuBefore = cpuSnapshot(pids);
-  let measuredFrom = started;
-  try {
-    while (scheduled < total) {
-      const now = performance.now();
-      const due = Math.min(total, Math.floor(((now - started) * RATE) / 1000)) - scheduled;
-      if (due > 0) {
-        const subjects: string[] = [];
-        for (let index = 0; index < due; index++) {
-          const position = scheduled + index;
-          if (position === warmupCount) {
-            measuredFrom = now;
-            cpuBefore = cpuSnapshot(pids);
-          }
-          const subject = subjectOf(prefix, position);
-          tracker.markSent(subject, now, position >= warmupCount);
-          subjects.push(subject);
-        }
-        scheduled += due;
-        const sending = send(subjects).catch(() => void errors++);
-        inFlight.add(sending);
-        void sending.finally(() => inFlight.delete(sending));
-      }
-      await sleep(Math.max(1, TICK_MS - (performance.now() - now)));
-    }
-    const sendMs = performance.now() - measuredFrom;
-    await Promise.all(inFlight);
-    const deadline = performance.now() + DRAIN_TIMEOUT_MS;
-    while (!tracker.drained && performance.now() < deadline) await sleep(20);
-    const cpu = cpuBetween(cpuBefore, cpuSnapshot(pids));
-    if (!tracker.drained) {
-      throw new Error(`${label}: ${tracker.received} of ${scheduled} received within ${DRAIN_TIMEOUT_MS / 1000} s of the last send`);
-    }
-    return { rate: (tracker.sentMeasured * 1000) / sendMs, latency: distribution(tracker.latencies), errors, cpu };
-  } finally {
-    stop();
-  }
+  const run = await runSteady({ label, prefix, durationMs, pids }, tracker, send);
+  return { rate: run.rate, latency: distribution(tracker.latencies), errors: run.errors, cpu: run.cpu };
 }
 
 export async function latency(): Promise<Figure[]> {
   const durationMs = Math.max(2_000, Math.round(10_000 * SCALE));
   console.log(
-    `latency: ${RATE} notifications/s for ${durationMs / 1000} s (+${WARMUP_MS / 1000} s warm-up), a batch every ${TICK_MS} ms, ` +
+    `latency: ${RATE} notifications/s for ${durationMs / 1000} s (+${STEADY_WARMUP_MS / 1000} s warm-up), a batch every ${STEADY_TICK_MS} ms, ` +
       `consumer pulls max=${PULL_MAX} wait=${PULL_WAIT_SECONDS} and acks`,
   );
   const certflow = await certflowLatency(durationMs);

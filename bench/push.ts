@@ -20,6 +20,7 @@ import { envelopeOf, notificationInput, subjectOf, type NotificationInput } from
 import { closedLoop, progress } from "./lib/progress.js";
 import { announce, figure, type Figure } from "./lib/results.js";
 import { distribution, formatNumber, type Distribution } from "./lib/stats.js";
+import { STEADY_DRAIN_TIMEOUT_MS, STEADY_RATE, STEADY_WARMUP_MS, runSteady } from "./lib/steady-rate.js";
 import { PATH_SERVICES, sleep, startCertflow, type CertflowProcess } from "./lib/system-process.js";
 import { WebhookReceiver } from "./lib/webhook-receiver.js";
 
@@ -37,11 +38,8 @@ const PULL_MAX = 500;
 const PULL_WAIT_SECONDS = 1;
 const WARMUP = 200;
 /** Notifications per second in the latency runs (BENCH_LATENCY_RATE, as the latency benchmark). */
-const RATE = Number(process.env.BENCH_LATENCY_RATE ?? 1000);
-const TICK_MS = 20;
-const LATENCY_WARMUP_MS = 1_000;
+const RATE = STEADY_RATE;
 /** After the last send, how long everything sent may take to arrive (longer for push when it cannot keep up; see pushSide). */
-const DRAIN_TIMEOUT_MS = 60_000;
 /** CERTFLOW_PUSH_CONCURRENCY of the certflow process; certflow's default (16) when unset. */
 const PUSH_CONCURRENCY = process.env.BENCH_PUSH_CONCURRENCY;
 const PUSH_ENV: Record<string, string> = {
@@ -55,7 +53,7 @@ export async function push(): Promise<Figure[]> {
   console.log(
     `push: ${formatNumber(total)} notifications (unique subjects) in batches of ${BATCH_SIZE}, ${BATCHES_IN_FLIGHT} in flight, ` +
       `pushed to a local receiver (push concurrency ${PUSH_CONCURRENCY ?? "16, certflow's default"}) vs pulled max=${PULL_MAX} and acked; ` +
-      `then ${RATE}/s for ${durationMs / 1000} s (+${LATENCY_WARMUP_MS / 1000} s warm-up) on each`,
+      `then ${RATE}/s for ${durationMs / 1000} s (+${STEADY_WARMUP_MS / 1000} s warm-up) on each`,
   );
   const receiver = await WebhookReceiver.start();
   try {
@@ -330,11 +328,6 @@ interface Latency {
   attempts?: AttemptStages;
 }
 
-/**
- * RATE notifications per second for warm-up plus `durationMs`: every TICK_MS a batch of what is
- * due by the clock (a late tick catches up), sent without waiting for earlier batches; then
- * waits until everything sent was received. Only notifications after the warm-up count.
- */
 async function steady(
   label: string,
   prefix: string,
@@ -342,65 +335,18 @@ async function steady(
   tracker: Tracker,
   send: (subjects: string[]) => Promise<void>,
   pids: Record<string, number | undefined> = {},
-  drainTimeoutMs = DRAIN_TIMEOUT_MS,
+  drainTimeoutMs = STEADY_DRAIN_TIMEOUT_MS,
 ): Promise<Latency> {
-  const total = Math.round(((LATENCY_WARMUP_MS + durationMs) * RATE) / 1000);
-  const warmupCount = Math.round((LATENCY_WARMUP_MS * RATE) / 1000);
-  let scheduled = 0;
-  let errors = 0;
-  const inFlight = new Set<Promise<void>>();
-  const stop = progress(label, () => `${formatNumber(scheduled)}/${formatNumber(total)} sent, ${formatNumber(tracker.received)} received`);
-  const started = performance.now();
-  let cpuBefore = cpuSnapshot(pids);
-  let measuredFrom = started;
-  try {
-    while (scheduled < total) {
-      const now = performance.now();
-      const due = Math.min(total, Math.floor(((now - started) * RATE) / 1000)) - scheduled;
-      if (due > 0) {
-        const subjects: string[] = [];
-        for (let index = 0; index < due; index++) {
-          const position = scheduled + index;
-          if (position === warmupCount) {
-            measuredFrom = now;
-            cpuBefore = cpuSnapshot(pids);
-          }
-          const subject = subjectOf(prefix, position);
-          tracker.markSent(subject, now, position >= warmupCount);
-          subjects.push(subject);
-        }
-        scheduled += due;
-        const sending = send(subjects).then(
-          () => tracker.markAccepted(subjects, performance.now()),
-          () => void errors++,
-        );
-        inFlight.add(sending);
-        void sending.finally(() => inFlight.delete(sending));
-      }
-      await sleep(Math.max(1, TICK_MS - (performance.now() - now)));
-    }
-    const lastSend = performance.now();
-    const sendMs = lastSend - measuredFrom;
-    await Promise.all(inFlight);
-    const deadline = performance.now() + drainTimeoutMs;
-    while (!tracker.drained && performance.now() < deadline) await sleep(20);
-    const drainMs = performance.now() - lastSend;
-    const cpu = cpuBetween(cpuBefore, cpuSnapshot(pids));
-    if (!tracker.drained) {
-      throw new Error(`${label}: ${tracker.received} of ${scheduled} received within ${Math.round(drainTimeoutMs / 1000)} s of the last send`);
-    }
-    return {
-      rate: (tracker.sentMeasured * 1000) / sendMs,
-      drainMs,
-      fromAccept: distribution(tracker.fromAccept),
-      fromSend: distribution(tracker.fromSend),
-      early: tracker.early,
-      errors,
-      cpu,
-    };
-  } finally {
-    stop();
-  }
+  const run = await runSteady({ label, prefix, durationMs, pids, drainTimeoutMs }, tracker, send);
+  return {
+    rate: run.rate,
+    drainMs: run.drainMs,
+    fromAccept: distribution(tracker.fromAccept),
+    fromSend: distribution(tracker.fromSend),
+    early: tracker.early,
+    errors: run.errors,
+    cpu: run.cpu,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -460,7 +406,7 @@ async function pushSide(receiver: WebhookReceiver, total: number, durationMs: nu
       },
       { certflow: system.child.pid },
       // Push may fall behind the rate: allow for draining the backlog at the throughput just measured, three times over.
-      Math.max(DRAIN_TIMEOUT_MS, ((LATENCY_WARMUP_MS + durationMs) * RATE * 3) / Math.max(1, throughput.rate)),
+      Math.max(STEADY_DRAIN_TIMEOUT_MS, ((STEADY_WARMUP_MS + durationMs) * RATE * 3) / Math.max(1, throughput.rate)),
     );
     return {
       throughput,

@@ -16,7 +16,7 @@ export class WebhookReceiver {
   readonly url: string;
   private readonly undo: () => Promise<void>;
 
-  private constructor(private readonly server: http.Server) {
+  private constructor(server: http.Server) {
     const { port } = server.address() as AddressInfo;
     this.url = `http://127.0.0.1:${port}/hook`;
     this.undo = deferCleanup(

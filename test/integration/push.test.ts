@@ -48,7 +48,6 @@ async function until(condition: () => boolean | Promise<boolean>, timeoutMs = 20
   }
 }
 
-const accepted = (target: Receiver) => target.requests.map((request) => JSON.parse(request.body));
 
 describe("push delivery", () => {
   it("delivers everything, signed (verified by standardwebhooks), in per-subject order, each webhook-id once", async () => {
