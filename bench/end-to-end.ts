@@ -1,11 +1,12 @@
 import type { JsMsg } from "@nats-io/jetstream";
 import { RawJetStream } from "./baselines/jetstream.js";
 import {
-  ack,
+  DRAIN_PULL_MAX,
+  DRAIN_PULL_WAIT_SECONDS,
   createProducer,
   createSubscription,
+  drainPulled,
   postBatch,
-  pull,
   routeTimesBetween,
   scrapeRouteTimes,
   type Credential,
@@ -15,50 +16,20 @@ import { isolationId, scaled } from "./lib/env.js";
 import { HttpClient } from "./lib/http-client.js";
 import { describePhases, ledgerPhases, type PhaseTimes } from "./lib/ledger-phases.js";
 import { chunk } from "./lib/measure.js";
-import { envelopeOf, notificationInput, subjectOf, type NotificationInput } from "./lib/payload.js";
+import { envelopeOf, makeInputs } from "./lib/payload.js";
 import { closedLoop, progress } from "./lib/progress.js";
 import { announce, figure, type Figure } from "./lib/results.js";
 import { PATH_SERVICES, sleep, startCertflow } from "./lib/system-process.js";
+import { Tally } from "./lib/tally.js";
 
 const BATCH_SIZE = 1000;
 /** Producer batches in flight, on both sides. */
 const BATCHES_IN_FLIGHT = 2;
 /** What each certflow consumer loop asks for; the raw consumers pull batches of the same size. */
-const PULL_MAX = 500;
-const PULL_WAIT_SECONDS = 1;
+const PULL_MAX = DRAIN_PULL_MAX;
+const PULL_WAIT_SECONDS = DRAIN_PULL_WAIT_SECONDS;
 /** Notifications sent through the whole path before measuring (JIT, pools, stream files). */
 const WARMUP = 200;
-
-/** What one subscription (or durable consumer) received during the measured run. */
-class Tally {
-  readonly ids = new Map<string, number>();
-  received = 0;
-  lastAckAt = 0;
-
-  /** `expected` fills as notifications are accepted; `total` is how many it will hold. */
-  constructor(
-    private readonly expected: ReadonlySet<string>,
-    private readonly total: number,
-  ) {}
-
-  add(id: string): void {
-    this.received++;
-    this.ids.set(id, (this.ids.get(id) ?? 0) + 1);
-  }
-
-  get complete(): boolean {
-    return this.ids.size >= this.total;
-  }
-
-  /** Every expected id exactly once, nothing else. */
-  check() {
-    let missing = 0;
-    for (const id of this.expected) if (!this.ids.has(id)) missing++;
-    const unexpected = [...this.ids.keys()].filter((id) => !this.expected.has(id)).length;
-    const duplicates = this.received - this.ids.size;
-    return { distinct: this.ids.size, received: this.received, missing, unexpected, duplicates };
-  }
-}
 
 interface RunResult {
   ms: number;
@@ -123,10 +94,6 @@ const yesNo = (run: RunResult) => {
   return `${run.exactlyOnce ? "yes" : "NO"} (distinct ids per subscription ${Math.min(...distinct)}..${Math.max(...distinct)}, duplicates ${run.perSubscription.reduce((sum, tally) => sum + tally.duplicates, 0)})`;
 };
 
-function makeInputs(prefix: string, count: number): NotificationInput[] {
-  return Array.from({ length: count }, (_, index) => notificationInput(subjectOf(prefix, index), index));
-}
-
 /**
  * certflow: the producer posts batches over HTTP while one consumer loop per subscription
  * pulls (long-poll) and acks over HTTP; timed from the first post to the ack that completes
@@ -145,7 +112,7 @@ async function certflowRun(subscriptionCount: number, total: number): Promise<Ru
     // Warm-up: one small batch through the whole path, drained by every subscription.
     console.log("  certflow: warming up");
     const warmIds = new Set(await postBatch(client, producer, makeInputs("e2e-warm", WARMUP)));
-    await Promise.all(subscriptions.map((subscription) => drainCertflow(client, subscription, new Tally(warmIds, WARMUP), 30_000)));
+    await Promise.all(subscriptions.map((subscription) => drainPulled(client, subscription, new Tally(warmIds, WARMUP), 30_000)));
 
     const prefix = `e2e-${Date.now().toString(36)}`;
     const inputs = makeInputs(prefix, total);
@@ -161,7 +128,7 @@ async function certflowRun(subscriptionCount: number, total: number): Promise<Ru
     const cpuBefore = cpuSnapshot({ certflow: system.child.pid });
     const started = performance.now();
     const consumers = Promise.all(
-      subscriptions.map((subscription, index) => drainCertflow(client, subscription, tallies[index]!, 60_000 + total * 10)),
+      subscriptions.map((subscription, index) => drainPulled(client, subscription, tallies[index]!, 60_000 + total * 10)),
     );
     // Reported by the await below; if the producer fails first, the loops end with the system.
     consumers.catch(() => {});
@@ -175,7 +142,7 @@ async function certflowRun(subscriptionCount: number, total: number): Promise<Ru
     } finally {
       stop();
     }
-    const ended = Math.max(...tallies.map((tally) => tally.lastAckAt));
+    const ended = Math.max(...tallies.map((tally) => tally.lastAt));
     const cpu = cpuBetween(cpuBefore, cpuSnapshot({ certflow: system.child.pid }));
     const serverRoutes = routeTimesBetween(routesBefore, await scrapeRouteTimes(client));
     const phases = await ledgerPhases(system.id, prefix);
@@ -185,30 +152,6 @@ async function certflowRun(subscriptionCount: number, total: number): Promise<Ru
     client.close();
     await system.destroy();
   }
-}
-
-/**
- * Pulls and acks until the tally has every expected id (the set may still grow while it runs).
- * Like a NATS client, whose acks are asynchronous, it keeps one ack in flight while it pulls the
- * next batch; a message counts once its ack has been answered.
- */
-async function drainCertflow(client: HttpClient, subscription: Credential, tally: Tally, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let acking: Promise<void> = Promise.resolve();
-  while (!tally.complete) {
-    if (Date.now() > deadline) throw new Error(`${subscription.name} timed out with ${tally.ids.size} ids`);
-    const messages = await pull(client, subscription, PULL_MAX, PULL_WAIT_SECONDS);
-    if (messages.length === 0) {
-      await acking;
-      continue;
-    }
-    await acking;
-    acking = ack(client, subscription, messages).then(() => {
-      tally.lastAckAt = performance.now();
-      for (const message of messages) tally.add(message.notification.id);
-    });
-  }
-  await acking;
 }
 
 /**
@@ -240,13 +183,12 @@ async function rawRun(consumerCount: number, total: number): Promise<RunResult> 
         const { id } = message.json<{ id: string }>();
         message.ack();
         if (warmIds.has(id)) {
-          warmTallies[index]!.add(id);
+          warmTallies[index]!.add(id, performance.now());
           if (warmTallies.every((tally) => tally.complete)) warmFinish();
           return;
         }
         const tally = tallies[index]!;
-        tally.add(id);
-        tally.lastAckAt = performance.now();
+        tally.add(id, performance.now());
         if (measuring && tallies.every((each) => each.complete)) finish();
       });
       stoppers.push(consumer.stop);
@@ -300,9 +242,7 @@ function summarize(
 ): RunResult {
   const ms = ended - started;
   const perSubscription = tallies.map((tally) => tally.check());
-  const exactlyOnce = perSubscription.every(
-    (check) => check.distinct === total && check.missing === 0 && check.unexpected === 0 && check.duplicates === 0,
-  );
+  const exactlyOnce = perSubscription.every((check) => check.ok);
   return { ms, rate: (total * 1000) / ms, exactlyOnce, perSubscription, cpu, serverRoutes };
 }
 

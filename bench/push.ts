@@ -1,12 +1,12 @@
-import type { JsMsg } from "@nats-io/jetstream";
 import pg from "pg";
-import { RawJetStream } from "./baselines/jetstream.js";
+import { rawSteadyLatency } from "./baselines/raw-latency.js";
 import {
-  ack,
+  DRAIN_PULL_MAX,
   createProducer,
   createSubscription,
+  drainPulled,
   postBatch,
-  pull,
+  pullWhile,
   routeTimesBetween,
   scrapeRouteTimes,
   type Credential,
@@ -16,11 +16,12 @@ import { ADMIN_TOKEN, DATABASE_URL, SCALE, isolationId, scaled } from "./lib/env
 import { HttpClient } from "./lib/http-client.js";
 import { describePhases, ledgerPhases, type PhaseTimes } from "./lib/ledger-phases.js";
 import { chunk } from "./lib/measure.js";
-import { envelopeOf, notificationInput, subjectOf, type NotificationInput } from "./lib/payload.js";
+import { makeInputs, notificationInput } from "./lib/payload.js";
 import { closedLoop, progress } from "./lib/progress.js";
 import { announce, figure, type Figure } from "./lib/results.js";
-import { distribution, formatNumber, type Distribution } from "./lib/stats.js";
-import { STEADY_DRAIN_TIMEOUT_MS, STEADY_RATE, STEADY_WARMUP_MS, runSteady } from "./lib/steady-rate.js";
+import { formatNumber, type Distribution } from "./lib/stats.js";
+import { LatencyTracker, STEADY_DRAIN_TIMEOUT_MS, STEADY_RATE, STEADY_WARMUP_MS, runSteady, type SteadyLatency } from "./lib/steady-rate.js";
+import { Tally } from "./lib/tally.js";
 import { PATH_SERVICES, sleep, startCertflow, type CertflowProcess } from "./lib/system-process.js";
 import { WebhookReceiver } from "./lib/webhook-receiver.js";
 
@@ -34,13 +35,10 @@ import { WebhookReceiver } from "./lib/webhook-receiver.js";
 const BATCH_SIZE = 1000;
 /** Producer batches in flight (as in the end-to-end benchmark). */
 const BATCHES_IN_FLIGHT = 2;
-const PULL_MAX = 500;
-const PULL_WAIT_SECONDS = 1;
 const WARMUP = 200;
 /** Notifications per second in the latency runs (BENCH_LATENCY_RATE, as the latency benchmark). */
 const RATE = STEADY_RATE;
-/** After the last send, how long everything sent may take to arrive (longer for push when it cannot keep up; see pushSide). */
-/** CERTFLOW_PUSH_CONCURRENCY of the certflow process; certflow's default (16) when unset. */
+/** CERTFLOW_PUSH_CONCURRENCY of the certflow process; certflow's default when unset. */
 const PUSH_CONCURRENCY = process.env.BENCH_PUSH_CONCURRENCY;
 const PUSH_ENV: Record<string, string> = {
   CERTFLOW_PUSH_ALLOW_PRIVATE: "true",
@@ -52,14 +50,14 @@ export async function push(): Promise<Figure[]> {
   const durationMs = Math.max(2_000, Math.round(10_000 * SCALE));
   console.log(
     `push: ${formatNumber(total)} notifications (unique subjects) in batches of ${BATCH_SIZE}, ${BATCHES_IN_FLIGHT} in flight, ` +
-      `pushed to a local receiver (push concurrency ${PUSH_CONCURRENCY ?? "16, certflow's default"}) vs pulled max=${PULL_MAX} and acked; ` +
+      `pushed to a local receiver (push concurrency ${PUSH_CONCURRENCY ?? "certflow's default"}) vs pulled max=${DRAIN_PULL_MAX} and acked; ` +
       `then ${RATE}/s for ${durationMs / 1000} s (+${STEADY_WARMUP_MS / 1000} s warm-up) on each`,
   );
   const receiver = await WebhookReceiver.start();
   try {
     const pushed = await pushSide(receiver, total, durationMs);
     const pulled = await pullSide(total, durationMs);
-    const raw = await rawLatency(durationMs);
+    const raw = await rawSteadyLatency("raw latency", durationMs);
 
     const throughput = figure({
       benchmark: "push",
@@ -67,7 +65,7 @@ export async function push(): Promise<Figure[]> {
       unit: "notifications/s",
       certflow: pushed.throughput.rate,
       baseline: pulled.throughput.rate,
-      baselineName: `certflow pull max=${PULL_MAX} + ack, same run`,
+      baselineName: `certflow pull max=${DRAIN_PULL_MAX} + ack, same run`,
       better: "higher",
       details: {
         notifications: total,
@@ -146,42 +144,8 @@ const round = (value: number) => Math.round(value * 100) / 100;
 const rounded = (latency: Distribution) =>
   Object.fromEntries(Object.entries(latency).map(([key, value]) => [key, key === "count" ? value : Math.round(value * 100) / 100]));
 
-function makeInputs(prefix: string, count: number): NotificationInput[] {
-  return Array.from({ length: count }, (_, index) => notificationInput(subjectOf(prefix, index), index));
-}
-
 // ---------------------------------------------------------------------------------------------
 // Throughput
-
-/** Ids received by one subscription; `expected` fills as batches are accepted. */
-class Tally {
-  readonly ids = new Map<string, number>();
-  received = 0;
-  lastAt = 0;
-
-  constructor(
-    readonly expected: Set<string>,
-    readonly total: number,
-  ) {}
-
-  add(id: string, at: number): void {
-    this.received++;
-    this.ids.set(id, (this.ids.get(id) ?? 0) + 1);
-    this.lastAt = at;
-  }
-
-  get complete(): boolean {
-    return this.ids.size >= this.total;
-  }
-
-  check() {
-    let missing = 0;
-    for (const id of this.expected) if (!this.ids.has(id)) missing++;
-    const unexpected = [...this.ids.keys()].filter((id) => !this.expected.has(id)).length;
-    const duplicates = this.received - this.ids.size;
-    return { distinct: this.ids.size, received: this.received, missing, unexpected, duplicates, ok: missing === 0 && unexpected === 0 && this.ids.size === this.total };
-  }
-}
 
 interface Throughput {
   ms: number;
@@ -240,114 +204,10 @@ async function waitFor(what: string, done: () => boolean, timeoutMs: number): Pr
   }
 }
 
-/** Pulls and acks until the tally is complete, keeping one ack in flight while the next pull runs (as end-to-end does). */
-async function drainPull(client: HttpClient, subscription: Credential, tally: Tally, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let acking: Promise<void> = Promise.resolve();
-  while (!tally.complete) {
-    if (Date.now() > deadline) throw new Error(`${subscription.name} timed out with ${tally.ids.size} ids`);
-    const messages = await pull(client, subscription, PULL_MAX, PULL_WAIT_SECONDS);
-    await acking;
-    if (messages.length === 0) continue;
-    acking = ack(client, subscription, messages).then(() => {
-      const at = performance.now();
-      for (const message of messages) tally.add(message.notification.id, at);
-    });
-  }
-  await acking;
-}
-
 // ---------------------------------------------------------------------------------------------
 // Latency
 
-interface Sent {
-  sentAt: number;
-  acceptedAt?: number;
-  receivedAt?: number;
-  measured: boolean;
-}
-
-/** Send, accept and receive times by subject (one notification per subject); either of accept and receive may come first. */
-class Tracker {
-  private readonly entries = new Map<string, Sent>();
-  readonly fromSend: number[] = [];
-  readonly fromAccept: number[] = [];
-  sentMeasured = 0;
-  received = 0;
-  outstanding = 0;
-  /** Measured notifications received before their POST was answered. */
-  early = 0;
-
-  markSent(subject: string, at: number, measured: boolean): void {
-    this.entries.set(subject, { sentAt: at, measured });
-    this.outstanding++;
-    if (measured) this.sentMeasured++;
-  }
-
-  markAccepted(subjects: readonly string[], at: number): void {
-    for (const subject of subjects) {
-      const entry = this.entries.get(subject);
-      if (!entry || entry.acceptedAt !== undefined) continue;
-      entry.acceptedAt = at;
-      if (entry.receivedAt !== undefined) this.settle(subject, entry);
-    }
-  }
-
-  markReceived(subject: string, at: number): void {
-    const entry = this.entries.get(subject);
-    if (!entry || entry.receivedAt !== undefined) return;
-    entry.receivedAt = at;
-    this.received++;
-    if (entry.acceptedAt !== undefined) this.settle(subject, entry);
-  }
-
-  private settle(subject: string, entry: Sent): void {
-    this.entries.delete(subject);
-    this.outstanding--;
-    if (!entry.measured) return;
-    this.fromSend.push(entry.receivedAt! - entry.sentAt);
-    this.fromAccept.push(entry.receivedAt! - entry.acceptedAt!);
-    if (entry.receivedAt! < entry.acceptedAt!) this.early++;
-  }
-
-  get drained(): boolean {
-    return this.outstanding === 0;
-  }
-}
-
-interface Latency {
-  rate: number;
-  /** From the last send until everything sent had been received: a backlog when the rate was not sustained. */
-  drainMs: number;
-  fromAccept: Distribution;
-  fromSend: Distribution;
-  early: number;
-  errors: number;
-  cpu: Record<string, string>;
-  phases?: PhaseTimes;
-  attempts?: AttemptStages;
-}
-
-async function steady(
-  label: string,
-  prefix: string,
-  durationMs: number,
-  tracker: Tracker,
-  send: (subjects: string[]) => Promise<void>,
-  pids: Record<string, number | undefined> = {},
-  drainTimeoutMs = STEADY_DRAIN_TIMEOUT_MS,
-): Promise<Latency> {
-  const run = await runSteady({ label, prefix, durationMs, pids, drainTimeoutMs }, tracker, send);
-  return {
-    rate: run.rate,
-    drainMs: run.drainMs,
-    fromAccept: distribution(tracker.fromAccept),
-    fromSend: distribution(tracker.fromSend),
-    early: tracker.early,
-    errors: run.errors,
-    cpu: run.cpu,
-  };
-}
+type Latency = SteadyLatency & { phases?: PhaseTimes; attempts?: AttemptStages };
 
 // ---------------------------------------------------------------------------------------------
 // The three systems
@@ -393,20 +253,22 @@ async function pushSide(receiver: WebhookReceiver, total: number, durationMs: nu
     if (!run.check.ok) throw new Error(`push delivery check failed: ${JSON.stringify(run.check)}`);
     const throughput: Throughput = { ...run, settledMs, attempts: await attemptStages(system.id, name, prefix) };
 
-    const tracker = new Tracker();
+    const tracker = new LatencyTracker();
     receiver.onWebhook = (_id, body, at) => tracker.markReceived((JSON.parse(body) as { subject: string }).subject, at);
     const latencyPrefix = `push-lat-${Date.now().toString(36)}`;
-    const latency = await steady(
-      "certflow push latency",
-      latencyPrefix,
-      durationMs,
+    const latency = await runSteady(
+      {
+        label: "certflow push latency",
+        prefix: latencyPrefix,
+        durationMs,
+        pids: { certflow: system.child.pid },
+        // Push may fall behind the rate: allow for draining the backlog at the throughput just measured, three times over.
+        drainTimeoutMs: Math.max(STEADY_DRAIN_TIMEOUT_MS, ((STEADY_WARMUP_MS + durationMs) * RATE * 3) / Math.max(1, throughput.rate)),
+      },
       tracker,
       async (subjects) => {
         await postBatch(client, producer, subjects.map((subject, index) => notificationInput(subject, index)));
       },
-      { certflow: system.child.pid },
-      // Push may fall behind the rate: allow for draining the backlog at the throughput just measured, three times over.
-      Math.max(STEADY_DRAIN_TIMEOUT_MS, ((STEADY_WARMUP_MS + durationMs) * RATE * 3) / Math.max(1, throughput.rate)),
     );
     return {
       throughput,
@@ -429,37 +291,27 @@ async function pullSide(total: number, durationMs: number): Promise<Side> {
     console.log("  pull: warming up");
     const warm = new Tally(new Set(), WARMUP);
     for (const id of await postBatch(client, producer, makeInputs(`pull-warm-${Date.now().toString(36)}`, WARMUP))) warm.expected.add(id);
-    await drainPull(client, subscription, warm, 30_000);
+    await drainPulled(client, subscription, warm, 30_000);
 
     const prefix = `pull-${Date.now().toString(36)}`;
     const tally = new Tally(new Set(), total);
     const run = await throughputRun("certflow pull", system, client, producer, prefix, total, tally, () =>
-      drainPull(client, subscription, tally, 60_000 + total * 10),
+      drainPulled(client, subscription, tally, 60_000 + total * 10),
     );
     if (!run.check.ok) throw new Error(`pull delivery check failed: ${JSON.stringify(run.check)}`);
 
-    const tracker = new Tracker();
+    const tracker = new LatencyTracker();
     let consuming = true;
-    const consumer = (async () => {
-      while (consuming) {
-        const messages = await pull(client, subscription, PULL_MAX, PULL_WAIT_SECONDS);
-        const at = performance.now();
-        for (const message of messages) tracker.markReceived(message.notification.subject, at);
-        await ack(client, subscription, messages);
-      }
-    })();
+    const consumer = pullWhile(client, subscription, (subject, at) => tracker.markReceived(subject, at), () => consuming);
     const latencyPrefix = `pull-lat-${Date.now().toString(36)}`;
     let latency: Latency;
     try {
-      latency = await steady(
-        "certflow pull latency",
-        latencyPrefix,
-        durationMs,
+      latency = await runSteady(
+        { label: "certflow pull latency", prefix: latencyPrefix, durationMs, pids: { certflow: system.child.pid } },
         tracker,
         async (subjects) => {
           await postBatch(client, producer, subjects.map((subject, index) => notificationInput(subject, index)));
         },
-        { certflow: system.child.pid },
       );
     } finally {
       consuming = false;
@@ -469,29 +321,6 @@ async function pullSide(total: number, durationMs: number): Promise<Side> {
   } finally {
     client.close();
     await system.destroy();
-  }
-}
-
-/** The latency benchmark's baseline: js.publish of the same envelopes to a durable pull consumer, publish to receive. */
-async function rawLatency(durationMs: number): Promise<Latency> {
-  const raw = await RawJetStream.open(isolationId("push_raw"));
-  try {
-    await raw.addDurable("bench-latency");
-    const tracker = new Tracker();
-    const consumer = await raw.consume("bench-latency", PULL_MAX, (message: JsMsg) => {
-      const { subject } = message.json<{ subject: string }>();
-      tracker.markReceived(subject, performance.now());
-      message.ack();
-    });
-    try {
-      return await steady("raw latency", `raw-lat-${Date.now().toString(36)}`, durationMs, tracker, async (subjects) => {
-        await raw.publishMany(subjects.map((subject, index) => envelopeOf(notificationInput(subject, index), "bench-producer")));
-      });
-    } finally {
-      await consumer.stop();
-    }
-  } finally {
-    await raw.destroy();
   }
 }
 

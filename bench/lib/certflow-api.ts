@@ -1,6 +1,11 @@
 import { ADMIN_TOKEN } from "./env.js";
 import { HttpClient } from "./http-client.js";
 import type { NotificationInput } from "./payload.js";
+import type { Tally } from "./tally.js";
+
+/** What every benchmark's subscriber asks for. */
+export const DRAIN_PULL_MAX = 500;
+export const DRAIN_PULL_WAIT_SECONDS = 1;
 
 export interface Credential {
   name: string;
@@ -92,4 +97,39 @@ export function routeTimesBetween(before: Sample, after: Sample): Record<string,
     result[route] = `${count} requests, mean ${((seconds / count) * 1000).toFixed(1)} ms, total ${seconds.toFixed(2)} s`;
   }
   return result;
+}
+
+/**
+ * Pulls and acks until the tally is complete. Like a NATS client, whose acks are asynchronous,
+ * it keeps one ack in flight while it pulls the next batch; a message counts once its ack is answered.
+ */
+export async function drainPulled(client: HttpClient, subscription: Credential, tally: Tally, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let acking: Promise<void> = Promise.resolve();
+  while (!tally.complete) {
+    if (Date.now() > deadline) throw new Error(`${subscription.name} timed out with ${tally.ids.size} ids`);
+    const messages = await pull(client, subscription, DRAIN_PULL_MAX, DRAIN_PULL_WAIT_SECONDS);
+    await acking;
+    if (messages.length === 0) continue;
+    acking = ack(client, subscription, messages).then(() => {
+      const at = performance.now();
+      for (const message of messages) tally.add(message.notification.id, at);
+    });
+  }
+  await acking;
+}
+
+/** Pulls (noting when each subject arrived) and acks, while `running` says so. */
+export async function pullWhile(
+  client: HttpClient,
+  subscription: Credential,
+  onReceived: (subject: string, at: number) => void,
+  running: () => boolean,
+): Promise<void> {
+  while (running()) {
+    const messages = await pull(client, subscription, DRAIN_PULL_MAX, DRAIN_PULL_WAIT_SECONDS);
+    const at = performance.now();
+    for (const message of messages) onReceived(message.notification.subject, at);
+    await ack(client, subscription, messages);
+  }
 }

@@ -50,3 +50,8 @@ export function envelopeOf(input: NotificationInput, producerName: string): Noti
 
 /** Subjects of one run: `${prefix}-${index}`, unique across runs by the prefix. */
 export const subjectOf = (prefix: string, index: number) => `${prefix}-${index}`;
+
+/** `count` notifications of one run, each with its own subject. */
+export function makeInputs(prefix: string, count: number): NotificationInput[] {
+  return Array.from({ length: count }, (_, index) => notificationInput(subjectOf(prefix, index), index));
+}

@@ -1,4 +1,3 @@
-import { sql } from "kysely";
 import { createRouter } from "../core/http/app.js";
 import { PostgresDeliveryLedger } from "../mom/ledger/postgres-ledger.js";
 import type { Service, ServiceDeps } from "../mom/service.js";
@@ -68,16 +67,9 @@ export function setupConsumer(deps: ServiceDeps): Service {
   );
 
   deps.metrics.gauge("certflow_subscription_pending", "Messages waiting or in flight, per subscription", ["subscription"], async (gauge) => {
-    // Live messages are counted per subject group; prefill messages (one per certificate) are their own heads.
-    const rows = await sql<{ name: string; pending: number }>`
-      SELECT s.name,
-        (COALESCE((SELECT sum(g.pending) FROM delivery_groups g WHERE g.subscription_id = s.id), 0)
-          + (SELECT count(*) FROM deliveries p WHERE p.subscription_id = s.id AND p.phase = 0 AND p.state = 'pending' AND p.is_head)
-        )::int AS pending
-      FROM subscriptions s
-    `.execute(deps.db);
+    const pending = await ledger.pendingBySubscription();
     gauge.reset();
-    for (const row of rows.rows) gauge.set({ subscription: row.name }, row.pending);
+    for (const [name, count] of pending) gauge.set({ subscription: name }, count);
   });
 
   let sweeper: NodeJS.Timeout | undefined;

@@ -5,7 +5,7 @@ import { ADMIN_TOKEN } from "./system.js";
 let counter = 0;
 export const unique = (prefix: string) => `${prefix}-${process.pid}-${Date.now().toString(36)}-${counter++}`;
 
-export function certificate(overrides: Record<string, unknown> = {}) {
+export function certificate(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   return {
     certificateId: "cert-1",
     kind: "annual",

@@ -5,25 +5,9 @@ import {
   NotificationInputSchema,
   PRODUCED_TYPES,
 } from "../../src/core/notifications/envelope.js";
+import { certificate } from "../support/fixtures.js";
 
 const CERT_ID = "cert-1";
-
-function certificate(overrides: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    certificateId: CERT_ID,
-    kind: "annual",
-    deviceId: "device-1",
-    gridArea: "DK1",
-    energySource: "wind",
-    periodStart: "2025-01-01T00:00:00.000Z",
-    periodEnd: "2026-01-01T00:00:00.000Z",
-    quantityWh: 1_000_000,
-    owner: "owner-a",
-    status: "active",
-    version: 1,
-    ...overrides,
-  };
-}
 
 function input(type: string, data: Record<string, unknown> = {}, envelope: Record<string, unknown> = {}) {
   return { type, subject: CERT_ID, data: certificate(data), ...envelope };

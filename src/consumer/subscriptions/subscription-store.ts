@@ -152,7 +152,8 @@ export class PostgresSubscriptionStore implements SubscriptionStore {
   }
 }
 
-async function bumpRevision(trx: Executor): Promise<void> {
+/** Every change to subscriptions moves this revision in its own transaction: the dispatcher and push pumps watch it. */
+export async function bumpRevision(trx: Executor): Promise<void> {
   await trx.updateTable("subscription_changes").set((eb) => ({ revision: eb("revision", "+", 1) })).execute();
 }
 

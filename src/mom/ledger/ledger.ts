@@ -115,6 +115,8 @@ export interface DeliveryLedger {
   /** Returns dead letters to the queue (all, or those named), with a fresh delivery count. */
   redrive(subscriptionId: string, only?: Array<{ phase: Phase; sequence: number }>): Promise<number>;
   stats(target: LeaseTarget): Promise<LedgerStats>;
+  /** Messages waiting or in flight, by subscription name (for the metrics gauge). */
+  pendingBySubscription(): Promise<Map<string, number>>;
   /** Removes bookkeeping of subjects with nothing pending; returns how many were removed. */
   sweep(limit: number): Promise<number>;
 }

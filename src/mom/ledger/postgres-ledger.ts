@@ -368,20 +368,36 @@ export class PostgresDeliveryLedger implements DeliveryLedger {
   }
 
   async stats(target: LeaseTarget): Promise<LedgerStats> {
+    // Prefill rows only count once the snapshot committed; before, the walk would only meet invisible rows.
     const result = await sql<{ pending: number; dead: number; acked: number }>`
       SELECT
-        (COALESCE((SELECT sum(pending) FROM delivery_groups WHERE subscription_id = ${target.id}), 0)
-          -- Prefill rows only count once the snapshot committed; before, the walk would only meet invisible rows.
-          + CASE WHEN ${target.liveFromSeq}::bigint IS NULL THEN 0 ELSE
-              (SELECT count(*) FROM deliveries p WHERE p.subscription_id = ${target.id} AND p.phase = 0 AND p.state = 'pending' AND p.is_head)
-            END
-        )::int AS pending,
+        ${pendingOf(sql`${target.id}::uuid`, sql`${target.liveFromSeq}::bigint IS NOT NULL`)} AS pending,
         (SELECT count(*) FROM deliveries d WHERE d.subscription_id = ${target.id} AND d.state = 'dead')::int AS dead,
         COALESCE((SELECT sum(acked) FROM subscription_stats WHERE subscription_id = ${target.id}), 0)::bigint AS acked
     `.execute(this.db);
     const row = result.rows[0]!;
     return { pending: row.pending, acked: row.acked, deadLettered: row.dead };
   }
+
+  async pendingBySubscription(): Promise<Map<string, number>> {
+    const result = await sql<{ name: string; pending: number }>`
+      SELECT s.name, ${pendingOf(sql.ref("s.id"), sql`true`)} AS pending FROM subscriptions s
+    `.execute(this.db);
+    return new Map(result.rows.map((row) => [row.name, row.pending]));
+  }
+}
+
+/**
+ * Messages waiting or in flight for a subscription: live ones are counted per subject group,
+ * prefill ones (one per certificate, each its own head) one by one, when `withPrefill` holds.
+ */
+function pendingOf(subscriptionId: RawBuilder<unknown>, withPrefill: RawBuilder<unknown>) {
+  return sql<number>`(
+    COALESCE((SELECT sum(g.pending) FROM delivery_groups g WHERE g.subscription_id = ${subscriptionId}), 0)
+    + CASE WHEN ${withPrefill} THEN
+        (SELECT count(*) FROM deliveries p WHERE p.subscription_id = ${subscriptionId} AND p.phase = 0 AND p.state = 'pending' AND p.is_head)
+      ELSE 0 END
+  )::int`;
 }
 
 /**

@@ -1,6 +1,7 @@
 import { sql } from "kysely";
 import type { Executor } from "../../../core/db/schema.js";
 import { phaseCode, phaseName, type Phase } from "../../../mom/ledger/ledger.js";
+import { bumpRevision } from "../../subscriptions/subscription-store.js";
 
 export interface SigningSecret {
   secret: string;
@@ -100,7 +101,7 @@ export class PostgresPushStore implements PushStore {
         .where("status", "<>", "disabled")
         .executeTakeFirst();
       if (updated.numUpdatedRows > 0n) {
-        await trx.updateTable("subscription_changes").set((eb) => ({ revision: eb("revision", "+", 1) })).execute();
+        await bumpRevision(trx);
       }
     });
   }
