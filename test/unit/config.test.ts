@@ -128,6 +128,7 @@ describe("loadConfig defaults", () => {
         allowPrivate: true,
       },
       conversions: { workers: 3, queue: 50 },
+      registryEmulator: { port: 8090, faults: {} },
       services: ["consumer"],
       logLevel: "debug",
       shutdownTimeoutSeconds: 7,
