@@ -83,6 +83,7 @@ export class RegistryEmulator {
   private currentFaults: Faults;
   private random: () => number;
   private finalizer: NodeJS.Timeout | undefined;
+  private globalFaults: { of: Faults; effective: EffectiveFaults } | undefined;
   /** Bumped by `reset`, so work queued before it stops where it is. */
   private epoch = 0;
 
@@ -114,7 +115,11 @@ export class RegistryEmulator {
 
   /** The knobs acting on one certificate's transactions (its overrides, else the global ones). */
   faultsFor(certificateId?: string): EffectiveFaults {
-    return faultsFor(this.currentFaults, certificateId);
+    const faults = this.currentFaults;
+    if (certificateId !== undefined && certificateId in faults.certificates) return faultsFor(faults, certificateId);
+    // Asked once or more per transaction: the global knobs are worked out once per change.
+    if (this.globalFaults?.of !== faults) this.globalFaults = { of: faults, effective: faultsFor(faults, undefined) };
+    return this.globalFaults.effective;
   }
 
   /** A number in [0, 1) from the seeded PRNG: every random fault decision draws from it. */
@@ -241,7 +246,7 @@ export class RegistryEmulator {
   /** One certificate's queue, one transaction at a time: each waits its commit latency, then is verified against the state then. */
   private async drain(certificateId: string, queue: Work[], epoch: number): Promise<void> {
     while (queue.length > 0) {
-      await this.untilNotStuck(certificateId, epoch);
+      if (this.faultsFor(certificateId).stuckPending) await this.untilNotStuck(certificateId, epoch);
       if (epoch !== this.epoch) return;
       const { min, max } = this.faultsFor(certificateId).commitLatencyMs;
       await this.wait(min + Math.floor(this.draw() * (max - min + 1)));
