@@ -84,6 +84,7 @@ export class RegistryEmulator {
   private random: () => number;
   private finalizer: NodeJS.Timeout | undefined;
   private globalFaults: { of: Faults; effective: EffectiveFaults } | undefined;
+  private closed = false;
   /** Bumped by `reset`, so work queued before it stops where it is. */
   private epoch = 0;
 
@@ -129,6 +130,8 @@ export class RegistryEmulator {
 
   /** Records a receipt for each transaction and queues it on its certificate, unless `dedupe: txId` knows its id. */
   receive(transactions: readonly ReceivedTransaction[]): Receipt[] {
+    // A request still held by delayRequestMs when the registry stopped is never taken in.
+    if (this.closed) return [];
     return transactions.map((received) => {
       const { header } = received.transaction;
       const known = this.status(received.txId).status !== "unknown";
@@ -222,8 +225,9 @@ export class RegistryEmulator {
     for (const listener of this.faultListeners) listener(this.currentFaults);
   }
 
-  /** Stops every timer; queued transactions stay pending. */
+  /** Stops every timer and takes nothing in any more; queued transactions stay pending. */
   close(): void {
+    this.closed = true;
     this.epoch += 1;
     this.clearTimers();
     if (this.finalizer) clearInterval(this.finalizer);

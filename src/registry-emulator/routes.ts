@@ -73,7 +73,7 @@ const ReceiptsQuerySchema = z.object({
   outcome: z.enum(["pending", "committed", "failed", "duplicate"]).optional(),
 });
 
-export const ReceiptSchema = z.object({
+const ReceiptSchema = z.object({
   seq: z.number().int(),
   txId: z.string(),
   commandId: z.string(),
@@ -95,7 +95,7 @@ export const listReceiptsRoute = createRoute({
   responses: { 200: json(z.object({ receipts: z.array(ReceiptSchema) }), "Receipts") },
 });
 
-export const StatsSchema = z.object({
+const StatsSchema = z.object({
   certificates: z.number().int(),
   received: z.number().int(),
   pending: z.number().int(),
@@ -113,7 +113,7 @@ export const statsRoute = createRoute({
   responses: { 200: json(StatsSchema, "Counts") },
 });
 
-export const RegistryCertificateSchema = z.object({
+const RegistryCertificateSchema = z.object({
   certificateId: z.string(),
   owner: z.string(),
   quantityWh: z.number().int(),
@@ -138,7 +138,7 @@ export const getCertificateRoute = createRoute({
   },
 });
 
-export const OutOfBandSchema = z
+const OutOfBandSchema = z
   .strictObject({
     certificateId: id,
     owner: id.optional(),

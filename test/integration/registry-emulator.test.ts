@@ -232,9 +232,9 @@ describe("registry emulator verification", () => {
 });
 
 /** A client that resends the same bytes whenever it got no answer: what certflow must not be. */
-async function naiveSend(url: string, tx: { bytes: string }, attempts: number): Promise<void> {
+async function naiveSend(url: string, tx: { bytes: string }, attempts: number, timeoutMs = 2000): Promise<void> {
   for (let attempt = 0; attempt < attempts; attempt++) {
-    const result = await postTransactions(url, [tx], { timeoutMs: 2000 });
+    const result = await postTransactions(url, [tx], { timeoutMs });
     if (result.outcome === "answered" && result.status === 202) return;
   }
 }
@@ -249,6 +249,16 @@ describe("registry emulator faults", () => {
     await eventually(() => expect(registry.receipts({ commandId: transfer.commandId }).map((r) => r.outcome)).toEqual(["committed", "committed"]));
     expect(registry.certificate(id)).toMatchObject({ owner: "bob", version: 3 });
     expect(registry.emulator.stream(id).filter((entry) => entry.txId === transfer.txId)).toHaveLength(2);
+  });
+
+  it("with dedupe none, a naive resend after its own timeout (the answer comes later than it waits) applies twice", async () => {
+    const id = certificateId("naive-timeout");
+    await issued(id);
+    registry.setFaults({ acceptLatencyMs: 300 });
+    const transfer = encoded("transfer", id, { to: "bob" });
+    await naiveSend(registry.url, transfer, 2, 50);
+    await eventually(() => expect(registry.receipts({ commandId: transfer.commandId }).map((r) => r.outcome)).toEqual(["committed", "committed"]));
+    expect(registry.certificate(id)).toMatchObject({ owner: "bob", version: 3 });
   });
 
   it("with dedupe txId, the same naive resend is ignored as a duplicate and applies once", async () => {
@@ -308,6 +318,23 @@ describe("registry emulator faults", () => {
     await control("PUT", "/_emulator/faults", { unavailable: "off" }, EMULATOR_ADMIN_TOKEN, registry.controlUrl);
     await eventually(async () => expect(await postTransactions(registry.url, [tx])).toMatchObject({ outcome: "answered", status: 202 }));
     expect(registry.receipts({ txId: tx.txId })).toHaveLength(1);
+  });
+
+  it("unavailable refuse: a pooled keep-alive connection does not carry a request into the registry", async () => {
+    const first = issueTx(certificateId("pooled"));
+    const post = (tx: { bytes: string }) =>
+      fetch(new URL("/v1/transactions", registry.url), {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ transactions: [{ bytes: tx.bytes }] }),
+      });
+    expect((await post(first)).status).toBe(202);
+    registry.setFaults({ unavailable: "refuse" });
+    const second = issueTx(certificateId("pooled"));
+    await expect(post(second)).rejects.toThrow();
+    expect(registry.receipts({ txId: second.txId })).toEqual([]);
+    registry.setFaults({ unavailable: "off" });
+    await eventually(async () => expect((await post(second)).status).toBe(202));
   });
 
   it("delayRequestMs: the request is taken in after the client gave up, then applied", async () => {
