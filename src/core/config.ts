@@ -1,8 +1,10 @@
 import { availableParallelism } from "node:os";
 import { z } from "zod";
 
-export const SERVICE_NAMES = ["producer", "dispatcher", "consumer", "prefill"] as const;
+export const SERVICE_NAMES = ["producer", "dispatcher", "consumer", "prefill", "registry-emulator"] as const;
 export type ServiceName = (typeof SERVICE_NAMES)[number];
+/** What a process runs when SERVICES is unset; the registry emulator runs only when named. */
+export const DEFAULT_SERVICES: readonly ServiceName[] = ["producer", "dispatcher", "consumer", "prefill"];
 
 const booleanFlag = z
   .enum(["true", "false", "1", "0", "yes", "no"], { error: "expected true or false" })
@@ -34,6 +36,23 @@ const servicesList = z
   )
   .transform((names) => [...new Set(names)]);
 
+const rate = z
+  .string()
+  .trim()
+  .regex(/^(0(\.\d+)?|1(\.0+)?)$/, { error: "expected a rate between 0 and 1, e.g. 0.25" })
+  .transform(Number);
+
+/** "2000-6000" (a range) or "50" (both ends). */
+const latencyRange = z
+  .string()
+  .trim()
+  .regex(/^\d+(\s*-\s*\d+)?$/, { error: "expected milliseconds or a range, e.g. 2000-6000" })
+  .transform((value) => {
+    const [min, max = min] = value.split("-").map((part) => Number(part.trim()));
+    return { min: min!, max: max! };
+  })
+  .refine((range) => range.min <= range.max, { error: "the range's minimum must not exceed its maximum" });
+
 /** Environment variables, by the exact names an operator sets. */
 const EnvSchema = z.object({
   PORT: integer(0, 65535).default(8080),
@@ -59,7 +78,7 @@ const EnvSchema = z.object({
     .regex(/^[A-Za-z0-9_-]{1,40}$/, { error: "expected 1-40 letters, digits, '_' or '-'" })
     .default("certflow"),
   CERTFLOW_PUSH_ALLOW_PRIVATE: booleanFlag.default(false),
-  SERVICES: servicesList.default([...SERVICE_NAMES]),
+  SERVICES: servicesList.default([...DEFAULT_SERVICES]),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   CERTFLOW_PARTITIONS: integer(1, 256).default(8),
   CERTFLOW_DEDUP_WINDOW_SECONDS: integer(1, 86_400).default(600),
@@ -82,6 +101,23 @@ const EnvSchema = z.object({
   CERTFLOW_PUSH_SECRET_GRACE_SECONDS: integer(0, 30 * 86_400).default(86_400),
   CERTFLOW_CONVERSION_WORKERS: integer(1, 256).default(Math.max(1, availableParallelism())),
   CERTFLOW_CONVERSION_QUEUE: integer(1, 100_000).default(1000),
+  /** The bearer token of the registry's wire API (DESIGN.md §8). */
+  CERTFLOW_REGISTRY_TOKEN: z.string().min(1).optional(),
+  CERTFLOW_EMULATOR_PORT: integer(0, 65535).default(8090),
+  CERTFLOW_EMULATOR_CONTROL_PORT: integer(0, 65535).optional(),
+  // Fault knobs of the registry emulator at start (src/registry-emulator/faults.ts); unset: the demo defaults.
+  CERTFLOW_EMULATOR_ACCEPT_LATENCY_MS: integer(0, 86_400_000).optional(),
+  CERTFLOW_EMULATOR_COMMIT_LATENCY_MS: latencyRange.optional(),
+  CERTFLOW_EMULATOR_FINALIZE_INTERVAL_MS: integer(0, 86_400_000).optional(),
+  CERTFLOW_EMULATOR_UNAVAILABLE: z.enum(["off", "refuse", "503"]).optional(),
+  CERTFLOW_EMULATOR_DROP_REQUEST_RATE: rate.optional(),
+  CERTFLOW_EMULATOR_DROP_RESPONSE_RATE: rate.optional(),
+  CERTFLOW_EMULATOR_DELAY_REQUEST_MS: integer(0, 86_400_000).optional(),
+  CERTFLOW_EMULATOR_STUCK_PENDING: booleanFlag.optional(),
+  CERTFLOW_EMULATOR_FAILED_STATUS_TTL_MS: integer(1, 86_400_000).optional(),
+  CERTFLOW_EMULATOR_DEDUPE: z.enum(["none", "txId"]).optional(),
+  CERTFLOW_EMULATOR_STREAM_READS: booleanFlag.optional(),
+  CERTFLOW_EMULATOR_SEED: integer(0, 2 ** 32 - 1).optional(),
 });
 
 export type Config = ReturnType<typeof toConfig>;
@@ -119,10 +155,36 @@ function toConfig(env: z.infer<typeof EnvSchema>) {
       allowPrivate: env.CERTFLOW_PUSH_ALLOW_PRIVATE,
     },
     conversions: { workers: env.CERTFLOW_CONVERSION_WORKERS, queue: env.CERTFLOW_CONVERSION_QUEUE },
+    registryEmulator: {
+      port: env.CERTFLOW_EMULATOR_PORT,
+      controlPort: env.CERTFLOW_EMULATOR_CONTROL_PORT,
+      token: env.CERTFLOW_REGISTRY_TOKEN,
+      /** Only the knobs set; the emulator fills in the rest. */
+      faults: definedOnly({
+        acceptLatencyMs: env.CERTFLOW_EMULATOR_ACCEPT_LATENCY_MS,
+        commitLatencyMs: env.CERTFLOW_EMULATOR_COMMIT_LATENCY_MS,
+        finalizeIntervalMs: env.CERTFLOW_EMULATOR_FINALIZE_INTERVAL_MS,
+        unavailable: env.CERTFLOW_EMULATOR_UNAVAILABLE,
+        dropRequestRate: env.CERTFLOW_EMULATOR_DROP_REQUEST_RATE,
+        dropResponseRate: env.CERTFLOW_EMULATOR_DROP_RESPONSE_RATE,
+        delayRequestMs: env.CERTFLOW_EMULATOR_DELAY_REQUEST_MS,
+        stuckPending: env.CERTFLOW_EMULATOR_STUCK_PENDING,
+        failedStatusTtlMs: env.CERTFLOW_EMULATOR_FAILED_STATUS_TTL_MS,
+        dedupe: env.CERTFLOW_EMULATOR_DEDUPE,
+        streamReads: env.CERTFLOW_EMULATOR_STREAM_READS,
+        seed: env.CERTFLOW_EMULATOR_SEED,
+      }),
+    },
     services: env.SERVICES as ServiceName[],
     logLevel: env.LOG_LEVEL,
     shutdownTimeoutSeconds: env.CERTFLOW_SHUTDOWN_TIMEOUT_SECONDS,
   };
+}
+
+function definedOnly<T extends Record<string, unknown>>(values: T): Partial<{ [K in keyof T]: Exclude<T[K], undefined> }> {
+  return Object.fromEntries(Object.entries(values).filter(([, value]) => value !== undefined)) as Partial<{
+    [K in keyof T]: Exclude<T[K], undefined>;
+  }>;
 }
 
 export class ConfigError extends Error {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { availableParallelism } from "node:os";
-import { ConfigError, loadConfig, SERVICE_NAMES } from "../../src/core/config.js";
+import { ConfigError, DEFAULT_SERVICES, loadConfig, SERVICE_NAMES } from "../../src/core/config.js";
 
 const ADMIN_TOKEN = "0123456789abcdef-admin";
 
@@ -55,6 +55,7 @@ describe("loadConfig defaults", () => {
         allowPrivate: false,
       },
       conversions: { workers: availableParallelism(), queue: 1000 },
+      registryEmulator: { port: 8090, faults: {} },
       services: ["producer", "dispatcher", "consumer", "prefill"],
       logLevel: "info",
       shutdownTimeoutSeconds: 20,
@@ -64,7 +65,7 @@ describe("loadConfig defaults", () => {
   it("treats empty strings as unset, so defaults apply", () => {
     const config = loadConfig(env({ PORT: "", SERVICES: "", LOG_LEVEL: "", CERTFLOW_PUSH_ALLOW_PRIVATE: "" }));
     expect(config.http.port).toBe(8080);
-    expect(config.services).toEqual([...SERVICE_NAMES]);
+    expect(config.services).toEqual([...DEFAULT_SERVICES]);
     expect(config.logLevel).toBe("info");
     expect(config.push.allowPrivate).toBe(false);
   });
@@ -127,6 +128,7 @@ describe("loadConfig defaults", () => {
         allowPrivate: true,
       },
       conversions: { workers: 3, queue: 50 },
+      registryEmulator: { port: 8090, faults: {} },
       services: ["consumer"],
       logLevel: "debug",
       shutdownTimeoutSeconds: 7,
@@ -259,5 +261,47 @@ describe("loadConfig other variables", () => {
     expect(error.message).not.toContain("\n");
     expect(error.message).toMatch(/^Invalid configuration: (PORT|SERVICES) /);
     expect(error.message.includes("PORT") && error.message.includes("SERVICES")).toBe(false);
+  });
+});
+
+describe("loadConfig registry emulator", () => {
+  it("keeps only the fault knobs that are set, parsed", () => {
+    const config = loadConfig(
+      env({
+        CERTFLOW_EMULATOR_PORT: "9100",
+        CERTFLOW_EMULATOR_COMMIT_LATENCY_MS: "20-60",
+        CERTFLOW_EMULATOR_DROP_RESPONSE_RATE: "0.5",
+        CERTFLOW_EMULATOR_DEDUPE: "txId",
+        CERTFLOW_EMULATOR_STUCK_PENDING: "true",
+        CERTFLOW_REGISTRY_TOKEN: "wire-secret",
+      }),
+    );
+    expect(config.registryEmulator).toEqual({
+      port: 9100,
+      token: "wire-secret",
+      faults: { commitLatencyMs: { min: 20, max: 60 }, dropResponseRate: 0.5, dedupe: "txId", stuckPending: true },
+    });
+  });
+
+  it("reads a single commit latency as both ends of the range", () => {
+    expect(loadConfig(env({ CERTFLOW_EMULATOR_COMMIT_LATENCY_MS: "50" })).registryEmulator.faults.commitLatencyMs).toEqual({
+      min: 50,
+      max: 50,
+    });
+  });
+
+  it.each([
+    ["CERTFLOW_EMULATOR_COMMIT_LATENCY_MS", "60-20", "must not exceed"],
+    ["CERTFLOW_EMULATOR_COMMIT_LATENCY_MS", "fast", "expected milliseconds or a range"],
+    ["CERTFLOW_EMULATOR_DROP_REQUEST_RATE", "1.5", "between 0 and 1"],
+    ["CERTFLOW_EMULATOR_UNAVAILABLE", "down", "refuse"],
+    ["CERTFLOW_EMULATOR_DEDUPE", "always", "txId"],
+  ])("refuses %s=%s", (variable, value, expected) => {
+    expect(expectOneLineNaming(env({ [variable]: value }), variable)).toContain(expected);
+  });
+
+  it("runs the emulator only when SERVICES names it", () => {
+    expect(loadConfig(env()).services).not.toContain("registry-emulator");
+    expect(loadConfig(env({ SERVICES: "registry-emulator" })).services).toEqual(["registry-emulator"]);
   });
 });

@@ -1,5 +1,5 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { routePath } from "hono/route";
 import { AppError, validationError } from "../errors.js";
@@ -10,11 +10,14 @@ import type { CredentialResolver } from "../auth/credentials.js";
 import type { App, AppEnv } from "./env.js";
 import { problemResponse, toAppError } from "./problem.js";
 
-export interface HttpAppOptions {
+export interface BaseAppOptions {
   logger: Logger;
   metrics: Metrics;
-  credentials: CredentialResolver;
   maxBodyBytes: number;
+}
+
+export interface HttpAppOptions extends BaseAppOptions {
+  credentials: CredentialResolver;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -28,7 +31,19 @@ export function createRouter(): App {
   });
 }
 
+/** certflow's HTTP app: the base app, with certflow's credentials checked on every `/v1` route. */
 export function createHttpApp(options: HttpAppOptions): App {
+  const app = createBaseApp(options);
+  app.use("/v1/*", authenticate(options.credentials));
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
+  return app;
+}
+
+/**
+ * Request ids, logging, the body limit on `/v1`, the one error handler and the not-found answer,
+ * without certflow's credentials: also the base of apps that check their own (the registry emulator).
+ */
+export function createBaseApp(options: BaseAppOptions): App {
   const app = createRouter();
   app.use("*", requestContext(options.logger, options.metrics));
   app.use(
@@ -40,8 +55,6 @@ export function createHttpApp(options: HttpAppOptions): App {
       },
     }),
   );
-  app.use("/v1/*", authenticate(options.credentials));
-  app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
 
   app.onError((error, c) => {
     const appError = toAppError(error);
@@ -72,13 +85,18 @@ function requestContext(logger: Logger, metrics: Metrics): MiddlewareHandler<App
   };
 }
 
+/** The request's bearer token; a missing or malformed Authorization header is a 401 that says what to send. */
+export function bearerToken(c: Context<AppEnv>): string {
+  const header = c.req.header("authorization");
+  if (!header) throw new AppError("unauthorized", "send Authorization: Bearer <token>");
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  if (!match) throw new AppError("unauthorized", "the Authorization header must be 'Bearer <token>'");
+  return match[1]!;
+}
+
 function authenticate(credentials: CredentialResolver): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    const header = c.req.header("authorization");
-    if (!header) throw new AppError("unauthorized", "send Authorization: Bearer <token>");
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    if (!match) throw new AppError("unauthorized", "the Authorization header must be 'Bearer <token>'");
-    const principal = await credentials.resolve(match[1]!);
+    const principal = await credentials.resolve(bearerToken(c));
     if (!principal) throw new AppError("unauthorized", "the token is not known; check it or ask an operator for a new one");
     c.set("principal", principal);
     await next();

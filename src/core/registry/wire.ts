@@ -85,6 +85,9 @@ export function txIdOf(bytes: string): string {
   return createHash("sha256").update(Buffer.from(bytes, "base64")).digest("base64url");
 }
 
+// Built once: making a zod schema costs far more than using it.
+const TransactionEnvelopeSchema = z.strictObject({ header: TransactionHeaderSchema, payload: z.record(z.string(), z.unknown()) });
+
 export type DecodeResult = { ok: true; transaction: RegistryTransaction } | { ok: false; error: string };
 
 /** Parses and validates a transaction's bytes as the registry does; never throws. */
@@ -95,7 +98,7 @@ export function decodeTransaction(bytes: string): DecodeResult {
   } catch {
     return { ok: false, error: "bytes are not base64 of JSON" };
   }
-  const envelope = z.strictObject({ header: TransactionHeaderSchema, payload: z.record(z.string(), z.unknown()) }).safeParse(parsed);
+  const envelope = TransactionEnvelopeSchema.safeParse(parsed);
   if (!envelope.success) return { ok: false, error: `invalid transaction: ${envelope.error.issues[0]?.message ?? "malformed"}` };
   const payload = PAYLOAD_SCHEMAS[envelope.data.header.type].safeParse(envelope.data.payload);
   if (!payload.success) {
