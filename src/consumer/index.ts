@@ -1,4 +1,5 @@
 import { createRouter } from "../core/http/app.js";
+import { Outage } from "../core/outage.js";
 import { PostgresDeliveryLedger } from "../mom/ledger/postgres-ledger.js";
 import type { Service, ServiceDeps } from "../mom/service.js";
 import { Messages } from "./messages/messages.js";
@@ -73,11 +74,13 @@ export function setupConsumer(deps: ServiceDeps): Service {
   });
 
   let sweeper: NodeJS.Timeout | undefined;
+  const sweeping = new Outage(logger, "ledger sweep");
   const sweep = async () => {
     try {
       while ((await ledger.sweep(SWEEP_BATCH)) === SWEEP_BATCH);
+      sweeping.succeeded();
     } catch (error) {
-      logger.warn({ err: error }, "ledger sweep failed; will try again");
+      sweeping.failed(error);
     }
   };
 
