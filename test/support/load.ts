@@ -67,6 +67,7 @@ export async function expectDeliveredOnceInOrder(
   subscription: { name: string; token: string },
   accepted: Map<string, string[]>,
   eventually: (check: () => Promise<unknown>, options?: { timeoutMs?: number }) => Promise<unknown>,
+  timeoutMs = 60_000,
 ): Promise<void> {
   const expected = [...accepted.values()].reduce((sum, ids) => sum + ids.length, 0);
   const received: PulledMessage[] = [];
@@ -77,7 +78,7 @@ export async function expectDeliveredOnceInOrder(
       await ack(api, subscription.name, subscription.token, batch);
       expect(received.length).toBeGreaterThanOrEqual(expected);
     },
-    { timeoutMs: 60_000 },
+    { timeoutMs },
   );
   const ids = received.map((message) => message.notification.id);
   expect(new Set(ids).size, "no duplicates").toBe(ids.length);
