@@ -73,6 +73,11 @@ export function setupConsumer(deps: ServiceDeps): Service {
     for (const [name, count] of pending) gauge.set({ subscription: name }, count);
   });
 
+  deps.metrics.gauge("certflow_push_pumps", "Push subscriptions this process delivers, by the status it acts on", ["status"], async (gauge) => {
+    gauge.reset();
+    for (const [status, count] of supervisor.pumpsByStatus()) gauge.set({ status }, count);
+  });
+
   let sweeper: NodeJS.Timeout | undefined;
   const sweeping = new Outage(logger, "ledger sweep");
   const sweep = async () => {

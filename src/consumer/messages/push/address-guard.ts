@@ -57,7 +57,7 @@ export class AddressGuard {
     const host = url.hostname.replace(/^\[|\]$/g, "");
     const addresses = isIP(host) ? [host] : (await dnsLookup(host, { all: true, verbatim: true })).map((entry) => entry.address);
     const blocked = addresses.find(isBlockedAddress);
-    if (blocked) throw new BlockedAddressError(`${url.hostname} resolves to ${blocked}, a loopback, private, link-local, multicast or otherwise non-public address`);
+    if (blocked) throw new BlockedAddressError(`${url.hostname} resolves to ${blocked}, a loopback, private or link-local address, or another range that is not public unicast`);
   }
 
   /** A resolver for sockets that fails the connection when every resolved address is blocked. */

@@ -75,6 +75,11 @@ export class PushPump {
     this.kick();
   }
 
+  /** The subscription status this pump acts on (it leases only while `active`). */
+  get status(): string {
+    return this.endpoint.subscription.status;
+  }
+
   /** Stops leasing and waits for the requests in flight to settle. */
   async stop(): Promise<void> {
     this.stopped = true;

@@ -43,6 +43,13 @@ export class PushSupervisor {
     this.pumps.clear();
   }
 
+  /** Pumps running in this process, by the status they act on. */
+  pumpsByStatus(): Map<string, number> {
+    const counts = new Map<string, number>();
+    for (const pump of this.pumps.values()) counts.set(pump.status, (counts.get(pump.status) ?? 0) + 1);
+    return counts;
+  }
+
   private reconcile(): Promise<void> {
     this.reconciling ??= this.load()
       .then(
