@@ -31,8 +31,8 @@ export class JetStreamBroker implements Broker {
   private readonly encoder = new TextEncoder();
   private readonly readers = new Set<OrderedStreamReader>();
   /** Settles (rejects) when the connection drops, so publishes in flight answer at once instead of at their timeout. */
-  private disconnected = neverSettles();
-  private dropConnection: (error: Error) => void = () => {};
+  private disconnected!: Promise<never>;
+  private dropConnection!: (error: Error) => void;
   private connected = true;
 
   private constructor(
@@ -42,7 +42,9 @@ export class JetStreamBroker implements Broker {
     private readonly names: Naming,
     readonly partitions: number,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.armDisconnect();
+  }
 
   static async connect(options: JetStreamBrokerOptions): Promise<JetStreamBroker> {
     const { nats, logger } = options;
@@ -64,7 +66,6 @@ export class JetStreamBroker implements Broker {
     }
     const jsm = await jetstreamManager(nc);
     const broker = new JetStreamBroker(nc, jetstream(nc), jsm, naming(nats.namespace), nats.partitions, logger);
-    broker.armDisconnect();
     void broker.followConnectionStatus();
     await broker.ensureStream(nats);
     return broker;
@@ -196,8 +197,4 @@ export class JetStreamBroker implements Broker {
     this.readers.clear();
     if (!this.nc.isClosed()) await this.nc.drain();
   }
-}
-
-function neverSettles(): Promise<never> {
-  return new Promise<never>(() => {});
 }
