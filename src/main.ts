@@ -14,6 +14,9 @@ async function main(): Promise<void> {
     throw error;
   }
   const logger = createLogger(config.logLevel);
+  // Every background loop handles its own failures; should one slip through, it is logged
+  // rather than taking down the requests and workers that are fine.
+  process.on("unhandledRejection", (reason) => logger.error({ err: reason }, "unhandled rejection; this is a bug"));
   let system;
   try {
     system = await startSystem(config, logger);

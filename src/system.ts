@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { serve, type ServerType } from "@hono/node-server";
 import { CredentialResolver, PostgresCredentialStore } from "./core/auth/credentials.js";
@@ -6,6 +7,7 @@ import type { Config, ServiceName } from "./core/config.js";
 import { ensureDatabase, openDatabase, pingDatabase, type DatabaseHandle } from "./core/db/database.js";
 import { migrateToLatest } from "./core/db/migrate.js";
 import { createHttpApp } from "./core/http/app.js";
+import { drainUnreadBodies } from "./core/http/unread-body.js";
 import { mountOperations } from "./core/http/operations.js";
 import type { Logger } from "./core/logger.js";
 import { createMetrics } from "./core/metrics.js";
@@ -92,7 +94,9 @@ function withoutPassword(url: string): string {
 
 function listen(fetch: (request: Request) => Response | Promise<Response>, port: number, hostname: string): Promise<ServerType> {
   return new Promise((resolve, reject) => {
-    const server = serve({ fetch, port, hostname }, () => resolve(server));
+    // Unread bodies are drained by drainUnreadBodies, which keeps the connection usable, rather than on a short timer.
+    const server = serve({ fetch, port, hostname, autoCleanupIncoming: false }, () => resolve(server));
+    drainUnreadBodies(server as Server);
     server.once("error", reject);
   });
 }

@@ -1,4 +1,5 @@
 import { createRouter } from "../core/http/app.js";
+import { Outage } from "../core/outage.js";
 import { PostgresDeliveryLedger } from "../mom/ledger/postgres-ledger.js";
 import type { Service, ServiceDeps } from "../mom/service.js";
 import { Messages } from "./messages/messages.js";
@@ -72,12 +73,19 @@ export function setupConsumer(deps: ServiceDeps): Service {
     for (const [name, count] of pending) gauge.set({ subscription: name }, count);
   });
 
+  deps.metrics.gauge("certflow_push_pumps", "Push subscriptions this process delivers, by the status it acts on", ["status"], async (gauge) => {
+    gauge.reset();
+    for (const [status, count] of supervisor.pumpsByStatus()) gauge.set({ status }, count);
+  });
+
   let sweeper: NodeJS.Timeout | undefined;
+  const sweeping = new Outage(logger, "ledger sweep");
   const sweep = async () => {
     try {
       while ((await ledger.sweep(SWEEP_BATCH)) === SWEEP_BATCH);
+      sweeping.succeeded();
     } catch (error) {
-      logger.warn({ err: error }, "ledger sweep failed; will try again");
+      sweeping.failed(error);
     }
   };
 

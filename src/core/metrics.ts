@@ -42,6 +42,11 @@ export function createMetrics() {
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers: [registry],
     }),
+    longPollsWaiting: new Gauge({
+      name: "certflow_long_polls_waiting",
+      help: "Pulls parked in a long-poll, waiting for a message",
+      registers: [registry],
+    }),
     httpDuration: new Histogram({
       name: "certflow_http_request_duration_seconds",
       help: "HTTP request latency",

@@ -8,7 +8,7 @@ import {
   type JetStreamManager,
   type StreamConfig,
 } from "@nats-io/jetstream";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { connect, errors, type NatsConnection } from "@nats-io/transport-node";
 import type { Config } from "../core/config.js";
 import type { Logger } from "../core/logger.js";
 import type { Notification } from "../core/notifications/envelope.js";
@@ -29,7 +29,11 @@ export interface JetStreamBrokerOptions {
 /** The broker over NATS JetStream: one connection per process, shared by every service in it. */
 export class JetStreamBroker implements Broker {
   private readonly encoder = new TextEncoder();
-  private readonly readers = new Set<StreamReader>();
+  private readonly readers = new Set<OrderedStreamReader>();
+  /** Settles (rejects) when the connection drops, so publishes in flight answer at once instead of at their timeout. */
+  private disconnected!: Promise<never>;
+  private dropConnection!: (error: Error) => void;
+  private connected = true;
 
   private constructor(
     private readonly nc: NatsConnection,
@@ -38,7 +42,9 @@ export class JetStreamBroker implements Broker {
     private readonly names: Naming,
     readonly partitions: number,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.armDisconnect();
+  }
 
   static async connect(options: JetStreamBrokerOptions): Promise<JetStreamBroker> {
     const { nats, logger } = options;
@@ -58,11 +64,36 @@ export class JetStreamBroker implements Broker {
         `cannot reach NATS at ${nats.url} (${(error as Error).message}); start nats-server with JetStream (-js) or set NATS_URL`,
       );
     }
-    void logConnectionStatus(nc, logger);
     const jsm = await jetstreamManager(nc);
     const broker = new JetStreamBroker(nc, jetstream(nc), jsm, naming(nats.namespace), nats.partitions, logger);
+    void broker.followConnectionStatus();
     await broker.ensureStream(nats);
     return broker;
+  }
+
+  private armDisconnect(): void {
+    this.disconnected = new Promise<never>((_, reject) => (this.dropConnection = reject));
+    this.disconnected.catch(() => undefined);
+  }
+
+  /**
+   * While disconnected, publishes fail at once (the producer answers 503 and the client retries
+   * with the same id); on reconnect every reader re-creates its consumer at once.
+   */
+  private async followConnectionStatus(): Promise<void> {
+    for await (const status of this.nc.status()) {
+      if (status.type === "disconnect" || status.type === "reconnect" || status.type === "error") {
+        this.logger.warn({ nats: status.type, server: "server" in status ? status.server : undefined }, "NATS connection status");
+      }
+      if (status.type === "disconnect" && this.connected) {
+        this.connected = false;
+        this.dropConnection(new errors.ConnectionError("the NATS connection was lost"));
+      } else if (status.type === "reconnect") {
+        this.connected = true;
+        this.armDisconnect();
+        for (const reader of this.readers) reader.reattach();
+      }
+    }
   }
 
   /** Creates the stream, or brings an existing one to this configuration; safe to run from every process. */
@@ -93,13 +124,17 @@ export class JetStreamBroker implements Broker {
   }
 
   publish(notification: Notification): Promise<PublishResult> {
+    if (!this.connected || this.nc.isClosed()) {
+      return Promise.reject(new errors.ConnectionError("not connected to NATS; reconnecting"));
+    }
     const subject = this.names.notificationSubject(partitionOf(notification.subject, this.partitions));
-    return this.js
+    const published = this.js
       .publish(subject, this.encoder.encode(JSON.stringify(notification)), {
         msgID: notification.id,
         timeout: PUBLISH_TIMEOUT_MS,
       })
       .then((ack) => ({ id: notification.id, sequence: ack.seq, duplicate: ack.duplicate }));
+    return Promise.race([published, this.disconnected]);
   }
 
   async publishMany(notifications: readonly Notification[]): Promise<Array<PublishResult | Error>> {
@@ -152,6 +187,7 @@ export class JetStreamBroker implements Broker {
 
   async ping(): Promise<void> {
     if (this.nc.isClosed()) throw new Error("connection closed");
+    if (!this.connected) throw new Error("disconnected; reconnecting");
     await this.nc.flush();
   }
 
@@ -160,13 +196,5 @@ export class JetStreamBroker implements Broker {
     await Promise.all([...this.readers].map((reader) => reader.stop()));
     this.readers.clear();
     if (!this.nc.isClosed()) await this.nc.drain();
-  }
-}
-
-async function logConnectionStatus(nc: NatsConnection, logger: Logger): Promise<void> {
-  for await (const status of nc.status()) {
-    if (status.type === "disconnect" || status.type === "reconnect" || status.type === "error") {
-      logger.warn({ nats: status.type, server: "server" in status ? status.server : undefined }, "NATS connection status");
-    }
   }
 }

@@ -1,8 +1,11 @@
 import type { ConsumerMessages, JetStreamClient } from "@nats-io/jetstream";
 import type { Logger } from "../core/logger.js";
+import { Outage } from "../core/outage.js";
 import type { ReadOptions, StreamMessage, StreamReader } from "./broker.js";
 
-const MAX_BACKOFF_MS = 5_000;
+/** Short heartbeats, so a consumer lost without a reconnect being noticed is re-created within seconds. */
+const IDLE_HEARTBEAT_MS = 2_000;
+const PULL_EXPIRES_MS = 10_000;
 
 /**
  * Reads a stream in order through a JetStream ordered consumer. The client library checks
@@ -20,16 +23,30 @@ export class OrderedStreamReader implements StreamReader {
   private messages: ConsumerMessages | undefined;
   private wakeSleeper: (() => void) | undefined;
   private readonly finished: Promise<void>;
+  private readonly reading: Outage;
+  private readonly handling: Outage;
 
   constructor(
     private readonly js: JetStreamClient,
     private readonly stream: string,
     private readonly filter: string,
     private readonly options: ReadOptions,
-    private readonly logger: Logger,
+    logger: Logger,
   ) {
     this.nextSeq = options.fromSeq;
+    this.reading = new Outage(logger.child({ reader: options.name }), "stream reader");
+    this.handling = new Outage(logger.child({ reader: options.name }), "stream batch");
     this.finished = this.run();
+  }
+
+  /**
+   * After NATS reconnects the server may have lost the ephemeral consumer (a restart): the
+   * reader drops it and makes a new one at its position at once rather than waiting for
+   * missed heartbeats to tell.
+   */
+  reattach(): void {
+    this.messages?.stop();
+    this.wakeSleeper?.();
   }
 
   async stop(): Promise<void> {
@@ -40,22 +57,26 @@ export class OrderedStreamReader implements StreamReader {
   }
 
   private async run(): Promise<void> {
-    let failures = 0;
     while (!this.stopped) {
+      let delayMs: number;
       try {
         await this.readUntilInterrupted();
-        failures = 0;
+        delayMs = 0;
       } catch (error) {
-        failures++;
-        this.logger.warn({ reader: this.options.name, err: error, failures }, "stream reader interrupted; resuming");
+        delayMs = this.reading.failed(error, { nextSeq: this.nextSeq });
       }
-      if (!this.stopped) await this.sleep(backoff(failures));
+      if (!this.stopped && delayMs > 0) await this.sleep(delayMs);
     }
   }
 
   private async readUntilInterrupted(): Promise<void> {
     const consumer = await this.js.consumers.get(this.stream, { filter_subjects: this.filter, opt_start_seq: this.nextSeq });
-    const messages = await consumer.consume({ max_messages: this.options.maxBatch });
+    const messages = await consumer.consume({
+      max_messages: this.options.maxBatch,
+      idle_heartbeat: IDLE_HEARTBEAT_MS,
+      expires: PULL_EXPIRES_MS,
+    });
+    this.reading.succeeded();
     this.messages = messages;
     if (this.stopped) messages.stop();
     const queue = new BatchQueue(this.options.maxBatch * 2);
@@ -83,16 +104,13 @@ export class OrderedStreamReader implements StreamReader {
   }
 
   private async handleWithRetry(batch: StreamMessage[]): Promise<boolean> {
-    for (let attempt = 1; !this.stopped; attempt++) {
+    while (!this.stopped) {
       try {
         await this.options.handle(batch);
+        this.handling.succeeded();
         return true;
       } catch (error) {
-        this.logger.error(
-          { reader: this.options.name, err: error, attempt, fromSeq: batch[0]!.seq, toSeq: batch[batch.length - 1]!.seq },
-          "batch failed; retrying",
-        );
-        await this.sleep(backoff(attempt));
+        await this.sleep(this.handling.failed(error, { fromSeq: batch[0]!.seq, toSeq: batch[batch.length - 1]!.seq }));
       }
     }
     return false;
@@ -143,8 +161,4 @@ class BatchQueue {
     this.itemsArrived?.();
     this.spaceFreed?.();
   }
-}
-
-function backoff(attempt: number): number {
-  return Math.min(MAX_BACKOFF_MS, 100 * 2 ** Math.max(0, attempt - 1));
 }

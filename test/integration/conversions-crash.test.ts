@@ -2,6 +2,7 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { sql } from "kysely";
 import { afterEach, expect, it } from "vitest";
+import { eventually } from "../support/eventually.js";
 import { Api } from "../support/api.js";
 import { startServiceProcess, type ServiceProcess } from "../support/process.js";
 import { registryNotification } from "../../src/producer/certificates/envelopes.js";
@@ -20,8 +21,6 @@ afterEach(async () => {
   await system?.destroy();
   system = undefined;
 });
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 it("a producer killed mid-conversion converts each certificate exactly once after restart", async () => {
   const iso = isolation();
@@ -86,18 +85,22 @@ it("a producer killed mid-conversion converts each certificate exactly once afte
   // Every hour issued exactly once: one certificate.issued per hourly certificate in the journal,
   // one certificate.converted per annual one, and the stream holds nothing the journal does not.
   const expectedTotal = 3 * 3 + 8760 + 8784 + 8760; // issued + cancelled + converted per annual, plus the hours
-  let journal = { total: 0, issued_hourly: 0, hourly_subjects: 0, converted: 0 };
-  for (let attempt = 0; attempt < 600 && journal.total < expectedTotal; attempt++) {
-    const result = await sql<typeof journal>`
+  type Journal = { total: number; issued_hourly: number; hourly_subjects: number; converted: number };
+  const journal = await eventually(
+    async () => {
+      const result = await sql<Journal>`
       SELECT count(*)::int AS total,
         count(*) FILTER (WHERE type = 'certificate.issued' AND subject LIKE '%-h%')::int AS issued_hourly,
         count(DISTINCT subject) FILTER (WHERE type = 'certificate.issued' AND subject LIKE '%-h%')::int AS hourly_subjects,
         count(*) FILTER (WHERE type = 'certificate.converted')::int AS converted
       FROM notifications
-    `.execute(system.db);
-    journal = result.rows[0]!;
-    if (journal.total < expectedTotal) await sleep(100);
-  }
+    `.execute(system!.db);
+      const counted = result.rows[0]!;
+      expect(counted.total).toBeGreaterThanOrEqual(expectedTotal);
+      return counted;
+    },
+    { timeoutMs: 60_000, intervalMs: 100 },
+  );
   expect(journal).toEqual({ total: expectedTotal, issued_hourly: 8760 + 8784 + 8760, hourly_subjects: 8760 + 8784 + 8760, converted: 3 });
   const nc = await connect({ servers: NATS_URL });
   try {
@@ -126,12 +129,12 @@ it("publishes at start-up what a crash left in the outbox: a committed change is
   await first.db.destroy();
 
   system = await startTestSystem({ isolation: iso });
-  let types: string[] = [];
-  for (let attempt = 0; attempt < 200 && types.length < 2; attempt++) {
-    const history = await system.api.get(`/v1/certificates/${certificate.certificateId}/history`, ADMIN_TOKEN);
-    types = history.body.notifications.map((entry: { notification: { type: string; id: string } }) => entry.notification.type);
-    if (types.length < 2) await sleep(50);
-  }
+  const types: string[] = await eventually(async () => {
+    const history = await system!.api.get(`/v1/certificates/${certificate.certificateId}/history`, ADMIN_TOKEN);
+    const found = history.body.notifications.map((entry: { notification: { type: string; id: string } }) => entry.notification.type);
+    expect(found.length).toBeGreaterThanOrEqual(2);
+    return found;
+  });
   expect(types).toEqual(["certificate.issued", "certificate.cancelled"]);
   const left = await system.db.selectFrom("registry_outbox").select("id").execute();
   expect(left).toEqual([]);

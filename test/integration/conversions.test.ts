@@ -1,5 +1,6 @@
 import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { eventually } from "../support/eventually.js";
 import { ADMIN_TOKEN, startTestSystem, type TestSystem } from "../support/system.js";
 import { createProducer } from "../support/fixtures.js";
 import { cancelledAnnual, hoursOf, postCsv, registerAnnual, requestConversion, waitForConversion } from "../support/registry.js";
@@ -12,8 +13,6 @@ beforeAll(async () => {
   producer = await createProducer(system.api, "registry");
 });
 afterAll(() => system.destroy());
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function hourlyRows(annualId: string) {
   const result = await sql<{ count: number; hours: number; starts: number; total: string; negative: number; min_hour: number; max_hour: number }>`
@@ -37,16 +36,17 @@ async function quantities(annualId: string): Promise<number[]> {
 
 /** Waits until the journal holds `expected` notifications caused by this command. */
 async function journaled(parentId: string, type: string, expected: number) {
-  let found = { count: 0, subjects: 0 };
-  for (let attempt = 0; attempt < 600; attempt++) {
-    const result = await sql<{ count: number; subjects: number }>`
-      SELECT count(*)::int AS count, count(DISTINCT subject)::int AS subjects FROM notifications WHERE parent_id = ${parentId} AND type = ${type}
-    `.execute(system.db);
-    found = result.rows[0]!;
-    if (found.count >= expected) return found;
-    await sleep(100);
-  }
-  return found;
+  return eventually(
+    async () => {
+      const result = await sql<{ count: number; subjects: number }>`
+        SELECT count(*)::int AS count, count(DISTINCT subject)::int AS subjects FROM notifications WHERE parent_id = ${parentId} AND type = ${type}
+      `.execute(system.db);
+      const found = result.rows[0]!;
+      expect(found.count, `${type} notifications of ${parentId}`).toBeGreaterThanOrEqual(expected);
+      return found;
+    },
+    { timeoutMs: 60_000 },
+  );
 }
 
 /** Every hour within 1 Wh of quantity * weight / sum (exact, in BigInt). */

@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { eventually } from "../support/eventually.js";
 import { ADMIN_TOKEN, startTestSystem, type TestSystem } from "../support/system.js";
 import { ack, createProducer, createSubscription, drain, issued, publish, pull } from "../support/fixtures.js";
 
@@ -11,15 +12,15 @@ beforeEach(async () => {
 });
 afterEach(() => system.destroy());
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 async function journaled(id: string, token = ADMIN_TOKEN) {
-  for (let attempt = 0; attempt < 100; attempt++) {
-    const response = await system.api.get(`/v1/notifications/${id}`, token);
-    if (response.status === 200) return response;
-    await sleep(50);
-  }
-  throw new Error(`${id} never journaled`);
+  return eventually(
+    async () => {
+      const response = await system.api.get(`/v1/notifications/${id}`, token);
+      expect(response.status, `${id} journaled`).toBe(200);
+      return response;
+    },
+    { timeoutMs: 5_000 },
+  );
 }
 
 describe("GET /v1/notifications/{id}", () => {

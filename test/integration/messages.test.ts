@@ -1,7 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { eventually } from "../support/eventually.js";
 import { startTestSystem, type TestSystem } from "../support/system.js";
 import { PostgresDeliveryLedger } from "../../src/mom/ledger/postgres-ledger.js";
-import { ack, createProducer, createSubscription, drain, issued, publish, pull, type PulledMessage } from "../support/fixtures.js";
+import { ack, createProducer, createSubscription, drain, issued, longPollsWaiting, publish, pull, type PulledMessage } from "../support/fixtures.js";
 
 let system: TestSystem;
 let producer: string;
@@ -11,8 +12,6 @@ beforeEach(async () => {
   producer = await createProducer(system.api);
 });
 afterEach(() => system.destroy());
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function pullUntil(name: string, token: string, count: number, query = "max=100&wait=2"): Promise<PulledMessage[]> {
   const received: PulledMessage[] = [];
@@ -125,10 +124,13 @@ describe("acknowledgements", () => {
     const subscription = await createSubscription(system.api, { maxDeliveries: 1, ackTimeoutSeconds: 1 });
     await publish(system.api, producer, issued("c-1"));
     await pullUntil(subscription.name, subscription.token, 1);
-    await sleep(1200);
-    expect(await pull(system.api, subscription.name, subscription.token, "wait=1")).toEqual([]);
-    const listed = await system.api.get(`/v1/subscriptions/${subscription.name}/dead-letters`, subscription.token);
-    expect(listed.body.deadLetters).toHaveLength(1);
+    // Once the lease has run out, the next pull dead-letters the message instead of handing it out again.
+    const listed = await eventually(async () => {
+      expect(await pull(system.api, subscription.name, subscription.token, "wait=0")).toEqual([]);
+      const response = await system.api.get(`/v1/subscriptions/${subscription.name}/dead-letters`, subscription.token);
+      expect(response.body.deadLetters).toHaveLength(1);
+      return response;
+    });
     expect(listed.body.deadLetters[0].reason).toBe("max_deliveries");
   });
 
@@ -258,7 +260,8 @@ describe("routing", () => {
     expect(windSubjects.sort()).toEqual(["c-1", "c-4"]);
     const cancelledSubjects = (await drain(system.api, cancelled.name, cancelled.token, 2)).map((m) => m.notification.subject);
     expect(cancelledSubjects.sort()).toEqual(["c-4", "c-5"]);
-    await sleep(300);
+    // `everything` is the sentinel: a notification's deliveries to every subscription are written in one
+    // statement, so once all five reached it, whatever the others were to get is already there.
     expect(await pull(system.api, wind.name, wind.token)).toEqual([]);
     expect(await pull(system.api, cancelled.name, cancelled.token)).toEqual([]);
   });
@@ -268,7 +271,7 @@ describe("shutdown", () => {
   it("answers a waiting long-poll with an empty list when the system stops", async () => {
     const subscription = await createSubscription(system.api);
     const polling = system.api.get(`/v1/subscriptions/${subscription.name}/messages?wait=30`, subscription.token);
-    await sleep(300);
+    await eventually(async () => expect(await longPollsWaiting(system.api)).toBe(1));
     const started = Date.now();
     await system.stop();
     const response = await polling;

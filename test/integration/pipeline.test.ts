@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { eventually } from "../support/eventually.js";
 import { startTestSystem, type TestSystem } from "../support/system.js";
-import { ack, createProducer, createSubscription, drain, issued, publish, pull } from "../support/fixtures.js";
+import { ack, createProducer, createSubscription, drain, issued, longPollsWaiting, publish, pull } from "../support/fixtures.js";
 
 let system: TestSystem;
 let producer: string;
@@ -43,7 +44,7 @@ describe("notifications flow from producer to subscriber", () => {
     const subscription = await createSubscription(system.api);
     const started = Date.now();
     const polling = system.api.get(`/v1/subscriptions/${subscription.name}/messages?wait=20`, subscription.token);
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await eventually(async () => expect(await longPollsWaiting(system.api)).toBe(1));
     await publish(system.api, producer, issued("cert-1"));
     const response = await polling;
     expect(response.body.messages).toHaveLength(1);
@@ -98,10 +99,10 @@ describe("duplicates", () => {
     const single = await publish(system.api, producer, issued("cert-1", {}, { id }));
     expect(single.duplicate).toBe(true);
 
-    const received = await drain(system.api, subscription.name, subscription.token, 2);
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    received.push(...(await pull(system.api, subscription.name, subscription.token)));
-    expect(received.map((m) => m.notification.id).sort()).toEqual([id, batch.body.results[1].id].sort());
+    // A later notification of the same subject is the sentinel: a queued duplicate would come before it.
+    const sentinel = await publish(system.api, producer, issued("cert-1", { version: 2 }));
+    const received = await drainUntil(subscription.name, subscription.token, sentinel.id);
+    expect(received.map((m) => m.notification.id).sort()).toEqual([id, batch.body.results[1].id, sentinel.id].sort());
   });
 
   it("still recognises an id after the broker's duplicate window has passed, from the journal", async () => {
@@ -110,16 +111,17 @@ describe("duplicates", () => {
       const token = await createProducer(shortWindow.api, "registry");
       const subscription = await createSubscription(shortWindow.api);
       const id = "0190f1a2-0000-7000-8000-000000000003";
+      const firstPublished = Date.now();
       await publish(shortWindow.api, token, issued("cert-1", {}, { id }));
       await drain(shortWindow.api, subscription.name, subscription.token, 1);
-      await new Promise((resolve) => setTimeout(resolve, 1500));
+      // The condition is the broker's duplicate window (1 s) having passed since the first publish.
+      await eventually(() => Date.now() - firstPublished > 1_500, { what: "the duplicate window to pass" });
       const again = await publish(shortWindow.api, token, issued("cert-1", {}, { id }));
       expect(again.duplicate).toBe(true);
-      await publish(shortWindow.api, token, issued("cert-2"));
+      // The sentinel is a later change of the same subject: had the copy been queued, it would come first.
+      const sentinel = await publish(shortWindow.api, token, issued("cert-1", { version: 2 }));
       const later = await drain(shortWindow.api, subscription.name, subscription.token, 1);
-      await new Promise((resolve) => setTimeout(resolve, 300));
-      later.push(...(await pull(shortWindow.api, subscription.name, subscription.token)));
-      expect(later.map((m) => m.notification.subject)).toEqual(["cert-2"]);
+      expect(later.map((m) => m.notification.id)).toEqual([sentinel.id]);
       const journal = await shortWindow.db.selectFrom("notifications").select("id").where("id", "=", id).execute();
       expect(journal).toHaveLength(1);
     } finally {
@@ -196,10 +198,20 @@ describe("traceability fields", () => {
 });
 
 async function drainUntilPending(name: string, token: string, count: number): Promise<void> {
-  for (let attempt = 0; attempt < 100; attempt++) {
+  await eventually(async () => {
     const response = await system.api.get(`/v1/subscriptions/${name}`, token);
-    if (response.body.stats.pending >= count) return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`never saw ${count} pending`);
+    expect(response.body.stats.pending, `pending of ${name}`).toBeGreaterThanOrEqual(count);
+  });
+}
+
+/** Pulls and acks until the message with `id` arrived; returns all of them in arrival order. */
+async function drainUntil(name: string, token: string, id: string) {
+  const received: Awaited<ReturnType<typeof pull>> = [];
+  await eventually(async () => {
+    const batch = await pull(system.api, name, token, "max=100&wait=1");
+    received.push(...batch);
+    await ack(system.api, name, token, batch);
+    expect(received.map((message) => message.notification.id)).toContain(id);
+  });
+  return received;
 }

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { sql } from "kysely";
 import { afterEach, describe, expect, it } from "vitest";
+import { eventually } from "../support/eventually.js";
 import { ADMIN_TOKEN, isolation, startTestSystem, type TestSystem } from "../support/system.js";
 import { createProducer, createSubscription, issued, pull } from "../support/fixtures.js";
 import { startServiceProcess, type ServiceProcess } from "../support/process.js";
@@ -17,8 +18,6 @@ afterEach(async () => {
   await system?.destroy();
   system = undefined;
 });
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Fills the read model directly: these tests are about copying it out, not about projecting it. */
 async function seedReadModel(target: TestSystem, count: number) {
@@ -54,13 +53,16 @@ describe("prefill in its own process", () => {
     const subscription = await createSubscription(system.api, { prefill: true });
     let peak = before;
     const progress: number[] = [];
-    for (const deadline = Date.now() + 120_000; Date.now() < deadline; ) {
-      peak = Math.max(peak, rssBytes(pid));
-      const prefill = await prefillOf(system, subscription.name);
-      progress.push(prefill.sent);
-      if (prefill.status === "done") break;
-      await sleep(50);
-    }
+    // Memory and progress are sampled on every look until the prefill is done.
+    await eventually(
+      async () => {
+        peak = Math.max(peak, rssBytes(pid));
+        const prefill = await prefillOf(system!, subscription.name);
+        progress.push(prefill.sent);
+        expect(prefill.status).toBe("done");
+      },
+      { timeoutMs: 120_000, intervalMs: 50 },
+    );
     const final = await prefillOf(system, subscription.name);
     expect(final).toMatchObject({ status: "done", total: 200_000, sent: 200_000 });
     // Progress was reported on the way, not only at the end.
@@ -82,15 +84,17 @@ describe("prefill in its own process", () => {
     const subscription = await createSubscription(system.api, { prefill: true });
 
     let killedAt: { sent: number; total: number } | undefined;
-    for (const deadline = Date.now() + 60_000; !killedAt && Date.now() < deadline; ) {
-      const prefill = await prefillOf(system, subscription.name);
-      if (prefill.status === "running" && prefill.sent > 0 && prefill.sent < prefill.total) {
-        worker.child.kill("SIGKILL");
-        await worker.exited;
+    await eventually(
+      async () => {
+        const prefill = await prefillOf(system!, subscription.name);
+        if (!(prefill.status === "running" && prefill.sent > 0 && prefill.sent < prefill.total)) return false;
+        worker!.child.kill("SIGKILL");
+        await worker!.exited;
         killedAt = prefill;
-      }
-      await sleep(20);
-    }
+        return true;
+      },
+      { timeoutMs: 60_000, intervalMs: 20, what: "the prefill to be mid-run" },
+    );
     expect(killedAt, "the prefill was killed mid-run").toBeDefined();
     // Nothing of the interrupted run is visible.
     const partial = await system.db.selectFrom("deliveries").select((eb) => eb.fn.countAll<number>().as("n")).where("phase", "=", 0).executeTakeFirstOrThrow();
@@ -98,9 +102,7 @@ describe("prefill in its own process", () => {
     expect(await pull(system.api, subscription.name, subscription.token)).toEqual([]);
 
     worker = await startServiceProcess(workerEnv);
-    for (const deadline = Date.now() + 120_000; Date.now() < deadline; await sleep(100)) {
-      if ((await prefillOf(system, subscription.name)).status === "done") break;
-    }
+    await eventually(async () => expect((await prefillOf(system!, subscription.name)).status).toBe("done"), { timeoutMs: 120_000, intervalMs: 100 });
     expect(await prefillOf(system, subscription.name)).toMatchObject({ status: "done", total: 100_000, sent: 100_000 });
     const ledger = await sql<{ rows: number; subjects: number; snapshots: number; min: number; max: number }>`
       SELECT count(*)::int AS rows, count(DISTINCT subject)::int AS subjects,
@@ -142,18 +144,20 @@ describe("prefill in its own process", () => {
     const position = async () =>
       (await system!.db.selectFrom("consumer_positions").select("seq").where("name", "=", "projection").executeTakeFirst())?.seq ?? 0;
     let killedAt = 0;
-    for (const deadline = Date.now() + 60_000; !killedAt && Date.now() < deadline; await sleep(5)) {
-      const seq = await position();
-      if (seq > 0 && seq < lastSeq) {
-        worker.child.kill("SIGKILL");
-        await worker.exited;
+    await eventually(
+      async () => {
+        const seq = await position();
+        if (!(seq > 0 && seq < lastSeq)) return false;
+        worker!.child.kill("SIGKILL");
+        await worker!.exited;
         killedAt = seq;
-      }
-    }
+        return true;
+      },
+      { timeoutMs: 60_000, intervalMs: 5, what: "the projection to be mid-stream" },
+    );
     expect(killedAt, "killed mid-stream").toBeGreaterThan(0);
     worker = await startServiceProcess(workerEnv);
-    for (const deadline = Date.now() + 60_000; (await position()) < lastSeq && Date.now() < deadline; ) await sleep(50);
-    expect(await position()).toBe(lastSeq);
+    await eventually(async () => expect(await position()).toBe(lastSeq), { timeoutMs: 60_000, intervalMs: 50 });
 
     const rows = await system.db.selectFrom("certificate_states").select(["certificate_id", "version", "owner", "state"]).execute();
     expect(rows).toHaveLength(certificates);

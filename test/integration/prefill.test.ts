@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
+import { eventually } from "../support/eventually.js";
 import { ADMIN_TOKEN, startTestSystem, type TestSystem } from "../support/system.js";
 import { ack, createProducer, createSubscription, issued, pull, type PulledMessage } from "../support/fixtures.js";
 
@@ -7,8 +8,6 @@ afterEach(async () => {
   await system?.destroy();
   system = undefined;
 });
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function issueCertificates(api: TestSystem["api"], producer: string, count: number, data: (i: number) => Record<string, unknown> = () => ({})) {
   for (let start = 0; start < count; start += 1000) {
@@ -19,23 +18,24 @@ async function issueCertificates(api: TestSystem["api"], producer: string, count
 }
 
 async function waitForReadModel(target: TestSystem, count: number, timeoutMs = 60_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const row = await target.db.selectFrom("certificate_states").select((eb) => eb.fn.countAll<number>().as("n")).executeTakeFirstOrThrow();
-    if (Number(row.n) >= count) return;
-    if (Date.now() > deadline) throw new Error(`read model has ${row.n} of ${count}`);
-    await sleep(100);
-  }
+  await eventually(
+    async () => {
+      const row = await target.db.selectFrom("certificate_states").select((eb) => eb.fn.countAll<number>().as("n")).executeTakeFirstOrThrow();
+      expect(Number(row.n), "certificates in the read model").toBeGreaterThanOrEqual(count);
+    },
+    { timeoutMs, intervalMs: 100 },
+  );
 }
 
 async function waitForPrefill(target: TestSystem, name: string, status: string, timeoutMs = 60_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const response = await target.api.get(`/v1/subscriptions/${name}`, ADMIN_TOKEN);
-    if (response.body.prefill.status === status) return response.body;
-    if (Date.now() > deadline) throw new Error(`prefill of ${name} is ${JSON.stringify(response.body.prefill)}`);
-    await sleep(100);
-  }
+  return eventually(
+    async () => {
+      const response = await target.api.get(`/v1/subscriptions/${name}`, ADMIN_TOKEN);
+      expect(response.body.prefill.status, `prefill of ${name}: ${JSON.stringify(response.body.prefill)}`).toBe(status);
+      return response.body;
+    },
+    { timeoutMs, intervalMs: 100 },
+  );
 }
 
 describe("prefill", () => {
@@ -129,10 +129,12 @@ describe("prefill", () => {
       }
     })();
 
-    await sleep(300);
+    // Changes are flowing before the subscription is made, while its prefill runs, and after it is done.
+    await eventually(() => expect(changes).toBeGreaterThanOrEqual(400));
     const subscription = await createSubscription(system.api, { prefill: true, filters: [{ types: ["*"] }] });
     await waitForPrefill(system, subscription.name, "done");
-    await sleep(500);
+    const changesAtDone = changes;
+    await eventually(() => expect(changes).toBeGreaterThanOrEqual(changesAtDone + 400));
     changing = false;
     await changer;
     expect(changes).toBeGreaterThan(0);
@@ -213,15 +215,16 @@ describe("prefill", () => {
     );
     // While they run, each reports its own progress; all finish.
     const seen = new Set<string>();
-    const deadline = Date.now() + 60_000;
-    while (seen.size < subscriptions.length && Date.now() < deadline) {
-      for (const subscription of subscriptions) {
-        const response = await system.api.get(`/v1/subscriptions/${subscription.name}`, subscription.token);
-        if (response.body.prefill.status === "done") seen.add(subscription.name);
-      }
-      await sleep(100);
-    }
-    expect(seen.size).toBe(4);
+    await eventually(
+      async () => {
+        for (const subscription of subscriptions) {
+          const response = await system!.api.get(`/v1/subscriptions/${subscription.name}`, subscription.token);
+          if (response.body.prefill.status === "done") seen.add(subscription.name);
+        }
+        expect(seen.size).toBe(4);
+      },
+      { timeoutMs: 60_000, intervalMs: 100 },
+    );
     const started = await system.db.selectFrom("prefills").select(["started_at", "updated_at"]).execute();
     const latestStart = Math.max(...started.map((row) => row.started_at!.getTime()));
     const earliestEnd = Math.min(...started.map((row) => row.updated_at.getTime()));

@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from "vitest";
+import { eventually } from "../support/eventually.js";
 import { Api } from "../support/api.js";
 import { ADMIN_TOKEN, dropIsolation, isolation, type Isolation } from "../support/system.js";
-import { issued } from "../support/fixtures.js";
+import { issued, longPollsWaiting } from "../support/fixtures.js";
 import { runToExit, startServiceProcess, type ServiceProcess } from "../support/process.js";
 
 let running: ServiceProcess | undefined;
@@ -64,7 +65,7 @@ describe("a running process", () => {
     const token = subscription.body.token as string;
     await api.get("/v1/subscriptions/s/messages?wait=5", token);
     const polling = api.get("/v1/subscriptions/s/messages?wait=30", token);
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await eventually(async () => expect(await longPollsWaiting(api)).toBe(1));
     running.child.kill("SIGTERM");
     const answered = await polling;
     expect(answered.status).toBe(200);

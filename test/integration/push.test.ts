@@ -1,6 +1,7 @@
 import { HTTP } from "cloudevents";
 import { Webhook } from "standardwebhooks";
 import { afterEach, describe, expect, it } from "vitest";
+import { eventually } from "../support/eventually.js";
 import { ADMIN_TOKEN, isolation, startTestSystem, type TestSystem } from "../support/system.js";
 import { createProducer, issued, unique } from "../support/fixtures.js";
 import { startReceiver, type Receiver } from "../support/receiver.js";
@@ -21,8 +22,6 @@ afterEach(async () => {
   await Promise.all(receivers.splice(0).map((receiver) => receiver.close()));
 });
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 async function receiver(reply?: Parameters<typeof startReceiver>[0]) {
   const started = await startReceiver(reply);
   receivers.push(started);
@@ -40,12 +39,14 @@ async function pushSubscription(api: TestSystem["api"], url: string, extra: Reco
   return { name, token: response.body.token as string, secret: response.body.secret as string, body: response.body };
 }
 
-async function until(condition: () => boolean | Promise<boolean>, timeoutMs = 20_000, what = "condition") {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
+/** Push pumps of the process acting on `status`, from /metrics. */
+async function pumps(api: TestSystem["api"], status: string): Promise<number> {
+  const metrics = (await api.get("/metrics")).body as string;
+  return Number(new RegExp(`^certflow_push_pumps\\{status="${status}"\\} (\\S+)$`, "m").exec(metrics)?.[1] ?? 0);
+}
+
+function until(condition: () => boolean | Promise<boolean>, timeoutMs = 20_000, what = "condition") {
+  return eventually(condition, { timeoutMs, what });
 }
 
 
@@ -63,8 +64,10 @@ describe("push delivery", () => {
       const notifications = Array.from({ length: subjects }, (_, s) => issued(`cert-${s}`, { version }));
       expect((await system.api.post("/v1/notifications/batch", { notifications }, producer)).status).toBe(202);
     }
-    await until(() => endpoint.requests.length >= subjects * versions, 30_000, "every message");
-    await sleep(300);
+    // Each subject's last version is its sentinel: a repeated delivery of an earlier one would come before it.
+    const lastArrived = () =>
+      new Set(endpoint.requests.map((request) => JSON.parse(request.body)).filter((n) => n.data.version === versions).map((n) => n.subject)).size;
+    await until(() => lastArrived() === subjects, 30_000, "every subject's last version");
 
     const verifier = new Webhook(subscription.secret);
     const seen = new Set<string>();
@@ -84,8 +87,10 @@ describe("push delivery", () => {
     const tampered = { ...endpoint.requests[0]!.headers };
     expect(() => verifier.verify(endpoint.requests[0]!.body.replace("cert", "cart"), tampered)).toThrow();
 
-    const described = await system.api.get(`/v1/subscriptions/${subscription.name}`, subscription.token);
-    expect(described.body.stats).toMatchObject({ pending: 0, acked: subjects * versions, deadLettered: 0 });
+    await eventually(async () => {
+      const described = await system!.api.get(`/v1/subscriptions/${subscription.name}`, subscription.token);
+      expect(described.body.stats).toMatchObject({ pending: 0, acked: subjects * versions, deadLettered: 0 });
+    });
   });
 
   it("retries 500s, then honours 429 Retry-After, and gets everything in the end", async () => {
@@ -145,7 +150,8 @@ describe("push delivery", () => {
     await until(async () => (await system!.api.get(`/v1/subscriptions/${subscription.name}`, ADMIN_TOKEN)).body.status === "disabled");
     const described = await system.api.get(`/v1/subscriptions/${subscription.name}`, ADMIN_TOKEN);
     expect(described.body.statusReason).toContain("410");
-    await sleep(1500);
+    // The refused attempt is recorded once it has settled; the message then waits for the subscription.
+    await until(async () => (await system!.api.get(`/v1/subscriptions/${subscription.name}/deliveries`, ADMIN_TOKEN)).body.data.length === 1);
     expect(endpoint.requests).toHaveLength(1);
 
     // Enabled again (the endpoint is back), the waiting message goes out.
@@ -215,12 +221,20 @@ describe("push delivery", () => {
     expect(rotated.status).toBe(200);
     expect(rotated.body.secret).toMatch(/^whsec_/);
     expect(rotated.body.secret).not.toBe(subscription.secret);
-    await sleep(700);
     const producer = await createProducer(system.api);
-    await system.api.post("/v1/notifications", issued("cert-1"), producer);
-    await until(() => endpoint.requests.length === 1);
-    const request = endpoint.requests[0]!;
-    expect(request.headers["webhook-signature"]!.split(" ")).toHaveLength(2);
+    // The pump takes up the new secret on its next reload: deliveries are signed with both from then on.
+    let version = 0;
+    const request = await eventually(
+      async () => {
+        const posted = await system!.api.post("/v1/notifications", issued("cert-1", { version: ++version }), producer);
+        const delivered = await until(() => endpoint.requests.some((r) => r.headers["webhook-id"] === posted.body.id), 10_000, "the delivery").then(
+          () => endpoint.requests.find((r) => r.headers["webhook-id"] === posted.body.id)!,
+        );
+        expect(delivered.headers["webhook-signature"]!.split(" ")).toHaveLength(2);
+        return delivered;
+      },
+      { timeoutMs: 15_000 },
+    );
     expect(() => new Webhook(rotated.body.secret).verify(request.body, request.headers)).not.toThrow();
     expect(() => new Webhook(subscription.secret).verify(request.body, request.headers)).not.toThrow();
     const pull = await system.api.post(`/v1/subscriptions/${subscription.name}/secret`, { secret: "nope" }, ADMIN_TOKEN);
@@ -235,9 +249,10 @@ describe("push delivery", () => {
     const subscription = await pushSubscription(system.api, first.url);
     const producer = await createProducer(system.api);
     await system.api.patch(`/v1/subscriptions/${subscription.name}`, { status: "paused" }, ADMIN_TOKEN);
-    await sleep(700);
+    await until(async () => (await pumps(system!.api, "paused")) === 1, 10_000, "the pump to pause");
     await system.api.post("/v1/notifications", issued("cert-1"), producer);
-    await sleep(1000);
+    // Queued but, the pump being paused, not sent.
+    await until(async () => (await system!.api.get(`/v1/subscriptions/${subscription.name}`, ADMIN_TOKEN)).body.stats.pending === 1);
     expect(first.requests).toHaveLength(0);
     const moved = await system.api.patch(`/v1/subscriptions/${subscription.name}`, { delivery: { mode: "push", url: second.url }, status: "active" }, ADMIN_TOKEN);
     expect(moved.status).toBe(200);

@@ -1,5 +1,6 @@
 import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { eventually } from "../support/eventually.js";
 import { ADMIN_TOKEN, startTestSystem, type TestSystem } from "../support/system.js";
 import { createProducer, unique } from "../support/fixtures.js";
 import { cancelledAnnual, registerAnnual, requestConversion, waitForConversion } from "../support/registry.js";
@@ -13,17 +14,13 @@ beforeAll(async () => {
 });
 afterAll(() => system.destroy());
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function transfers(certificateId: string, expected: number) {
-  let found: any[] = [];
-  for (let attempt = 0; attempt < 200; attempt++) {
+async function transfers(certificateId: string, expected: number): Promise<any[]> {
+  return eventually(async () => {
     const response = await system.api.get(`/v1/certificates/${certificateId}/history`, ADMIN_TOKEN);
-    found = response.body.notifications.map((entry: { notification: any }) => entry.notification).filter((n: any) => n.type === "certificate.transferred");
-    if (found.length >= expected) return found;
-    await sleep(50);
-  }
-  return found;
+    const found = response.body.notifications.map((entry: { notification: any }) => entry.notification).filter((n: any) => n.type === "certificate.transferred");
+    expect(found.length, `transfers of ${certificateId}`).toBeGreaterThanOrEqual(expected);
+    return found;
+  });
 }
 
 describe("POST /v1/trades", () => {

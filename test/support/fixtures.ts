@@ -96,3 +96,9 @@ export async function drain(
   }
   return received;
 }
+
+/** How many pulls the system has parked in a long-poll (from /metrics): lets a test act once its poll is waiting. */
+export async function longPollsWaiting(api: Api): Promise<number> {
+  const metrics = (await api.get("/metrics")).body as string;
+  return Number(/^certflow_long_polls_waiting (\S+)$/m.exec(metrics)?.[1] ?? 0);
+}

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { eventually } from "../support/eventually.js";
 import { AppError } from "../../src/core/errors.js";
 import { createLogger } from "../../src/core/logger.js";
 import type { Notification } from "../../src/core/notifications/envelope.js";
@@ -140,9 +141,11 @@ function harness(options: { status?: ConversionRecord["status"]; hoursPublished?
     "1",
     { lanes: 1, queue: 10, publishChunk: 1000, retryBaseMs: 1, sweepIntervalMs: 60_000 },
   );
-  const settle = async () => {
-    for (let wait = 0; wait < 400 && conversion.status !== "done" && conversion.status !== "failed"; wait++) await new Promise((resolve) => setTimeout(resolve, 5));
-  };
+  /** Until the conversion is done or failed (each test then asserts which, and what it left). */
+  const settle = () =>
+    eventually(() => conversion.status === "done" || conversion.status === "failed", { timeoutMs: 2_000, intervalMs: 5, what: "the conversion to settle" }).catch(
+      () => undefined,
+    );
   return { runner, conversion, log, published, finished, settle, persisted: () => persisted };
 }
 

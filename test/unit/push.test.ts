@@ -28,11 +28,37 @@ describe("isBlockedAddress", () => {
     "::ffff:7f00:1",
     "64:ff9b::a9fe:a9fe",
     "not an address",
+    // IPv4-compatible and mapped forms of loopback and private addresses
+    "::127.0.0.1",
+    "::7f00:1",
+    "::ffff:10.0.0.1",
+    "::ffff:0:7f00:1",
+    "::ffff:0:127.0.0.1",
+    "0:0:0:0:0:ffff:7f00:1",
+    // 6to4 carrying loopback, private or link-local IPv4
+    "2002:7f00:1::1",
+    "2002:a00:1::1",
+    "2002:a9fe:a9fe::",
+    // Teredo, site-local, discard-only, NAT64 of private IPv4 (well-known and local-use prefixes)
+    "2001::1",
+    "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+    "fec0::1",
+    "feff::1",
+    "100::1",
+    "100::ffff:ffff:ffff:ffff",
+    "64:ff9b::127.0.0.1",
+    "64:ff9b::c0a8:101",
+    "64:ff9b:1::a00:1",
+    // multicast, unspecified, documentation
+    "ff05::2",
+    "0:0:0:0:0:0:0:0",
+    "2001:db8::1",
+    "192.0.2.1",
   ])("blocks %s", (address) => {
     expect(isBlockedAddress(address)).toBe(true);
   });
 
-  it.each(["8.8.8.8", "93.184.216.34", "172.32.0.1", "2606:4700:4700::1111", "::ffff:8.8.8.8"])("allows the public %s", (address) => {
+  it.each(["8.8.8.8", "93.184.216.34", "172.32.0.1", "2606:4700:4700::1111", "::ffff:8.8.8.8", "2002:808:808::1", "64:ff9b::808:808"])("allows the public %s", (address) => {
     expect(isBlockedAddress(address)).toBe(false);
   });
 });
@@ -41,11 +67,26 @@ describe("AddressGuard.check", () => {
   it("refuses an IP literal in a private range, naming it", async () => {
     await expect(new AddressGuard(false).check(new URL("http://10.1.2.3/hook"))).rejects.toThrow(BlockedAddressError);
     await expect(new AddressGuard(false).check(new URL("http://[::1]:8080/hook"))).rejects.toThrow(/::1/);
+    for (const literal of ["[::127.0.0.1]", "[::ffff:0:7f00:1]", "[2002:7f00:1::1]", "[2001::1]", "[fec0::1]", "[100::1]", "[64:ff9b::a00:1]"]) {
+      await expect(new AddressGuard(false).check(new URL(`http://${literal}/hook`)), literal).rejects.toThrow(BlockedAddressError);
+    }
   });
 
   it("accepts a public IP literal, and anything when private addresses are allowed", async () => {
     await expect(new AddressGuard(false).check(new URL("https://93.184.216.34/hook"))).resolves.toBeUndefined();
     await expect(new AddressGuard(true).check(new URL("http://127.0.0.1/hook"))).resolves.toBeUndefined();
+  });
+});
+
+describe("AddressGuard.lookup (connect time)", () => {
+  const resolve = (guard: AddressGuard, host: string) =>
+    new Promise<string>((done, fail) =>
+      guard.lookup(host, { all: false }, (error: NodeJS.ErrnoException | null, address?: unknown) => (error ? fail(error) : done(String(address)))),
+    );
+
+  it("fails a connection to a name that resolves only to loopback, and lets it through when private addresses are allowed", async () => {
+    await expect(resolve(new AddressGuard(false), "localhost")).rejects.toThrow(BlockedAddressError);
+    await expect(resolve(new AddressGuard(true), "localhost")).resolves.toMatch(/^(127\.0\.0\.1|::1)$/);
   });
 });
 

@@ -42,7 +42,12 @@ export class Messages {
       }
       if (Date.now() >= deadline || this.hub.isClosed) return [];
       const next = await this.ledger.nextAvailableAt(target);
-      await this.hub.wait(subscription.id, seen, Math.min(deadline, next ? next.getTime() + 5 : deadline), signal);
+      this.metrics.longPollsWaiting.inc();
+      try {
+        await this.hub.wait(subscription.id, seen, Math.min(deadline, next ? next.getTime() + 5 : deadline), signal);
+      } finally {
+        this.metrics.longPollsWaiting.dec();
+      }
     }
   }
 

@@ -1,4 +1,5 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
+import { authorizedRoute } from "../../core/http/authorize.js";
 import { NotificationSchema } from "../../core/notifications/envelope.js";
 import { PageQuerySchema, bearer, json, jsonBody, problems } from "../../core/http/openapi.js";
 import { parseAckId } from "../../mom/ledger/ledger.js";
@@ -49,7 +50,8 @@ const DeadLetterIdSchema = z
   .string()
   .regex(/^[pl]\d{1,18}$/, { error: "not a dead-letter id this API returned (like l1234)" });
 
-export const pullRoute = createRoute({
+export const pullRoute = authorizedRoute({
+  access: ["admin", "subscription"],
   method: "get",
   path: "/v1/subscriptions/{name}/messages",
   tags: ["messages"],
@@ -68,7 +70,8 @@ export const pullRoute = createRoute({
 });
 
 const settleRoute = <V extends "acks" | "nacks" | "rejects", B extends z.ZodType>(verb: V, summary: string, body: B) =>
-  createRoute({
+  authorizedRoute({
+  access: ["admin", "subscription"],
     method: "post",
     path: `/v1/subscriptions/{name}/${verb}` as `/v1/subscriptions/{name}/${V}`,
     tags: ["messages"],
@@ -91,7 +94,8 @@ export const nackRoute = settleRoute(
 
 export const rejectRoute = settleRoute("rejects", "Dead-letter messages now", z.strictObject({ ackIds: AckIdsSchema }));
 
-export const deadLettersRoute = createRoute({
+export const deadLettersRoute = authorizedRoute({
+  access: ["admin", "subscription"],
   method: "get",
   path: "/v1/subscriptions/{name}/dead-letters",
   tags: ["dead letters"],
@@ -120,7 +124,8 @@ export const deadLettersRoute = createRoute({
   },
 });
 
-export const redriveRoute = createRoute({
+export const redriveRoute = authorizedRoute({
+  access: ["admin", "subscription"],
   method: "post",
   path: "/v1/subscriptions/{name}/dead-letters/redrive",
   tags: ["dead letters"],

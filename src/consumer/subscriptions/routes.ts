@@ -1,4 +1,5 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
+import { authorizedRoute } from "../../core/http/authorize.js";
 import { FilterSchema } from "../../core/filters.js";
 import { PageQuerySchema, bearer, json, jsonBody, problems } from "../../core/http/openapi.js";
 import {
@@ -42,7 +43,8 @@ const StatsSchema = z
 
 export const NameParamSchema = z.object({ name: SubscriptionNameSchema.openapi({ param: { name: "name", in: "path" } }) });
 
-export const createSubscriptionRoute = createRoute({
+export const createSubscriptionRoute = authorizedRoute({
+  access: ["admin"],
   method: "post",
   path: "/v1/subscriptions",
   tags: ["subscriptions"],
@@ -65,7 +67,8 @@ export const createSubscriptionRoute = createRoute({
   },
 });
 
-export const listSubscriptionsRoute = createRoute({
+export const listSubscriptionsRoute = authorizedRoute({
+  access: ["admin"],
   method: "get",
   path: "/v1/subscriptions",
   tags: ["subscriptions"],
@@ -78,7 +81,8 @@ export const listSubscriptionsRoute = createRoute({
   },
 });
 
-export const getSubscriptionRoute = createRoute({
+export const getSubscriptionRoute = authorizedRoute({
+  access: ["admin", "subscription"],
   method: "get",
   path: "/v1/subscriptions/{name}",
   tags: ["subscriptions"],
@@ -88,7 +92,8 @@ export const getSubscriptionRoute = createRoute({
   responses: { 200: json(SubscriptionSchema.extend({ stats: StatsSchema }), "The subscription"), ...problems(404) },
 });
 
-export const updateSubscriptionRoute = createRoute({
+export const updateSubscriptionRoute = authorizedRoute({
+  access: ["admin"],
   method: "patch",
   path: "/v1/subscriptions/{name}",
   tags: ["subscriptions"],
@@ -98,7 +103,8 @@ export const updateSubscriptionRoute = createRoute({
   responses: { 200: json(SubscriptionSchema, "Updated"), ...problems(404) },
 });
 
-export const deleteSubscriptionRoute = createRoute({
+export const deleteSubscriptionRoute = authorizedRoute({
+  access: ["admin", "subscription"],
   method: "delete",
   path: "/v1/subscriptions/{name}",
   tags: ["subscriptions"],
@@ -108,7 +114,8 @@ export const deleteSubscriptionRoute = createRoute({
   responses: { 204: { description: "Deleted" }, ...problems(404) },
 });
 
-export const rotateTokenRoute = createRoute({
+export const rotateTokenRoute = authorizedRoute({
+  access: ["admin"],
   method: "post",
   path: "/v1/subscriptions/{name}/token",
   tags: ["subscriptions"],
@@ -118,7 +125,8 @@ export const rotateTokenRoute = createRoute({
   responses: { 200: json(z.object({ token: z.string() }), "The new token, shown once"), ...problems(404) },
 });
 
-export const rotateSecretRoute = createRoute({
+export const rotateSecretRoute = authorizedRoute({
+  access: ["admin"],
   method: "post",
   path: "/v1/subscriptions/{name}/secret",
   tags: ["push"],
@@ -152,7 +160,8 @@ const AttemptSchema = z
   })
   .openapi("DeliveryAttempt");
 
-export const listAttemptsRoute = createRoute({
+export const listAttemptsRoute = authorizedRoute({
+  access: ["admin", "subscription"],
   method: "get",
   path: "/v1/subscriptions/{name}/deliveries",
   tags: ["push"],

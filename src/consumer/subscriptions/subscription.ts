@@ -10,10 +10,16 @@ export const SubscriptionNameSchema = z
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, { error: "use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit" })
   .openapi({ example: "grid-operator-dk1" });
 
+/** Checks run one after the other, so a later one only ever sees a URL that parses. */
 const PushUrlSchema = z
-  .url({ protocol: /^https?$/, error: "expected an http:// or https:// URL" })
+  .string()
   .max(2048)
-  .refine((url) => !new URL(url).username && !new URL(url).password, { error: "must not carry credentials; use the signing secret" });
+  .refine((url) => URL.canParse(url), { error: "expected an absolute http:// or https:// URL with a host", abort: true })
+  .pipe(
+    z
+      .url({ protocol: /^https?$/, hostname: /./, error: "expected an http:// or https:// URL with a host" })
+      .refine((url) => !new URL(url).username && !new URL(url).password, { error: "must not carry credentials; use the signing secret" }),
+  );
 
 const PushFormatSchema = z.enum(["envelope", "cloudevents"]).openapi({
   description: "`envelope` (default): the notification as JSON; `cloudevents`: a structured CloudEvent 1.0",

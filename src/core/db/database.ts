@@ -10,6 +10,9 @@ export const pgTypes = {
     oid === INT8_OID ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
 };
 
+const CONNECT_TIMEOUT_MS = 2_000;
+const ignoreClientError = () => {};
+
 export interface DatabaseHandle {
   db: Kysely<Database>;
   pool: pg.Pool;
@@ -23,9 +26,14 @@ export function openDatabase(config: Config["database"]): DatabaseHandle {
     types: pgTypes,
     options: `-c search_path=${config.schema}`,
     application_name: "certflow",
+    // While PostgreSQL is down a request fails within this instead of queueing for a connection.
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
   });
-  // An idle client losing its server must not crash the process; the next query reports it.
-  pool.on("error", () => {});
+  // A client losing its server, idle in the pool or checked out between two statements (a
+  // transaction, a held session), emits 'error'; unhandled, that would end the process. The
+  // statement that uses the client next reports the failure, and the pool drops the client.
+  pool.on("error", ignoreClientError);
+  pool.on("connect", (client) => client.on("error", ignoreClientError));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   return { db, pool, close: () => db.destroy() };
 }
@@ -36,7 +44,8 @@ const UNDEFINED_DATABASE = "3D000";
 export async function ensureDatabase(config: Config["database"]): Promise<void> {
   const target = new URL(config.url);
   const name = decodeURIComponent(target.pathname.slice(1)) || "postgres";
-  const probe = new pg.Client({ connectionString: config.url });
+  const probe = new pg.Client({ connectionString: config.url, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
+  probe.on("error", ignoreClientError);
   try {
     await probe.connect();
   } catch (error) {
@@ -58,7 +67,8 @@ export async function ensureDatabase(config: Config["database"]): Promise<void> 
 async function createDatabase(target: URL, name: string): Promise<void> {
   const maintenance = new URL(target);
   maintenance.pathname = "/postgres";
-  const admin = new pg.Client({ connectionString: maintenance.toString() });
+  const admin = new pg.Client({ connectionString: maintenance.toString(), connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
+  admin.on("error", ignoreClientError);
   await admin.connect();
   try {
     await admin.query(`CREATE DATABASE ${quoteIdent(name)}`);

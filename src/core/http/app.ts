@@ -9,6 +9,7 @@ import type { Metrics } from "../metrics.js";
 import type { CredentialResolver } from "../auth/credentials.js";
 import type { App, AppEnv } from "./env.js";
 import { problemResponse, toAppError } from "./problem.js";
+import { tooLargeToDrain } from "./unread-body.js";
 
 export interface BaseAppOptions {
   logger: Logger;
@@ -75,6 +76,7 @@ function requestContext(logger: Logger, metrics: Metrics): MiddlewareHandler<App
     c.set("logger", requestLogger);
     await next();
     c.header("x-request-id", requestId);
+    if (c.res.status >= 400 && tooLargeToDrain(c.req.header("content-length"))) c.header("connection", "close");
     const seconds = (performance.now() - started) / 1000;
     const route = routePath(c, -1);
     metrics.httpDuration.observe({ method: c.req.method, route, status: String(c.res.status) }, seconds);

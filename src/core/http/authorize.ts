@@ -1,4 +1,5 @@
-import type { Context } from "hono";
+import { createRoute, type RouteConfig } from "@hono/zod-openapi";
+import type { Context, MiddlewareHandler } from "hono";
 import { AppError } from "../errors.js";
 import type { Principal, PrincipalKind } from "../auth/principal.js";
 import type { AppEnv } from "./env.js";
@@ -27,4 +28,32 @@ export function requireSubscriptionAccess(c: Context<AppEnv>, name: string): Pri
     throw new AppError("forbidden", "a subscription token reaches only its own subscription");
   }
   return principal;
+}
+
+/**
+ * Who may call an operation: the admin, a producer, and/or `subscription` — the subscription
+ * named by the `{name}` path parameter, with its own token.
+ */
+export type Access = readonly PrincipalKind[];
+
+/**
+ * A route whose credential is checked before anything else about the request: the check is
+ * the route's first middleware, so it runs before zod-openapi validates the parameters, query
+ * and body. A caller without access learns nothing about what a valid request would be.
+ */
+export function authorizedRoute<P extends string, R extends Omit<RouteConfig, "path" | "middleware"> & { path: P; access: Access }>(
+  config: R,
+) {
+  const { access, ...route } = config;
+  return createRoute({ ...route, middleware: [enforceAccess(access)] as MiddlewareHandler[] });
+}
+
+function enforceAccess(access: Access): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const principal = requirePrincipal(c, ...access);
+    if (principal.kind === "subscription" && principal.name !== c.req.param("name")) {
+      throw new AppError("forbidden", "a subscription token reaches only its own subscription");
+    }
+    await next();
+  };
 }

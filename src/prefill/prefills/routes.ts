@@ -1,4 +1,5 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
+import { authorizedRoute } from "../../core/http/authorize.js";
 import { bearer, json, problems } from "../../core/http/openapi.js";
 
 const NameParamSchema = z.object({
@@ -8,7 +9,8 @@ const NameParamSchema = z.object({
     .openapi({ param: { name: "name", in: "path" } }),
 });
 
-export const rerunPrefillRoute = createRoute({
+export const rerunPrefillRoute = authorizedRoute({
+  access: ["admin", "subscription"],
   method: "post",
   path: "/v1/subscriptions/{name}/prefill",
   tags: ["subscriptions"],

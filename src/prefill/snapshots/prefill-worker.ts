@@ -1,6 +1,7 @@
 import { hostname } from "node:os";
 import { uuidv7 } from "../../core/ids.js";
 import type { Logger } from "../../core/logger.js";
+import { Outage, abortableDelay, retryWhileUnavailable } from "../../core/outage.js";
 import type { Broker } from "../../mom/broker.js";
 import type { PrefillJob, PrefillQueue } from "./prefill-queue.js";
 import type { SnapshotProgress, SnapshotWriter } from "./snapshot-writer.js";
@@ -29,6 +30,7 @@ export class PrefillWorker {
   private unsubscribe: (() => void) | undefined;
   private stopping = false;
   private ticking = false;
+  private claiming: Outage | undefined;
 
   constructor(
     private readonly queue: PrefillQueue,
@@ -40,6 +42,7 @@ export class PrefillWorker {
   ) {}
 
   start(): void {
+    this.claiming = new Outage(this.logger, "prefill claim");
     this.unsubscribe = this.broker.onPrefillRequested(() => void this.tick());
     this.timer = setInterval(() => void this.tick(), this.options.pollMs);
     void this.tick();
@@ -60,11 +63,12 @@ export class PrefillWorker {
     try {
       while (!this.stopping && this.running.size < this.options.concurrency) {
         const job = await this.queue.claim(this.owner, this.options.staleSeconds);
+        this.claiming?.succeeded();
         if (!job) break;
         this.launch(job);
       }
     } catch (error) {
-      this.logger.warn({ err: error }, "could not claim a prefill; will look again");
+      this.claiming?.failed(error);
     } finally {
       this.ticking = false;
     }
@@ -90,9 +94,13 @@ export class PrefillWorker {
       );
     }, heartbeatMs(this.options.staleSeconds));
     logger.info("prefill started");
+    // A database outage pauses the prefill: each step is retried once the database is back
+    // (the snapshot's transaction rolled back), rather than failing it.
+    const outage = new Outage(logger, "prefill");
+    const step = <T>(run: () => Promise<T>) => retryWhileUnavailable(run, outage, controller.signal);
     try {
-      await this.waitForReadModel(job.startSeq - 1, controller.signal);
-      const result = await this.writeWithRetry(
+      await step(() => this.waitForReadModel(job.startSeq - 1, controller.signal));
+      const result = await step(() => this.writeWithRetry(
         job,
         (next) => {
           progress = next;
@@ -102,8 +110,8 @@ export class PrefillWorker {
           }
         },
         controller.signal,
-      );
-      await this.queue.complete(job.subscriptionId, this.owner);
+      ));
+      await step(() => this.queue.complete(job.subscriptionId, this.owner));
       this.broker.wake(job.subscriptionId);
       logger.info({ position: result.position, total: result.total }, "prefill done");
     } catch (error) {
@@ -152,7 +160,7 @@ export class PrefillWorker {
           `the read model did not reach stream position ${position} within ${this.options.catchUpTimeoutSeconds} s; check that a prefill service (its projection) is running, then re-run the prefill`,
         );
       }
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await abortableDelay(100, signal);
     }
   }
 }

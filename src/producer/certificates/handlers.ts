@@ -1,6 +1,5 @@
 import type { RouteHandler } from "@hono/zod-openapi";
 import { z } from "@hono/zod-openapi";
-import { requirePrincipal } from "../../core/http/authorize.js";
 import type { AppEnv } from "../../core/http/env.js";
 import { decodeCursor, pageOf } from "../../core/http/openapi.js";
 import type { StoredNotification } from "../../core/notifications/envelope.js";
@@ -9,7 +8,6 @@ import type { historyRoute } from "./routes.js";
 
 export function certificateHandlers(journal: NotificationJournal) {
   const history: RouteHandler<typeof historyRoute, AppEnv> = async (c) => {
-    requirePrincipal(c, "admin", "producer");
     const { id } = c.req.valid("param");
     const { limit, cursor } = c.req.valid("query");
     const after = decodeCursor(cursor, z.object({ seq: z.number().int() }));

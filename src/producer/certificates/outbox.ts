@@ -1,6 +1,7 @@
 import { sql } from "kysely";
 import type { Executor } from "../../core/db/schema.js";
 import type { Logger } from "../../core/logger.js";
+import { Outage } from "../../core/outage.js";
 import type { Notification } from "../../core/notifications/envelope.js";
 import type { Broker } from "../../mom/broker.js";
 
@@ -29,12 +30,15 @@ export class OutboxRelay {
   private running: Promise<void> | undefined;
   private next: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private readonly outage: Outage;
 
   constructor(
     private readonly db: Executor,
     private readonly broker: Broker,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.outage = new Outage(logger, "outbox relay");
+  }
 
   /** Resolves once a pass that began after this call has emptied the outbox. */
   flush(): Promise<void> {
@@ -55,7 +59,10 @@ export class OutboxRelay {
 
   /** Publishes after a command; a failure is logged and left to the timer, the change is committed. */
   async flushQuietly(): Promise<void> {
-    await this.flush().catch((error: unknown) => this.logger.warn({ err: error }, "outbox not published yet; will retry"));
+    await this.flush().then(
+      () => this.outage.succeeded(),
+      (error: unknown) => void this.outage.failed(error),
+    );
   }
 
   start(): void {

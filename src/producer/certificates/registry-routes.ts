@@ -1,4 +1,5 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
+import { authorizedRoute } from "../../core/http/authorize.js";
 import { CERTIFICATE_KINDS, CERTIFICATE_STATUSES, identifier, utcTimestamp, wattHours } from "../../core/notifications/certificate.js";
 import { PageQuerySchema, bearer, json, jsonBody, problems } from "../../core/http/openapi.js";
 import { MAX_ANNUAL_ID_LENGTH } from "./ids.js";
@@ -28,7 +29,8 @@ export const RegistryCertificateSchema = z
   })
   .openapi("RegistryCertificate");
 
-export const registerAnnualRoute = createRoute({
+export const registerAnnualRoute = authorizedRoute({
+  access: ["admin", "producer"],
   method: "post",
   path: "/v1/certificates/annual",
   tags: ["certificates"],
@@ -57,7 +59,8 @@ export const registerAnnualRoute = createRoute({
   },
 });
 
-export const cancelCertificateRoute = createRoute({
+export const cancelCertificateRoute = authorizedRoute({
+  access: ["admin", "producer"],
   method: "post",
   path: "/v1/certificates/{id}/cancel",
   tags: ["certificates"],
@@ -71,7 +74,8 @@ export const cancelCertificateRoute = createRoute({
   responses: { 200: json(RegistryCertificateSchema, "Cancelled"), ...problems(404, 409) },
 });
 
-export const getCertificateRoute = createRoute({
+export const getCertificateRoute = authorizedRoute({
+  access: ["admin", "producer"],
   method: "get",
   path: "/v1/certificates/{id}",
   tags: ["certificates"],
@@ -81,7 +85,8 @@ export const getCertificateRoute = createRoute({
   responses: { 200: json(RegistryCertificateSchema, "The certificate"), ...problems(404) },
 });
 
-export const listCertificatesRoute = createRoute({
+export const listCertificatesRoute = authorizedRoute({
+  access: ["admin", "producer"],
   method: "get",
   path: "/v1/certificates",
   tags: ["certificates"],
@@ -123,7 +128,8 @@ export const ValidationReportSchema = z
   })
   .openapi("ValidationReport");
 
-export const validateCertificateRoute = createRoute({
+export const validateCertificateRoute = authorizedRoute({
+  access: ["admin", "producer"],
   method: "get",
   path: "/v1/certificates/{id}/validation",
   tags: ["certificates"],

@@ -1,11 +1,13 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
+import { authorizedRoute } from "../../core/http/authorize.js";
 import { identifier } from "../../core/notifications/certificate.js";
 import { NotificationSchema } from "../../core/notifications/envelope.js";
 import { PageQuerySchema, bearer, json, problems } from "../../core/http/openapi.js";
 
 export const CertificateIdParamSchema = z.object({ id: identifier("id").openapi({ param: { name: "id", in: "path" } }) });
 
-export const historyRoute = createRoute({
+export const historyRoute = authorizedRoute({
+  access: ["admin", "producer"],
   method: "get",
   path: "/v1/certificates/{id}/history",
   tags: ["certificates"],

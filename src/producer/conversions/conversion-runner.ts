@@ -1,6 +1,7 @@
 import { AppError } from "../../core/errors.js";
 import { setImmediate as setImmediatePromise } from "node:timers/promises";
 import type { Logger } from "../../core/logger.js";
+import { Outage, isUnavailableError } from "../../core/outage.js";
 import type { Broker } from "../../mom/broker.js";
 import { registryNotification } from "../certificates/envelopes.js";
 import type { OutboxRelay } from "../certificates/outbox.js";
@@ -53,6 +54,7 @@ export class ConversionRunner {
   private stopping = false;
   private sweeper: NodeJS.Timeout | undefined;
   private readonly publishChunk: number;
+  private readonly outage: Outage;
 
   constructor(
     private readonly store: ConversionStore,
@@ -66,6 +68,7 @@ export class ConversionRunner {
     private readonly options: ConversionRunnerOptions,
   ) {
     this.publishChunk = options.publishChunk ?? 100;
+    this.outage = new Outage(logger, "conversions");
   }
 
   /** Whether another conversion may be accepted now. */
@@ -106,8 +109,9 @@ export class ConversionRunner {
       for (const id of await this.store.unfinished(room + this.tracked.size)) {
         if (!this.tracked.has(id) && !this.retries.has(id) && this.hasRoom()) this.submit(id);
       }
+      this.outage.succeeded();
     } catch (error) {
-      this.logger.warn({ err: error }, "could not look for unfinished conversions");
+      this.outage.failed(error);
     }
   }
 
@@ -133,12 +137,10 @@ export class ConversionRunner {
       if (!leased) return;
       await this.advance(id);
       this.failures.delete(id);
+      this.outage.succeeded();
     } catch (error) {
       if (error instanceof Stopping || this.stopping) return;
-      const failures = (this.failures.get(id) ?? 0) + 1;
-      this.failures.set(id, failures);
-      const delay = Math.min(MAX_BACKOFF_MS, (this.options.retryBaseMs ?? 250) * 2 ** Math.min(failures - 1, 10));
-      this.logger.warn({ err: error, conversionId: id, retryInMs: delay }, "conversion step failed; it will resume");
+      const delay = isUnavailableError(error) ? this.outage.failed(error, { conversionId: id }) : this.stepFailed(id, error);
       this.retries.set(
         id,
         setTimeout(() => {
@@ -149,6 +151,15 @@ export class ConversionRunner {
     } finally {
       if (leased) await this.leases.release(id);
     }
+  }
+
+  /** A step failed for a reason of its own: retried on a longer back-off, and said so each time. */
+  private stepFailed(id: string, error: unknown): number {
+    const failures = (this.failures.get(id) ?? 0) + 1;
+    this.failures.set(id, failures);
+    const delay = Math.min(MAX_BACKOFF_MS, (this.options.retryBaseMs ?? 250) * 2 ** Math.min(failures - 1, 10));
+    this.logger.warn({ err: error, conversionId: id, retryInMs: delay }, "conversion step failed; it will resume");
+    return delay;
   }
 
   private async advance(id: string): Promise<void> {
@@ -199,7 +210,8 @@ export class ConversionRunner {
     } catch (error) {
       this.checkStopping();
       const permanent = error instanceof AppError && error.code === "conflict";
-      if (!permanent && conversion.attempts < MAX_ATTEMPTS) throw error;
+      // An outage is nobody's fault: it never uses up the conversion's attempts.
+      if (!permanent && (conversion.attempts < MAX_ATTEMPTS || isUnavailableError(error))) throw error;
       logger.error({ err: error, attempts: conversion.attempts }, "conversion failed; nothing was written");
       await this.store.fail(conversion.id, (error as Error).message);
       return undefined;

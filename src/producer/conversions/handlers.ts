@@ -58,7 +58,6 @@ export function conversionHandlers(conversions: Conversions) {
   };
 
   const get: RouteHandler<typeof getConversionRoute, AppEnv> = async (c) => {
-    requirePrincipal(c, "admin", "producer");
     return c.json(presentConversion(await conversions.get(c.req.valid("param").id)), 200);
   };
 

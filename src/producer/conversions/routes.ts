@@ -1,4 +1,5 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
+import { authorizedRoute } from "../../core/http/authorize.js";
 import { identifier } from "../../core/notifications/certificate.js";
 import { bearer, json, problems } from "../../core/http/openapi.js";
 import { ValidationReportSchema } from "../certificates/registry-routes.js";
@@ -33,7 +34,8 @@ export const CsvQuerySchema = z.object({
   id: z.uuid({ error: "expected a UUID" }).optional(),
 });
 
-export const createConversionRoute = createRoute({
+export const createConversionRoute = authorizedRoute({
+  access: ["admin", "producer"],
   method: "post",
   path: "/v1/conversions",
   tags: ["conversions"],
@@ -118,7 +120,8 @@ export const ConversionSchema = z
   })
   .openapi("Conversion");
 
-export const getConversionRoute = createRoute({
+export const getConversionRoute = authorizedRoute({
+  access: ["admin", "producer"],
   method: "get",
   path: "/v1/conversions/{id}",
   tags: ["conversions"],

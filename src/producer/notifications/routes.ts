@@ -1,4 +1,5 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
+import { authorizedRoute } from "../../core/http/authorize.js";
 import { NotificationInputSchema, NotificationSchema } from "../../core/notifications/envelope.js";
 import { bearer, json, jsonBody, problems } from "../../core/http/openapi.js";
 
@@ -26,7 +27,8 @@ const ItemResultSchema = z
   ])
   .openapi("BatchItemResult");
 
-export const publishRoute = createRoute({
+export const publishRoute = authorizedRoute({
+  access: ["producer"],
   method: "post",
   path: "/v1/notifications",
   tags: ["notifications"],
@@ -38,7 +40,8 @@ export const publishRoute = createRoute({
   responses: { 202: json(PublishResultSchema, "Accepted"), ...problems(503) },
 });
 
-export const publishBatchRoute = createRoute({
+export const publishBatchRoute = authorizedRoute({
+  access: ["producer"],
   method: "post",
   path: "/v1/notifications/batch",
   tags: ["notifications"],
@@ -75,7 +78,8 @@ const DeliveryStateSchema = z
   })
   .openapi("DeliveryState");
 
-export const getNotificationRoute = createRoute({
+export const getNotificationRoute = authorizedRoute({
+  access: ["admin", "producer"],
   method: "get",
   path: "/v1/notifications/{id}",
   tags: ["notifications"],
@@ -101,7 +105,8 @@ const TraceTreeSchema: z.ZodType = z
   .lazy(() => z.object({ notification: NotificationSchema, children: z.array(TraceTreeSchema) }))
   .openapi("TraceTree", { type: "object" });
 
-export const traceRoute = createRoute({
+export const traceRoute = authorizedRoute({
+  access: ["admin", "producer"],
   method: "get",
   path: "/v1/notifications/{id}/trace",
   tags: ["notifications"],

@@ -1,6 +1,5 @@
 import type { RouteHandler } from "@hono/zod-openapi";
 import { z } from "@hono/zod-openapi";
-import { requirePrincipal } from "../../core/http/authorize.js";
 import type { AppEnv } from "../../core/http/env.js";
 import { decodeCursor, pageOf } from "../../core/http/openapi.js";
 import type { ProducerRecord } from "./producer-store.js";
@@ -11,7 +10,6 @@ const present = (producer: ProducerRecord) => ({ ...producer, createdAt: produce
 
 export function producerHandlers(producers: Producers) {
   const register: RouteHandler<typeof registerProducerRoute, AppEnv> = async (c) => {
-    requirePrincipal(c, "admin");
     const body = c.req.valid("json");
     const { producer, token } = await producers.register(body.name, body.description);
     c.get("logger").info({ producer: producer.name }, "producer registered");
@@ -19,7 +17,6 @@ export function producerHandlers(producers: Producers) {
   };
 
   const list: RouteHandler<typeof listProducersRoute, AppEnv> = async (c) => {
-    requirePrincipal(c, "admin");
     const { limit, cursor } = c.req.valid("query");
     const after = decodeCursor(cursor, z.object({ name: z.string() }));
     const page = await producers.list(limit + 1, after?.name);
@@ -28,7 +25,6 @@ export function producerHandlers(producers: Producers) {
   };
 
   const revoke: RouteHandler<typeof revokeProducerRoute, AppEnv> = async (c) => {
-    requirePrincipal(c, "admin");
     await producers.revoke(c.req.valid("param").name);
     return c.body(null, 204);
   };

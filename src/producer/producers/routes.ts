@@ -1,4 +1,5 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
+import { authorizedRoute } from "../../core/http/authorize.js";
 import { PageQuerySchema, bearer, json, jsonBody, problems } from "../../core/http/openapi.js";
 
 export const ProducerNameSchema = z
@@ -9,7 +10,8 @@ export const ProducerSchema = z
   .object({ id: z.uuid(), name: z.string(), description: z.string().nullable(), createdAt: z.string() })
   .openapi("Producer");
 
-export const registerProducerRoute = createRoute({
+export const registerProducerRoute = authorizedRoute({
+  access: ["admin"],
   method: "post",
   path: "/v1/producers",
   tags: ["producers"],
@@ -25,7 +27,8 @@ export const registerProducerRoute = createRoute({
   },
 });
 
-export const listProducersRoute = createRoute({
+export const listProducersRoute = authorizedRoute({
+  access: ["admin"],
   method: "get",
   path: "/v1/producers",
   tags: ["producers"],
@@ -38,7 +41,8 @@ export const listProducersRoute = createRoute({
   },
 });
 
-export const revokeProducerRoute = createRoute({
+export const revokeProducerRoute = authorizedRoute({
+  access: ["admin"],
   method: "delete",
   path: "/v1/producers/{name}",
   tags: ["producers"],

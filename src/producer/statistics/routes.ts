@@ -1,4 +1,5 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
+import { authorizedRoute } from "../../core/http/authorize.js";
 import { bearer, json, problems } from "../../core/http/openapi.js";
 
 const BucketShape = { count: z.number().int(), quantityWh: z.number().int(), mwh: z.number() };
@@ -30,7 +31,8 @@ export const StatisticsSchema = z
   })
   .openapi("Statistics");
 
-export const statisticsRoute = createRoute({
+export const statisticsRoute = authorizedRoute({
+  access: ["admin", "producer"],
   method: "get",
   path: "/v1/statistics",
   tags: ["statistics"],

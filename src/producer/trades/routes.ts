@@ -1,4 +1,5 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
+import { authorizedRoute } from "../../core/http/authorize.js";
 import { identifier } from "../../core/notifications/certificate.js";
 import { PageQuerySchema, bearer, json, jsonBody, problems } from "../../core/http/openapi.js";
 import { CertificateIdParamSchema } from "../certificates/routes.js";
@@ -27,7 +28,8 @@ const TradedCertificateSchema = z.object({
   version: z.number().int().openapi({ description: "The certificate's version after the transfer" }),
 });
 
-export const createTradeRoute = createRoute({
+export const createTradeRoute = authorizedRoute({
+  access: ["admin", "producer"],
   method: "post",
   path: "/v1/trades",
   tags: ["trades"],
@@ -58,7 +60,8 @@ export const createTradeRoute = createRoute({
   },
 });
 
-export const listTradesRoute = createRoute({
+export const listTradesRoute = authorizedRoute({
+  access: ["admin", "producer"],
   method: "get",
   path: "/v1/trades",
   tags: ["trades"],
@@ -73,7 +76,8 @@ export const listTradesRoute = createRoute({
   responses: { 200: json(z.object({ data: z.array(TradeSchema), nextCursor: z.string().nullable() }), "A page of trades"), ...problems() },
 });
 
-export const getTradeRoute = createRoute({
+export const getTradeRoute = authorizedRoute({
+  access: ["admin", "producer"],
   method: "get",
   path: "/v1/trades/{id}",
   tags: ["trades"],
@@ -83,7 +87,8 @@ export const getTradeRoute = createRoute({
   responses: { 200: json(TradeSchema.extend({ certificates: z.array(TradedCertificateSchema) }), "The trade"), ...problems(404) },
 });
 
-export const certificateTradesRoute = createRoute({
+export const certificateTradesRoute = authorizedRoute({
+  access: ["admin", "producer"],
   method: "get",
   path: "/v1/certificates/{id}/trades",
   tags: ["trades"],

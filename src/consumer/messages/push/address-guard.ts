@@ -1,57 +1,42 @@
 import { lookup as dnsLookup } from "node:dns/promises";
-import { BlockList, isIP, type LookupFunction } from "node:net";
+import { isIP, type LookupFunction } from "node:net";
 import { lookup as callbackLookup } from "node:dns";
+import ipaddr from "ipaddr.js";
 
-/** Addresses a webhook must not reach: loopback, private, link-local (cloud metadata), and the like. */
-const BLOCKED = new BlockList();
-for (const [network, prefix] of [
-  ["0.0.0.0", 8],
-  ["10.0.0.0", 8],
-  ["100.64.0.0", 10],
-  ["127.0.0.0", 8],
-  ["169.254.0.0", 16],
-  ["172.16.0.0", 12],
-  ["192.0.0.0", 24],
-  ["192.0.2.0", 24],
-  ["192.168.0.0", 16],
-  ["198.18.0.0", 15],
-  ["198.51.100.0", 24],
-  ["203.0.113.0", 24],
-  ["224.0.0.0", 4],
-  ["240.0.0.0", 4],
-] as const) {
-  BLOCKED.addSubnet(network, prefix, "ipv4");
-}
-for (const [network, prefix] of [
-  ["::", 128],
-  ["::1", 128],
-  ["fc00::", 7],
-  ["fe80::", 10],
-  ["ff00::", 8],
-  ["2001:db8::", 32],
-] as const) {
-  BLOCKED.addSubnet(network, prefix, "ipv6");
-}
-
-/** The IPv4 address an IPv6 address carries (mapped ::ffff:a.b.c.d or NAT64 64:ff9b::/96), if any. */
-function embeddedIpv4(address: string): string | undefined {
-  const lower = address.toLowerCase();
-  const dotted = /^(?:::ffff:|64:ff9b::)(\d+\.\d+\.\d+\.\d+)$/.exec(lower);
-  if (dotted) return dotted[1];
-  const hex = /^(?:::ffff:|64:ff9b::)([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(lower);
-  if (!hex) return undefined;
-  const high = parseInt(hex[1]!, 16);
-  const low = parseInt(hex[2]!, 16);
-  return [high >> 8, high & 255, low >> 8, low & 255].join(".");
-}
-
+/**
+ * Where a webhook may go is decided by ipaddr.js's range classification (the IANA special-purpose
+ * registries): only `unicast` addresses are reachable. IPv6 forms that carry an IPv4 address
+ * (mapped, SIIT, NAT64, 6to4) are judged by the IPv4 address they lead to; other translated
+ * or tunnelled forms (IPv4-compatible ::/96, Teredo, local-use NAT64) are refused outright,
+ * since where they lead cannot be told from the address.
+ */
 export function isBlockedAddress(address: string): boolean {
-  const family = isIP(address);
-  if (family === 4) return BLOCKED.check(address, "ipv4");
-  if (family !== 6) return true;
-  const v4 = embeddedIpv4(address);
-  if (v4) return BLOCKED.check(v4, "ipv4");
-  return BLOCKED.check(address, "ipv6");
+  if (!ipaddr.isValid(address)) return true;
+  const parsed = ipaddr.parse(address);
+  if (parsed.kind() === "ipv4") return parsed.range() !== "unicast";
+  const v6 = parsed as ipaddr.IPv6;
+  const embedded = embeddedIpv4(v6);
+  if (embedded) return embedded.range() !== "unicast";
+  if (isIpv4Compatible(v6)) return true;
+  return v6.range() !== "unicast";
+}
+
+/** The IPv4 address of a mapped (::ffff:0:0/96), SIIT (::ffff:0:0:0/96), NAT64 (64:ff9b::/96) or 6to4 (2002::/16) address. */
+function embeddedIpv4(address: ipaddr.IPv6): ipaddr.IPv4 | undefined {
+  const bytes = address.toByteArray();
+  const range = address.range();
+  if (range === "ipv4Mapped" || range === "rfc6145" || (range === "rfc6052" && address.match(NAT64_WELL_KNOWN))) {
+    return ipaddr.fromByteArray(bytes.slice(12)) as ipaddr.IPv4;
+  }
+  if (range === "6to4") return ipaddr.fromByteArray(bytes.slice(2, 6)) as ipaddr.IPv4;
+  return undefined;
+}
+
+const NAT64_WELL_KNOWN = ipaddr.parseCIDR("64:ff9b::/96");
+const IPV4_COMPATIBLE = ipaddr.parseCIDR("::/96");
+
+function isIpv4Compatible(address: ipaddr.IPv6): boolean {
+  return address.match(IPV4_COMPATIBLE);
 }
 
 export class BlockedAddressError extends Error {
@@ -72,7 +57,7 @@ export class AddressGuard {
     const host = url.hostname.replace(/^\[|\]$/g, "");
     const addresses = isIP(host) ? [host] : (await dnsLookup(host, { all: true, verbatim: true })).map((entry) => entry.address);
     const blocked = addresses.find(isBlockedAddress);
-    if (blocked) throw new BlockedAddressError(`${url.hostname} resolves to ${blocked}, a loopback, private or link-local address`);
+    if (blocked) throw new BlockedAddressError(`${url.hostname} resolves to ${blocked}, a loopback, private or link-local address, or another range that is not public unicast`);
   }
 
   /** A resolver for sockets that fails the connection when every resolved address is blocked. */

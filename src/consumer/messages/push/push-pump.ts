@@ -1,5 +1,6 @@
 import type { Logger } from "../../../core/logger.js";
 import type { Metrics } from "../../../core/metrics.js";
+import { Outage, abortableDelay, isUnavailableError } from "../../../core/outage.js";
 import type { AckId, DeliveryLedger, LeasedMessage, LeaseTarget } from "../../../mom/ledger/ledger.js";
 import { leaseTarget, type PushDelivery, type Subscription } from "../../subscriptions/subscription.js";
 import type { WakeHub } from "../wake-hub.js";
@@ -54,12 +55,16 @@ export class PushPump {
   private kick: () => void = () => {};
   private failingSince: Date | null;
   private readonly finished: Promise<void>;
+  private readonly leasing: Outage;
+  private readonly settlingOutage: Outage;
 
   constructor(
     private endpoint: PushEndpoint,
     private readonly deps: PushPumpDeps,
     private readonly options: PushPumpOptions,
   ) {
+    this.leasing = new Outage(deps.logger, "push lease");
+    this.settlingOutage = new Outage(deps.logger, "push settlement");
     this.failingSince = endpoint.subscription.failingSince;
     this.finished = this.loop();
   }
@@ -68,6 +73,11 @@ export class PushPump {
     this.endpoint = endpoint;
     this.failingSince = endpoint.subscription.failingSince;
     this.kick();
+  }
+
+  /** The subscription status this pump acts on (it leases only while `active`). */
+  get status(): string {
+    return this.endpoint.subscription.status;
   }
 
   /** Stops leasing and waits for the requests in flight to settle. */
@@ -103,14 +113,14 @@ export class PushPump {
         try {
           const target = this.target();
           const { messages, deadLettered } = await this.deps.ledger.lease(target, free);
+          this.leasing.succeeded();
           if (deadLettered > 0) this.deps.metrics.messagesDeadLettered.inc({ reason: "max_deliveries" }, deadLettered);
           for (const message of messages) this.launch(message);
           if (messages.length > 0) continue;
           const next = await this.deps.ledger.nextAvailableAt(target);
           if (next) wakeAt = Math.min(wakeAt, next.getTime() + 5);
         } catch (error) {
-          this.deps.logger.warn({ err: error }, "push lease failed; retrying");
-          wakeAt = Date.now() + 1000;
+          wakeAt = Date.now() + this.leasing.failed(error);
         }
       }
       await this.sleep(seen, wakeAt);
@@ -215,7 +225,15 @@ export class PushPump {
       this.settling = [];
       try {
         await this.flush(batch);
+        this.settlingOutage.succeeded();
       } catch (error) {
+        if (isUnavailableError(error) && !this.stopped) {
+          // The database is away: keep the outcomes and write them once it is back (every
+          // settlement is safe to repeat), rather than resending each message after its lease.
+          this.settling = [...batch, ...this.settling];
+          await abortableDelay(this.settlingOutage.failed(error));
+          continue;
+        }
         // Leases not settled expire and the messages go out again: at least once, never lost.
         this.deps.logger.error({ err: error }, "could not settle push deliveries; they will be retried");
       }
@@ -230,7 +248,10 @@ export class PushPump {
     const holds = items.flatMap((item) => (item.kind === "hold" ? [{ ackId: item.ackId, delaySeconds: 0 }] : []));
     await this.deps.store
       .recordAttempts(items.map((item) => item.attempt))
-      .catch((error: unknown) => this.deps.logger.warn({ err: error }, "could not record push attempts"));
+      .catch((error: unknown) => {
+        if (isUnavailableError(error)) throw error;
+        this.deps.logger.warn({ err: error }, "could not record push attempts");
+      });
     if (acks.length > 0) {
       await this.deps.ledger.ack(this.subscriptionId, acks);
       this.deps.metrics.messagesDelivered.inc({ mode: "push" }, acks.length);

@@ -1,4 +1,5 @@
 import type { Logger } from "../../../core/logger.js";
+import { Outage } from "../../../core/outage.js";
 import type { Subscription } from "../../subscriptions/subscription.js";
 import type { SubscriptionStore } from "../../subscriptions/subscription-store.js";
 import type { PushEndpoint, PushPump } from "./push-pump.js";
@@ -19,13 +20,16 @@ export class PushSupervisor {
   private loadedAt = 0;
   private timer: NodeJS.Timeout | undefined;
   private reconciling: Promise<void> | undefined;
+  private readonly outage: Outage;
 
   constructor(
     private readonly subscriptions: SubscriptionStore,
     private readonly store: PushStore,
     private readonly makePump: (endpoint: PushEndpoint) => PushPump,
-    private readonly logger: Logger,
-  ) {}
+    logger: Logger,
+  ) {
+    this.outage = new Outage(logger, "push subscriptions reload");
+  }
 
   start(): void {
     this.timer = setInterval(() => void this.reconcile(), CHECK_MS);
@@ -39,9 +43,19 @@ export class PushSupervisor {
     this.pumps.clear();
   }
 
+  /** Pumps running in this process, by the status they act on. */
+  pumpsByStatus(): Map<string, number> {
+    const counts = new Map<string, number>();
+    for (const pump of this.pumps.values()) counts.set(pump.status, (counts.get(pump.status) ?? 0) + 1);
+    return counts;
+  }
+
   private reconcile(): Promise<void> {
     this.reconciling ??= this.load()
-      .catch((error: unknown) => this.logger.warn({ err: error }, "could not load push subscriptions; will try again"))
+      .then(
+        () => this.outage.succeeded(),
+        (error: unknown) => void this.outage.failed(error),
+      )
       .finally(() => (this.reconciling = undefined));
     return this.reconciling;
   }
