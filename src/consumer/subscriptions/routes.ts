@@ -70,6 +70,8 @@ export const listSubscriptionsRoute = createRoute({
   path: "/v1/subscriptions",
   tags: ["subscriptions"],
   summary: "List subscriptions",
+  description:
+    "Admin token. Cursor-paginated, by name.",
   security: bearer,
   request: { query: PageQuerySchema },
   responses: {
@@ -83,6 +85,8 @@ export const getSubscriptionRoute = createRoute({
   path: "/v1/subscriptions/{name}",
   tags: ["subscriptions"],
   summary: "Describe a subscription, with prefill progress and queue statistics",
+  description:
+    "Admin or the subscription's own token. `stats.pending` counts messages waiting or in flight.",
   security: bearer,
   request: { params: NameParamSchema },
   responses: { 200: json(SubscriptionSchema.extend({ stats: StatsSchema }), "The subscription"), ...problems(404) },
@@ -93,6 +97,8 @@ export const updateSubscriptionRoute = createRoute({
   path: "/v1/subscriptions/{name}",
   tags: ["subscriptions"],
   summary: "Change filters, delivery settings, or pause and resume",
+  description:
+    "Admin token. Only the fields sent change. A paused subscription keeps queueing and its pulls answer 409; `status: active` resumes it (or re-enables a disabled push subscription).",
   security: bearer,
   request: { params: NameParamSchema, body: jsonBody(UpdateSubscriptionSchema) },
   responses: { 200: json(SubscriptionSchema, "Updated"), ...problems(404) },
@@ -103,6 +109,8 @@ export const deleteSubscriptionRoute = createRoute({
   path: "/v1/subscriptions/{name}",
   tags: ["subscriptions"],
   summary: "Delete a subscription and its queue",
+  description:
+    "Admin or the subscription's own token. Its pending messages and dead letters go with it.",
   security: bearer,
   request: { params: NameParamSchema },
   responses: { 204: { description: "Deleted" }, ...problems(404) },
@@ -113,6 +121,8 @@ export const rotateTokenRoute = createRoute({
   path: "/v1/subscriptions/{name}/token",
   tags: ["subscriptions"],
   summary: "Issue a new token for a subscription; the old one stops working",
+  description:
+    "Admin token. The token is shown once.",
   security: bearer,
   request: { params: NameParamSchema },
   responses: { 200: json(z.object({ token: z.string() }), "The new token, shown once"), ...problems(404) },
@@ -157,6 +167,8 @@ export const listAttemptsRoute = createRoute({
   path: "/v1/subscriptions/{name}/deliveries",
   tags: ["push"],
   summary: "The attempt log of a push subscription, newest first",
+  description:
+    "Admin or the subscription's own token. One entry per webhook request: status, duration, error; `status` filters.",
   security: bearer,
   request: {
     params: NameParamSchema,

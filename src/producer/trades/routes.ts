@@ -63,6 +63,8 @@ export const listTradesRoute = createRoute({
   path: "/v1/trades",
   tags: ["trades"],
   summary: "List trades, oldest first",
+  description:
+    "Admin or producer token. `owner` keeps the trades it sold or bought.",
   security: bearer,
   request: {
     query: PageQuerySchema.extend({
@@ -78,6 +80,8 @@ export const getTradeRoute = createRoute({
   path: "/v1/trades/{id}",
   tags: ["trades"],
   summary: "A trade with the certificates it moved",
+  description:
+    "Admin or producer token.",
   security: bearer,
   request: { params: z.object({ id: z.uuid({ error: "expected a trade id (UUID)" }).openapi({ param: { name: "id", in: "path" } }) }) },
   responses: { 200: json(TradeSchema.extend({ certificates: z.array(TradedCertificateSchema) }), "The trade"), ...problems(404) },
@@ -88,6 +92,8 @@ export const certificateTradesRoute = createRoute({
   path: "/v1/certificates/{id}/trades",
   tags: ["trades"],
   summary: "A certificate's trade history, oldest first",
+  description:
+    "Admin or producer token. Cursor-paginated.",
   security: bearer,
   request: { params: CertificateIdParamSchema, query: PageQuerySchema },
   responses: {
