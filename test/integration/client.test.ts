@@ -40,6 +40,11 @@ describe("the generated TypeScript client", () => {
       published.push(await call(producer.api.POST("/v1/notifications", { body: { type: "certificate.issued", subject: id, data: data(id) } })));
     }
 
+    await eventually(async () => {
+      const described = await call(admin.api.GET("/v1/subscriptions/{name}", { params: { path: { name: "dk1" } } }));
+      expect(described.stats).toMatchObject({ pending: 3, oldestPendingAt: expect.stringMatching(/^\d{4}-/) });
+    });
+
     const subscriber = createCertflowClient({ baseUrl: system.url, token: (created as { token: string }).token });
     const received: Delivery[] = [];
     for await (const message of subscriber.consume("dk1", { max: 2, wait: 5 })) {

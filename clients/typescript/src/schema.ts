@@ -1978,6 +1978,8 @@ export interface components {
             acked: number;
             /** @description Messages in dead letters now */
             deadLettered: number;
+            /** @description When the oldest live message still waiting or in flight was accepted */
+            oldestPendingAt: string | null;
         };
         UpdateSubscription: {
             description?: string | null;

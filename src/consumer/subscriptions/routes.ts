@@ -37,6 +37,7 @@ const StatsSchema = z
     pending: z.number().int().openapi({ description: "Messages waiting or in flight" }),
     acked: z.number().int(),
     deadLettered: z.number().int().openapi({ description: "Messages in dead letters now" }),
+    oldestPendingAt: z.string().nullable().openapi({ description: "When the oldest live message still waiting or in flight was accepted" }),
   })
   .openapi("SubscriptionStats");
 
