@@ -3,6 +3,7 @@ import { createRequire } from "node:module";
 import { join } from "node:path";
 import { AppError } from "../errors.js";
 import type { Metrics } from "../metrics.js";
+import { mountDashboard } from "./dashboard.js";
 import type { App } from "./env.js";
 import { buildOpenApiDocument } from "./openapi-document.js";
 import { problemResponse } from "./problem.js";
@@ -41,6 +42,7 @@ export function mountOperations(app: App, options: OperationsOptions): void {
   app.get("/openapi.json", (c) => c.json((document ??= buildOpenApiDocument(app, { version: options.version }))));
 
   app.get("/docs", (c) => c.html(DOCS_PAGE));
+  mountDashboard(app);
   const assetsDir = swaggerUiDir();
   for (const [file, contentType] of Object.entries(DOCS_ASSETS)) {
     app.get(`/docs/${file}`, async (c) =>
