@@ -219,7 +219,7 @@ async function publish(context: Context): Promise<void> {
     for (const result of results) {
       if ("error" in result) {
         summary.refused++;
-        refusals.push({ index: start + result.index, detail: result.error.detail });
+        refusals.push({ index: start + result.index, detail: result.error.detail.replace(/^notifications\.\d+\./, "") });
       } else if (result.duplicate) summary.duplicate++;
       else summary.accepted++;
     }

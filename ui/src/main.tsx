@@ -75,7 +75,7 @@ function Subscriptions({ api, onSelect }: { api: Api; onSelect: (name: string) =
               <th>status</th>
               <th>mode</th>
               <th>pending</th>
-              <th>oldest pending</th>
+              <th>latency: oldest waiting</th>
               <th>throughput (acks/s)</th>
               <th>acked</th>
               <th>dead letters</th>
@@ -96,7 +96,10 @@ function Subscriptions({ api, onSelect }: { api: Api; onSelect: (name: string) =
                   <td class="pending">
                     <Sparkline values={entry?.pending ?? [sub.stats.pending]} label={`pending of ${sub.name}`} />
                   </td>
-                  <td>{sub.stats.oldestPendingAt ? ageText(age(sub.stats.oldestPendingAt)) : "—"}</td>
+                  <td class="oldest" title={sub.stats.oldestPendingAt ? `since ${sub.stats.oldestPendingAt}` : "nothing waiting"}>
+                    <Sparkline values={entry?.oldestAge ?? [0]} label={`seconds the oldest message of ${sub.name} has waited`} unit=" s" />
+                    <span class="muted"> {sub.stats.oldestPendingAt ? ageText(age(sub.stats.oldestPendingAt)) : "—"}</span>
+                  </td>
                   <td>
                     <Sparkline values={entry?.throughput ?? [0]} label={`acks per second of ${sub.name}`} />
                   </td>
@@ -258,7 +261,14 @@ function Conversions({ api }: { api: Api }) {
   return (
     <section id="conversions">
       <h2>Conversions</h2>
-      {statistics && <p class="muted">{JSON.stringify(statistics.conversions)}</p>}
+      {statistics && (
+        <p class="muted">
+          {statistics.conversions.count} conversions:{" "}
+          {Object.entries(statistics.conversions.byStatus)
+            .map(([status, count]) => `${count} ${status}`)
+            .join(", ")}
+        </p>
+      )}
       <form
         onSubmit={(event) => {
           event.preventDefault();
