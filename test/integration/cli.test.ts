@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually } from "../support/eventually.js";
 import { issued } from "../support/fixtures.js";
+import { cancelledAnnual } from "../support/registry.js";
 import { ADMIN_TOKEN, startTestSystem, type TestSystem } from "../support/system.js";
 
 let system: TestSystem;
@@ -100,6 +101,18 @@ describe("the certflow CLI", () => {
     expect(listed.stdout).toMatch(/rejected\s+1\s+certificate\.issued\s+GC-3/);
     const redriven = await certflow(["dead-letters", "redrive", "dk1"]);
     expect(redriven).toMatchObject({ code: 0, stdout: "1 dead letters back in the queue\n" });
+  });
+
+  it("submits a CSV conversion and follows its progress to the end", async () => {
+    const certificate = await cancelledAnnual(system.api, ADMIN_TOKEN, { year: 2025 });
+    const start = Date.parse("2025-01-01T00:00:00Z");
+    const rows = Array.from({ length: 8760 }, (_, hour) => `${new Date(start + hour * 3_600_000).toISOString()},${hour % 24 < 12 ? 2 : 1}`);
+    const file = join(dir, "profile.csv");
+    writeFileSync(file, `timestamp,kWh\n${rows.join("\n")}\n`);
+    const run = await certflow(["convert", certificate.certificateId, file]);
+    expect(run.stderr).toMatch(/converting .* 100%/);
+    expect(run).toMatchObject({ code: 0 });
+    expect(run.stdout).toMatch(/^conversion [0-9a-f-]+ done: 8760 hourly certificates, validation passed\n$/);
   });
 
   it("says clearly when the server has no registry commands (exit 5)", async () => {
