@@ -1,10 +1,5 @@
 import type { App } from "./env.js";
 
-/**
- * The API document as clients and linters read it. Route definitions give a summary, a
- * description and their schemas; what every operation needs the same way (an operationId, a
- * tag, the tag list) is filled in here, so a route added later only has to describe itself.
- */
 export interface DocumentOptions {
   version: string;
 }
@@ -19,15 +14,23 @@ const TAG_DESCRIPTIONS: Record<string, string> = {
   producers: "Producer credentials (admin)",
   notifications: "Publish notifications and follow their causal chains",
   subscriptions: "Subscriptions: filters, delivery settings, tokens",
-  messages: "Pull delivery: long-poll, ack, nack, reject, dead letters",
+  messages: "Pull delivery: long-poll, ack, nack, reject",
+  "dead letters": "Messages that could not be delivered: list and redrive",
   push: "Push delivery: signing secrets and the attempt log",
   prefill: "The current state first, then the live changes",
   certificates: "The certificate book: registration, history, validation",
   conversions: "Annual certificates converted into hourly ones",
   trades: "Transfers of certificates between owners",
   statistics: "Figures about the certificate book",
+  commands: "Commands sent to the external registry, and their states",
+  cluster: "Processes and the partitions each one owns",
 };
 
+/**
+ * The API document as clients and linters read it. Route definitions give a summary, a
+ * description and their schemas; what every operation needs the same way (an operationId, a
+ * tag, the tag list) is filled in here, so a route added later only has to describe itself.
+ */
 export function buildOpenApiDocument(app: App, options: DocumentOptions): Document {
   const document = app.getOpenAPI31Document({
     openapi: "3.1.0",
