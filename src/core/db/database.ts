@@ -32,8 +32,7 @@ export function openDatabase(config: Config["database"]): DatabaseHandle {
 
 const UNDEFINED_DATABASE = "3D000";
 
-/** Creates the database and schema when missing, so a fresh machine needs no manual step. */
-/** Creates the database and the schema when missing; says whether the database was created now. */
+/** Creates the database and schema when missing, so a fresh machine needs no manual step; says whether the database was created now. */
 export async function ensureDatabase(config: Config["database"]): Promise<{ created: boolean }> {
   const target = new URL(config.url);
   const name = decodeURIComponent(target.pathname.slice(1)) || "postgres";
