@@ -1,6 +1,6 @@
 import { ConfigError, loadConfig } from "./core/config.js";
 import { createLogger } from "./core/logger.js";
-import { startSystem } from "./system.js";
+import { startSystem, type RunningSystem } from "./system.js";
 
 async function main(): Promise<void> {
   let config;
@@ -24,6 +24,7 @@ async function main(): Promise<void> {
     logger.fatal({ err: error }, `could not start: ${(error as Error).message}`);
     process.exit(1);
   }
+  printWelcome(system.report, config.http.host, system.port);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -39,6 +40,25 @@ async function main(): Promise<void> {
   };
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
+}
+
+/** The first lines a person reads: where everything is and what start-up made. On stderr, so stdout stays JSON logs. */
+function printWelcome(report: RunningSystem["report"], host: string, port: number): void {
+  const base = `http://${host === "0.0.0.0" || host === "::" ? "localhost" : host}:${port}`;
+  const db = report.database;
+  const migrations = db.migrationsApplied.length > 0 ? `${db.migrationsApplied.length} migrations applied now` : "tables up to date";
+  process.stderr.write(
+    [
+      `certflow ${report.version} is running: ${report.services.join(", ")}`,
+      `  API        ${base}/v1   (bearer tokens; the admin token is CERTFLOW_ADMIN_TOKEN)`,
+      `  docs       ${base}/docs   (OpenAPI document: ${base}/openapi.json)`,
+      `  dashboard  ${base}/ui`,
+      `  database   ${db.url}, schema ${db.schema}: ${db.created ? "created now" : "existing"}, ${migrations}`,
+      `  stream     ${report.stream.name}: ${report.stream.created ? "created now" : `existing, ${report.stream.messages} messages`}`,
+      `  CLI        CERTFLOW_URL=${base} CERTFLOW_TOKEN=... npx certflow --help`,
+      "",
+    ].join("\n"),
+  );
 }
 
 void main();

@@ -31,22 +31,32 @@ export interface RunningSystem {
   /** Base URL of the HTTP server, e.g. http://127.0.0.1:8080 */
   url: string;
   port: number;
+  /** What start-up found and what it created, for the first lines a person sees. */
+  report: StartupReport;
   stop(): Promise<void>;
+}
+
+export interface StartupReport {
+  version: string;
+  services: ServiceName[];
+  database: { url: string; schema: string; created: boolean; migrationsApplied: string[] };
+  stream: { name: string; created: boolean; messages: number };
 }
 
 const VERSION: string = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")).version;
 
 /** Starts the configured services in this process; every process runs this same code, whatever its subset. */
 export async function startSystem(config: Config, logger: Logger): Promise<RunningSystem> {
-  await ensureDatabase(config.database).catch((error: unknown) => {
+  const databaseState = await ensureDatabase(config.database).catch((error: unknown) => {
     throw new Error(
       `cannot reach PostgreSQL at ${withoutPassword(config.database.url)} (${(error as Error).message}); start PostgreSQL or set DATABASE_URL`,
     );
   });
   const database = openDatabase(config.database);
   let broker: JetStreamBroker | undefined;
+  let migrationsApplied: string[];
   try {
-    await migrateToLatest(database.db, config.database.schema, logger);
+    migrationsApplied = await migrateToLatest(database.db, config.database.schema, logger);
     broker = await JetStreamBroker.connect({
       nats: config.nats,
       logger,
@@ -77,11 +87,19 @@ export async function startSystem(config: Config, logger: Logger): Promise<Runni
   const server = await listen(app.fetch, config.http.port, config.http.host);
   const port = (server.address() as AddressInfo).port;
   for (const service of services) await service.start?.();
-  logger.info({ port, services: config.services, version: VERSION }, "certflow started");
+  const stream = await broker.stream();
+  const report: StartupReport = {
+    version: VERSION,
+    services: config.services,
+    database: { url: withoutPassword(config.database.url), schema: config.database.schema, created: databaseState.created, migrationsApplied },
+    stream: { name: stream.name, created: broker.streamCreated, messages: Math.max(0, stream.lastSeq - stream.firstSeq + 1) },
+  };
+  logger.info({ port, services: config.services, version: VERSION, startup: report }, "certflow started");
 
   return {
     url: `http://127.0.0.1:${port}`,
     port,
+    report,
     stop: () => shutdown({ server, services, broker: broker!, database, logger, timeoutMs: config.shutdownTimeoutSeconds * 1000 }),
   };
 }

@@ -3,7 +3,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom
 /** One registry per process (not prom-client's global), so tests can run several systems side by side. */
 export function createMetrics() {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: "certflow_process_" });
+  collectDefaultMetrics({ register: registry });
   return {
     registry,
     notificationsAccepted: new Counter({

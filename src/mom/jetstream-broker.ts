@@ -67,7 +67,7 @@ export class JetStreamBroker implements Broker {
     const jsm = await jetstreamManager(nc);
     const broker = new JetStreamBroker(nc, jetstream(nc), jsm, naming(nats.namespace), nats.partitions, logger);
     void broker.followConnectionStatus();
-    await broker.ensureStream(nats);
+    broker.streamCreated = await broker.ensureStream(nats);
     return broker;
   }
 
@@ -97,7 +97,10 @@ export class JetStreamBroker implements Broker {
   }
 
   /** Creates the stream, or brings an existing one to this configuration; safe to run from every process. */
-  private async ensureStream(nats: Config["nats"]): Promise<void> {
+  /** Whether this process created the notifications stream (first start-up), for the start-up report. */
+  streamCreated = false;
+
+  private async ensureStream(nats: Config["nats"]): Promise<boolean> {
     const config: Partial<StreamConfig> & { name: string } = {
       name: this.names.notificationsStream,
       subjects: [this.names.notificationsFilter],
@@ -114,13 +117,14 @@ export class JetStreamBroker implements Broker {
       try {
         await this.jsm.streams.add(config);
         this.logger.info({ stream: config.name }, "stream created");
-        return;
+        return true;
       } catch (error) {
         // Another process created it meanwhile: fall through to the update.
         if (!(await this.jsm.streams.info(this.names.notificationsStream).catch(() => undefined))) throw error;
       }
     }
     await this.jsm.streams.update(this.names.notificationsStream, config);
+    return false;
   }
 
   publish(notification: Notification): Promise<PublishResult> {

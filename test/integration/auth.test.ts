@@ -16,6 +16,7 @@ const ALLOWED: Record<string, Allowed> = {
   "POST /v1/producers": ["admin"],
   "GET /v1/producers": ["admin"],
   "DELETE /v1/producers/{name}": ["admin"],
+  "POST /v1/producers/{name}/token": ["admin"],
   "POST /v1/notifications": ["producer"],
   "POST /v1/notifications/batch": ["producer"],
   "GET /v1/notifications/{id}": ["admin", "producer"],

@@ -52,6 +52,9 @@ describe("operations", () => {
     expect(text).toContain("certflow_http_request_duration_seconds_bucket");
     expect(text).toContain('route="/v1/notifications"');
     expect(text).toContain("certflow_messages_dead_lettered_total");
+    // Process metrics keep their standard names, so stock dashboards and alerts find them.
+    expect(text).toMatch(/^process_cpu_seconds_total \S+$/m);
+    expect(text).not.toContain("certflow_process_");
   });
 
   it("serves the OpenAPI document generated from the schemas, and the interactive reference", async () => {

@@ -40,6 +40,16 @@ describe("producers", () => {
     expect((await system.api.delete("/v1/producers/registry-dk", ADMIN_TOKEN)).status).toBe(404);
   });
 
+  it("issues a new token for an existing producer: the new one works, the old one stops", async () => {
+    const created = await system.api.post("/v1/producers", { name: "registry-dk" }, ADMIN_TOKEN);
+    const rotated = await system.api.post("/v1/producers/registry-dk/token", undefined, ADMIN_TOKEN);
+    expect(rotated.status).toBe(200);
+    expect(rotated.body.token).toMatch(/^cfp_/);
+    expect((await system.api.post("/v1/notifications", issued("c-1"), rotated.body.token)).status).toBe(202);
+    expect((await system.api.post("/v1/notifications", issued("c-2"), created.body.token)).status).toBe(401);
+    expect((await system.api.post("/v1/producers/nobody/token", undefined, ADMIN_TOKEN)).status).toBe(404);
+  });
+
   it("names the field for bad input", async () => {
     const badName = await system.api.post("/v1/producers", { name: "has spaces" }, ADMIN_TOKEN);
     expect(badName.status).toBe(400);

@@ -94,7 +94,7 @@ describe("GET, PATCH, DELETE /v1/subscriptions", () => {
     expect(described.body).toMatchObject({
       name: "dk1",
       prefill: { enabled: false, status: "done", total: 0, sent: 0 },
-      stats: { pending: 0, acked: 2, deadLettered: 0 },
+      stats: { pending: 0, acked: 2, deadLettered: 0, oldestPendingAt: null },
     });
   });
 

@@ -3,6 +3,7 @@ import type { App } from "../../core/http/env.js";
 import type { Subscriptions } from "../subscriptions/subscriptions.js";
 import { messageHandlers } from "./handlers.js";
 import type { Messages } from "./messages.js";
+import { registerWebhooks } from "./push/webhook-document.js";
 import { ackRoute, deadLettersRoute, nackRoute, pullRoute, redriveRoute, rejectRoute } from "./routes.js";
 
 export function messagesRouter(subscriptions: Subscriptions, messages: Messages): App {
@@ -14,5 +15,6 @@ export function messagesRouter(subscriptions: Subscriptions, messages: Messages)
   router.openapi(rejectRoute, handlers.reject);
   router.openapi(deadLettersRoute, handlers.deadLetters);
   router.openapi(redriveRoute, handlers.redrive);
+  registerWebhooks(router);
   return router;
 }

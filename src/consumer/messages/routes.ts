@@ -69,30 +69,32 @@ export const pullRoute = authorizedRoute({
   responses: { 200: json(z.object({ messages: z.array(MessageSchema) }), "Messages (possibly none)"), ...problems(404, 409) },
 });
 
-const settleRoute = <V extends "acks" | "nacks" | "rejects", B extends z.ZodType>(verb: V, summary: string, body: B) =>
+const settleRoute = <V extends "acks" | "nacks" | "rejects", B extends z.ZodType>(verb: V, summary: string, description: string, body: B) =>
   authorizedRoute({
-  access: ["admin", "subscription"],
+    access: ["admin", "subscription"],
     method: "post",
     path: `/v1/subscriptions/{name}/${verb}` as `/v1/subscriptions/{name}/${V}`,
     tags: ["messages"],
     summary,
+    description: `${description} Admin or the subscription's own token. Each ackId is answered on its own: \`expired\` once its message was handed out again.`,
     security: bearer,
     request: { params: NameParamSchema, body: jsonBody(body) },
     responses: { 200: json(SettleResultsSchema, "What happened to each ackId"), ...problems(404) },
   });
 
-export const ackRoute = settleRoute("acks", "Acknowledge messages", z.strictObject({ ackIds: AckIdsSchema }));
+export const ackRoute = settleRoute("acks", "Acknowledge messages", "The messages are done; the next message of each subject is released.", z.strictObject({ ackIds: AckIdsSchema }));
 
 export const nackRoute = settleRoute(
   "nacks",
   "Hand messages back for redelivery, after an optional delay",
+  "Each comes back after `delaySeconds` and still blocks its subject meanwhile; past `maxDeliveries` it is dead-lettered.",
   z.strictObject({
     ackIds: AckIdsSchema,
     delaySeconds: z.number().int().min(0).max(43_200).default(0),
   }),
 );
 
-export const rejectRoute = settleRoute("rejects", "Dead-letter messages now", z.strictObject({ ackIds: AckIdsSchema }));
+export const rejectRoute = settleRoute("rejects", "Dead-letter messages now", "For messages that can never be processed; the next message of each subject is released.", z.strictObject({ ackIds: AckIdsSchema }));
 
 export const deadLettersRoute = authorizedRoute({
   access: ["admin", "subscription"],
@@ -100,6 +102,8 @@ export const deadLettersRoute = authorizedRoute({
   path: "/v1/subscriptions/{name}/dead-letters",
   tags: ["dead letters"],
   summary: "List dead letters, in stream order",
+  description:
+    "Admin or the subscription's own token. Cursor-paginated; each says why it was dead-lettered.",
   security: bearer,
   request: { params: NameParamSchema, query: PageQuerySchema },
   responses: {
@@ -130,6 +134,8 @@ export const redriveRoute = authorizedRoute({
   path: "/v1/subscriptions/{name}/dead-letters/redrive",
   tags: ["dead letters"],
   summary: "Return dead letters to the queue (all, or those named)",
+  description:
+    "Admin or the subscription's own token. Redriven messages get a fresh delivery count and keep their place in their subject's order.",
   security: bearer,
   request: {
     params: NameParamSchema,

@@ -55,7 +55,7 @@ export function subscriptionHandlers(subscriptions: Subscriptions, pushStore: Pu
   const get: RouteHandler<typeof getSubscriptionRoute, AppEnv> = async (c) => {
     const { name } = c.req.valid("param");
     const { subscription, stats } = await subscriptions.describe(name, requireSubscriptionAccess(c, name));
-    return c.json({ ...present(subscription), stats }, 200);
+    return c.json({ ...present(subscription), stats: { ...stats, oldestPendingAt: stats.oldestPendingAt?.toISOString() ?? null } }, 200);
   };
 
   const update: RouteHandler<typeof updateSubscriptionRoute, AppEnv> = async (c) => {

@@ -38,6 +38,7 @@ const StatsSchema = z
     pending: z.number().int().openapi({ description: "Messages waiting or in flight" }),
     acked: z.number().int(),
     deadLettered: z.number().int().openapi({ description: "Messages in dead letters now" }),
+    oldestPendingAt: z.string().nullable().openapi({ description: "When the oldest live message still waiting or in flight was accepted" }),
   })
   .openapi("SubscriptionStats");
 
@@ -73,6 +74,8 @@ export const listSubscriptionsRoute = authorizedRoute({
   path: "/v1/subscriptions",
   tags: ["subscriptions"],
   summary: "List subscriptions",
+  description:
+    "Admin token. Cursor-paginated, by name.",
   security: bearer,
   request: { query: PageQuerySchema },
   responses: {
@@ -87,6 +90,8 @@ export const getSubscriptionRoute = authorizedRoute({
   path: "/v1/subscriptions/{name}",
   tags: ["subscriptions"],
   summary: "Describe a subscription, with prefill progress and queue statistics",
+  description:
+    "Admin or the subscription's own token. `stats.pending` counts messages waiting or in flight.",
   security: bearer,
   request: { params: NameParamSchema },
   responses: { 200: json(SubscriptionSchema.extend({ stats: StatsSchema }), "The subscription"), ...problems(404) },
@@ -98,6 +103,8 @@ export const updateSubscriptionRoute = authorizedRoute({
   path: "/v1/subscriptions/{name}",
   tags: ["subscriptions"],
   summary: "Change filters, delivery settings, or pause and resume",
+  description:
+    "Admin token. Only the fields sent change. A paused subscription keeps queueing and its pulls answer 409; `status: active` resumes it (or re-enables a disabled push subscription).",
   security: bearer,
   request: { params: NameParamSchema, body: jsonBody(UpdateSubscriptionSchema) },
   responses: { 200: json(SubscriptionSchema, "Updated"), ...problems(404) },
@@ -109,6 +116,8 @@ export const deleteSubscriptionRoute = authorizedRoute({
   path: "/v1/subscriptions/{name}",
   tags: ["subscriptions"],
   summary: "Delete a subscription and its queue",
+  description:
+    "Admin or the subscription's own token. Its pending messages and dead letters go with it.",
   security: bearer,
   request: { params: NameParamSchema },
   responses: { 204: { description: "Deleted" }, ...problems(404) },
@@ -120,6 +129,8 @@ export const rotateTokenRoute = authorizedRoute({
   path: "/v1/subscriptions/{name}/token",
   tags: ["subscriptions"],
   summary: "Issue a new token for a subscription; the old one stops working",
+  description:
+    "Admin token. The token is shown once.",
   security: bearer,
   request: { params: NameParamSchema },
   responses: { 200: json(z.object({ token: z.string() }), "The new token, shown once"), ...problems(404) },
@@ -166,6 +177,8 @@ export const listAttemptsRoute = authorizedRoute({
   path: "/v1/subscriptions/{name}/deliveries",
   tags: ["push"],
   summary: "The attempt log of a push subscription, newest first",
+  description:
+    "Admin or the subscription's own token. One entry per webhook request: status, duration, error; `status` filters.",
   security: bearer,
   request: {
     params: NameParamSchema,

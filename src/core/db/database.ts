@@ -40,8 +40,8 @@ export function openDatabase(config: Config["database"]): DatabaseHandle {
 
 const UNDEFINED_DATABASE = "3D000";
 
-/** Creates the database and schema when missing, so a fresh machine needs no manual step. */
-export async function ensureDatabase(config: Config["database"]): Promise<void> {
+/** Creates the database and schema when missing, so a fresh machine needs no manual step; says whether the database was created now. */
+export async function ensureDatabase(config: Config["database"]): Promise<{ created: boolean }> {
   const target = new URL(config.url);
   const name = decodeURIComponent(target.pathname.slice(1)) || "postgres";
   const probe = new pg.Client({ connectionString: config.url, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
@@ -52,7 +52,8 @@ export async function ensureDatabase(config: Config["database"]): Promise<void> 
     if ((error as { code?: string }).code !== UNDEFINED_DATABASE) throw error;
     await createDatabase(target, name);
     await probe.end().catch(() => {});
-    return ensureDatabase(config);
+    await ensureDatabase(config);
+    return { created: true };
   }
   try {
     await probe.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(config.schema)}`);
@@ -62,6 +63,7 @@ export async function ensureDatabase(config: Config["database"]): Promise<void> 
   } finally {
     await probe.end();
   }
+  return { created: false };
 }
 
 async function createDatabase(target: URL, name: string): Promise<void> {

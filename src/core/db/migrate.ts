@@ -8,7 +8,8 @@ const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };
 const INVALID_SCHEMA_NAME = "3F000";
 const ATTEMPTS = 5;
 
-export async function migrateToLatest(db: Kysely<Database>, schema: string, logger: Logger): Promise<void> {
+/** Applies the pending migrations; returns the names of those applied now. */
+export async function migrateToLatest(db: Kysely<Database>, schema: string, logger: Logger): Promise<string[]> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await migrateOnce(db, schema, logger);
@@ -21,7 +22,7 @@ export async function migrateToLatest(db: Kysely<Database>, schema: string, logg
   }
 }
 
-async function migrateOnce(db: Kysely<Database>, schema: string, logger: Logger): Promise<void> {
+async function migrateOnce(db: Kysely<Database>, schema: string, logger: Logger): Promise<string[]> {
   // Concurrent start-ups (several services as processes) are serialised by Kysely's migration lock.
   const migrator = new Migrator({ db, provider, migrationTableSchema: schema });
   const { error, results } = await migrator.migrateToLatest();
@@ -30,4 +31,5 @@ async function migrateOnce(db: Kysely<Database>, schema: string, logger: Logger)
     if (result.status === "Error") logger.error({ migration: result.migrationName }, "migration failed");
   }
   if (error) throw error instanceof Error ? error : new Error(String(error));
+  return (results ?? []).filter((result) => result.status === "Success").map((result) => result.migrationName);
 }

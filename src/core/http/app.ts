@@ -4,6 +4,7 @@ import { bodyLimit } from "hono/body-limit";
 import { routePath } from "hono/route";
 import { AppError, validationError } from "../errors.js";
 import { uuidv7 } from "../ids.js";
+import { NOTIFICATION_INPUT_VARIANTS } from "../notifications/envelope.js";
 import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics.js";
 import type { CredentialResolver } from "../auth/credentials.js";
@@ -37,6 +38,7 @@ export function createHttpApp(options: HttpAppOptions): App {
   const app = createBaseApp(options);
   app.use("/v1/*", authenticate(options.credentials));
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
+  for (const [name, schema] of NOTIFICATION_INPUT_VARIANTS) app.openAPIRegistry.register(name, schema);
   return app;
 }
 

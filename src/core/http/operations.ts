@@ -3,7 +3,9 @@ import { createRequire } from "node:module";
 import { join } from "node:path";
 import { AppError } from "../errors.js";
 import type { Metrics } from "../metrics.js";
+import { mountDashboard } from "./dashboard.js";
 import type { App } from "./env.js";
+import { buildOpenApiDocument } from "./openapi-document.js";
 import { problemResponse } from "./problem.js";
 
 export type ReadinessChecks = Record<string, () => Promise<void>>;
@@ -35,18 +37,12 @@ export function mountOperations(app: App, options: OperationsOptions): void {
     c.body(await options.metrics.registry.metrics(), 200, { "content-type": options.metrics.registry.contentType }),
   );
 
-  app.doc31("/openapi.json", {
-    openapi: "3.1.0",
-    info: {
-      title: "certflow",
-      version: options.version,
-      description:
-        "Provisioning dispatcher for energy-certificate notifications. Errors are RFC 9457 problem+json with `code` and `requestId`.",
-    },
-    security: [{ bearer: [] }],
-  });
+  // Built on the first request, once every service has mounted its routes.
+  let document: ReturnType<typeof buildOpenApiDocument> | undefined;
+  app.get("/openapi.json", (c) => c.json((document ??= buildOpenApiDocument(app, { version: options.version }))));
 
   app.get("/docs", (c) => c.html(DOCS_PAGE));
+  mountDashboard(app);
   const assetsDir = swaggerUiDir();
   for (const [file, contentType] of Object.entries(DOCS_ASSETS)) {
     app.get(`/docs/${file}`, async (c) =>

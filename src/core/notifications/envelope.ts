@@ -79,19 +79,39 @@ export type NotificationData = z.infer<(typeof DATA_SCHEMAS)[NotificationType]>;
 
 export const SourceSchema = z.strictObject({ name: z.string().min(1).max(128), version: z.string().min(1).max(64) });
 
-/** A stored or delivered notification. */
+/** `certificate.issued` -> `CertificateIssued`: the stem of each type's component names in the API document. */
+export const componentStem = (type: NotificationType) =>
+  type
+    .split(".")
+    .map((part) => part[0]!.toUpperCase() + part.slice(1))
+    .join("");
+
+export const dataComponent = (type: NotificationType) =>
+  DATA_SCHEMAS[type].openapi(`${componentStem(type)}Data`, {
+    description: `The certificate's full state after a ${type}${Object.keys(DATA_EXTRAS[type]).length > 0 ? ", with the fields of this change" : ""}`,
+  });
+
+const storedEnvelopeShape = {
+  id: uuid,
+  source: SourceSchema,
+  time: z.iso.datetime({ offset: true }),
+  subject: z.string().min(1).openapi({ description: "The certificate id; the ordering key" }),
+  parentId: uuid.nullable().openapi({ description: "The notification that caused this one" }),
+  correlationId: uuid.openapi({ description: "The root of this notification's causal chain" }),
+  channel: z.enum(CHANNELS),
+};
+
+const notificationOf = <T extends NotificationType>(type: T) =>
+  z
+    .strictObject({ ...storedEnvelopeShape, type: z.literal(type), data: dataComponent(type) })
+    .openapi(`${componentStem(type)}Notification`);
+
+/** A stored or delivered notification; its `data` schema follows its `type`. */
 export const NotificationSchema = z
-  .strictObject({
-    id: uuid,
-    type: z.enum(NOTIFICATION_TYPES),
-    source: SourceSchema,
-    time: z.iso.datetime({ offset: true }),
-    subject: z.string().min(1),
-    parentId: uuid.nullable(),
-    correlationId: uuid,
-    channel: z.enum(CHANNELS),
-    data: z.record(z.string(), z.unknown()),
-  })
+  .discriminatedUnion(
+    "type",
+    NOTIFICATION_TYPES.map(notificationOf) as unknown as [ReturnType<typeof notificationOf<NotificationType>>],
+  )
   .openapi("Notification");
 /** A notification as stored and served (its data as the journal holds it). */
 export type StoredNotification = z.infer<typeof NotificationSchema>;
@@ -107,21 +127,34 @@ export type Notification = {
   data: NotificationData;
 };
 
+const inputEnvelopeShape = {
+  id: uuid.optional().openapi({ description: "Idempotency key; a UUIDv7 is made when absent" }),
+  subject: identifier("subject").openapi({ description: "The certificate id; the ordering key" }),
+  time: utcTimestamp.optional().openapi({ description: "When it happened (RFC 3339); defaults to now" }),
+  parentId: uuid.nullable().optional(),
+  correlationId: uuid.optional(),
+  source: z
+    .strictObject({
+      name: z.string().optional().openapi({ description: "Ignored unless equal to the credential's name" }),
+      version: z.string().min(1).max(64).optional(),
+    })
+    .optional(),
+};
+
+/**
+ * How the API document describes each type of input: the envelope with that type's `data`. The
+ * input is validated by `NotificationInputSchema` (which names the field at fault in one pass);
+ * these only document it.
+ */
+export const NOTIFICATION_INPUT_VARIANTS = PRODUCED_TYPES.map(
+  (type) => [`${componentStem(type)}Input`, z.strictObject({ ...inputEnvelopeShape, type: z.literal(type), data: dataComponent(type) })] as const,
+);
+
 /** What a producer posts; the server fills in the rest. */
 export const NotificationInputSchema = z
   .strictObject({
-    id: uuid.optional().openapi({ description: "Idempotency key; a UUIDv7 is made when absent" }),
+    ...inputEnvelopeShape,
     type: z.enum(PRODUCED_TYPES, { error: `expected one of ${PRODUCED_TYPES.join(", ")}` }),
-    subject: identifier("subject").openapi({ description: "The certificate id; the ordering key" }),
-    time: utcTimestamp.optional().openapi({ description: "When it happened (RFC 3339); defaults to now" }),
-    parentId: uuid.nullable().optional(),
-    correlationId: uuid.optional(),
-    source: z
-      .strictObject({
-        name: z.string().optional().openapi({ description: "Ignored unless equal to the credential's name" }),
-        version: z.string().min(1).max(64).optional(),
-      })
-      .optional(),
     data: z.record(z.string(), z.unknown()).openapi({ description: "The certificate's full state after the change" }),
   })
   .transform((input, ctx) => {
@@ -138,7 +171,14 @@ export const NotificationInputSchema = z
     }
     return { ...input, data: parsed.data };
   })
-  .openapi("NotificationInput");
+  .openapi("NotificationInput", {
+    // Documented as one schema per type (registered from NOTIFICATION_INPUT_VARIANTS).
+    oneOf: PRODUCED_TYPES.map((type) => ({ $ref: `#/components/schemas/${componentStem(type)}Input` })),
+    discriminator: {
+      propertyName: "type",
+      mapping: Object.fromEntries(PRODUCED_TYPES.map((type) => [type, `#/components/schemas/${componentStem(type)}Input`])),
+    },
+  });
 
 export type NotificationInput = z.infer<typeof NotificationInputSchema>;
 

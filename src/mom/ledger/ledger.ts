@@ -97,6 +97,8 @@ export interface LedgerStats {
   pending: number;
   acked: number;
   deadLettered: number;
+  /** When the oldest live message still waiting or in flight was accepted; null when none is. */
+  oldestPendingAt: Date | null;
 }
 
 export interface DeliveryLedger {

@@ -369,14 +369,18 @@ export class PostgresDeliveryLedger implements DeliveryLedger {
 
   async stats(target: LeaseTarget): Promise<LedgerStats> {
     // Prefill rows only count once the snapshot committed; before, the walk would only meet invisible rows.
-    const result = await sql<{ pending: number; dead: number; acked: number }>`
+    const result = await sql<{ pending: number; dead: number; acked: number; oldest: Date | null }>`
       SELECT
         ${pendingOf(sql`${target.id}::uuid`, sql`${target.liveFromSeq}::bigint IS NOT NULL`)} AS pending,
         (SELECT count(*) FROM deliveries d WHERE d.subscription_id = ${target.id} AND d.state = 'dead')::int AS dead,
-        COALESCE((SELECT sum(acked) FROM subscription_stats WHERE subscription_id = ${target.id}), 0)::bigint AS acked
+        COALESCE((SELECT sum(acked) FROM subscription_stats WHERE subscription_id = ${target.id}), 0)::bigint AS acked,
+        -- The lowest pending live sequence is always a head, so the heads' index finds it.
+        (SELECT n.accepted_at FROM deliveries d JOIN notifications n ON n.seq = d.seq
+          WHERE d.subscription_id = ${target.id} AND d.phase = 1 AND d.state = 'pending' AND d.is_head
+          ORDER BY d.seq LIMIT 1) AS oldest
     `.execute(this.db);
     const row = result.rows[0]!;
-    return { pending: row.pending, acked: row.acked, deadLettered: row.dead };
+    return { pending: row.pending, acked: row.acked, deadLettered: row.dead, oldestPendingAt: row.oldest };
   }
 
   async pendingBySubscription(): Promise<Map<string, number>> {

@@ -80,6 +80,8 @@ export const getCertificateRoute = authorizedRoute({
   path: "/v1/certificates/{id}",
   tags: ["certificates"],
   summary: "A certificate in the registry",
+  description:
+    "Admin or producer token. The registry's own record of the certificate, at its current version.",
   security: bearer,
   request: { params: CertificateIdParamSchema },
   responses: { 200: json(RegistryCertificateSchema, "The certificate"), ...problems(404) },

@@ -12,6 +12,8 @@ export const historyRoute = authorizedRoute({
   path: "/v1/certificates/{id}/history",
   tags: ["certificates"],
   summary: "The notifications that changed a certificate, in the order they were accepted",
+  description:
+    "Admin or producer token. Cursor-paginated, oldest first.",
   security: bearer,
   request: { params: CertificateIdParamSchema, query: PageQuerySchema },
   responses: {

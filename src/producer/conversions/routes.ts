@@ -126,6 +126,8 @@ export const getConversionRoute = authorizedRoute({
   path: "/v1/conversions/{id}",
   tags: ["conversions"],
   summary: "A conversion: status, progress, counts, duration and validation",
+  description:
+    "Admin or producer token. Poll it while `status` is queued or running; `progress` counts the hours persisted.",
   security: bearer,
   request: { params: z.object({ id: z.uuid({ error: "expected a conversion id (UUID)" }).openapi({ param: { name: "id", in: "path" } }) }) },
   responses: { 200: json(ConversionSchema, "The conversion"), ...problems(404) },

@@ -101,9 +101,14 @@ export const getNotificationRoute = authorizedRoute({
   },
 });
 
-const TraceTreeSchema: z.ZodType = z
-  .lazy(() => z.object({ notification: NotificationSchema, children: z.array(TraceTreeSchema) }))
-  .openapi("TraceTree", { type: "object" });
+const TraceTreeSchema = z
+  .object({
+    notification: NotificationSchema,
+    get children(): z.ZodArray<typeof TraceTreeSchema> {
+      return z.array(TraceTreeSchema).openapi({ description: "Notifications whose parentId is this one, in stream order" });
+    },
+  })
+  .openapi("TraceTree", { description: "A notification and, recursively, the notifications it caused" });
 
 export const traceRoute = authorizedRoute({
   access: ["admin", "producer"],
@@ -111,6 +116,8 @@ export const traceRoute = authorizedRoute({
   path: "/v1/notifications/{id}/trace",
   tags: ["notifications"],
   summary: "The causal tree of a notification: its ancestors and descendants through parentId",
+  description:
+    "Admin, or the producer that published it. `ancestors` runs from the root to the parent; `descendants` is the tree of what it caused.",
   security: bearer,
   request: { params: IdParamSchema },
   responses: {

@@ -4,7 +4,7 @@ import type { AppEnv } from "../../core/http/env.js";
 import { decodeCursor, pageOf } from "../../core/http/openapi.js";
 import type { ProducerRecord } from "./producer-store.js";
 import type { Producers } from "./producers.js";
-import type { listProducersRoute, registerProducerRoute, revokeProducerRoute } from "./routes.js";
+import type { listProducersRoute, registerProducerRoute, revokeProducerRoute, rotateProducerTokenRoute } from "./routes.js";
 
 const present = (producer: ProducerRecord) => ({ ...producer, createdAt: producer.createdAt.toISOString() });
 
@@ -29,5 +29,12 @@ export function producerHandlers(producers: Producers) {
     return c.body(null, 204);
   };
 
-  return { register, list, revoke };
+  const rotateToken: RouteHandler<typeof rotateProducerTokenRoute, AppEnv> = async (c) => {
+    const { name } = c.req.valid("param");
+    const token = await producers.rotateToken(name);
+    c.get("logger").info({ producer: name }, "producer token issued");
+    return c.json({ token }, 200);
+  };
+
+  return { register, list, revoke, rotateToken };
 }

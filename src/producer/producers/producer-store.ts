@@ -12,6 +12,8 @@ export interface ProducerStore {
   insert(producer: Omit<ProducerRecord, "createdAt">, tokenHash: string): Promise<ProducerRecord | undefined>;
   list(limit: number, afterName?: string): Promise<ProducerRecord[]>;
   delete(name: string): Promise<string | undefined>;
+  /** Returns the producer's id, or undefined when there is none of that name. */
+  replaceToken(name: string, tokenHash: string): Promise<string | undefined>;
 }
 
 export class PostgresProducerStore implements ProducerStore {
@@ -36,6 +38,11 @@ export class PostgresProducerStore implements ProducerStore {
 
   async delete(name: string): Promise<string | undefined> {
     const row = await this.db.deleteFrom("producers").where("name", "=", name).returning("id").executeTakeFirst();
+    return row?.id;
+  }
+
+  async replaceToken(name: string, tokenHash: string): Promise<string | undefined> {
+    const row = await this.db.updateTable("producers").set({ token_hash: tokenHash }).where("name", "=", name).returning("id").executeTakeFirst();
     return row?.id;
   }
 }

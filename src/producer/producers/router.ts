@@ -2,7 +2,7 @@ import { createRouter } from "../../core/http/app.js";
 import type { App } from "../../core/http/env.js";
 import { producerHandlers } from "./handlers.js";
 import type { Producers } from "./producers.js";
-import { listProducersRoute, registerProducerRoute, revokeProducerRoute } from "./routes.js";
+import { listProducersRoute, registerProducerRoute, revokeProducerRoute, rotateProducerTokenRoute } from "./routes.js";
 
 export function producersRouter(producers: Producers): App {
   const handlers = producerHandlers(producers);
@@ -10,5 +10,6 @@ export function producersRouter(producers: Producers): App {
   router.openapi(registerProducerRoute, handlers.register);
   router.openapi(listProducersRoute, handlers.list);
   router.openapi(revokeProducerRoute, handlers.revoke);
+  router.openapi(rotateProducerTokenRoute, handlers.rotateToken);
   return router;
 }

@@ -33,6 +33,7 @@ export const listProducersRoute = authorizedRoute({
   path: "/v1/producers",
   tags: ["producers"],
   summary: "List producers",
+  description: "Admin token. By name; tokens are never shown again.",
   security: bearer,
   request: { query: PageQuerySchema },
   responses: {
@@ -41,12 +42,25 @@ export const listProducersRoute = authorizedRoute({
   },
 });
 
+export const rotateProducerTokenRoute = authorizedRoute({
+  access: ["admin"],
+  method: "post",
+  path: "/v1/producers/{name}/token",
+  tags: ["producers"],
+  summary: "Issue a new token for a producer; the old one stops working",
+  description: "Admin token. The way to get a token for a producer that exists (a repeated register answers 409).",
+  security: bearer,
+  request: { params: z.object({ name: ProducerNameSchema.openapi({ param: { name: "name", in: "path" } }) }) },
+  responses: { 200: json(z.object({ token: z.string() }), "The new token, shown once"), ...problems(404) },
+});
+
 export const revokeProducerRoute = authorizedRoute({
   access: ["admin"],
   method: "delete",
   path: "/v1/producers/{name}",
   tags: ["producers"],
   summary: "Revoke a producer's token",
+  description: "Admin token. Deletes the producer; its token stops working. What it published stays.",
   security: bearer,
   request: { params: z.object({ name: ProducerNameSchema }) },
   responses: { 204: { description: "Revoked" }, ...problems(404) },

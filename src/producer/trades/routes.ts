@@ -66,6 +66,8 @@ export const listTradesRoute = authorizedRoute({
   path: "/v1/trades",
   tags: ["trades"],
   summary: "List trades, oldest first",
+  description:
+    "Admin or producer token. `owner` keeps the trades it sold or bought.",
   security: bearer,
   request: {
     query: PageQuerySchema.extend({
@@ -82,6 +84,8 @@ export const getTradeRoute = authorizedRoute({
   path: "/v1/trades/{id}",
   tags: ["trades"],
   summary: "A trade with the certificates it moved",
+  description:
+    "Admin or producer token.",
   security: bearer,
   request: { params: z.object({ id: z.uuid({ error: "expected a trade id (UUID)" }).openapi({ param: { name: "id", in: "path" } }) }) },
   responses: { 200: json(TradeSchema.extend({ certificates: z.array(TradedCertificateSchema) }), "The trade"), ...problems(404) },
@@ -93,6 +97,8 @@ export const certificateTradesRoute = authorizedRoute({
   path: "/v1/certificates/{id}/trades",
   tags: ["trades"],
   summary: "A certificate's trade history, oldest first",
+  description:
+    "Admin or producer token. Cursor-paginated.",
   security: bearer,
   request: { params: CertificateIdParamSchema, query: PageQuerySchema },
   responses: {
