@@ -2,6 +2,7 @@ import { afterEach, expect, it } from "vitest";
 import { isolation, startTestSystem, type Isolation, type TestSystem } from "../support/system.js";
 import { createProducer, createSubscription, drain, issued, type PulledMessage } from "../support/fixtures.js";
 import { startServiceProcess, type ServiceProcess } from "../support/process.js";
+import { expectOneHeadPerSubject } from "../support/ledger.js";
 
 let system: TestSystem | undefined;
 let dispatcher: ServiceProcess | undefined;
@@ -88,4 +89,5 @@ it("delivers every accepted notification exactly once, in per-subject order, acr
   await sleep(500);
   dk1Received.push(...(await drain(system.api, dk1.name, dk1.token, 1, 1000)));
   checkExactlyOnceInOrder(dk1Received, expectedDk1);
+  await expectOneHeadPerSubject(system.db);
 }, 120_000);

@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { startTestSystem, type TestSystem } from "../support/system.js";
 import { PostgresDeliveryLedger } from "../../src/mom/ledger/postgres-ledger.js";
 import { ack, createProducer, createSubscription, drain, issued, publish, pull, type PulledMessage } from "../support/fixtures.js";
+import { expectOneHeadPerSubject } from "../support/ledger.js";
 
 let system: TestSystem;
 let producer: string;
@@ -183,6 +184,7 @@ describe("per-subject order", () => {
     await ack(system.api, subscription.name, subscription.token, [v2again!]);
     const [v3] = await pull(system.api, subscription.name, subscription.token, "wait=2");
     expect(v3!.notification.data.version).toBe(3);
+    await expectOneHeadPerSubject(system.db);
   });
 
   it("keeps per-subject order for many subjects under concurrent pullers", async () => {
@@ -212,6 +214,7 @@ describe("per-subject order", () => {
     await Promise.all([worker(), worker(), worker()]);
     expect(seen.size).toBe(subjects);
     for (const [, list] of seen) expect(list).toEqual(Array.from({ length: versions }, (_, i) => i + 1));
+    await expectOneHeadPerSubject(system.db);
   });
 });
 

@@ -121,7 +121,8 @@ export interface DeliveryLedger {
   sweep(limit: number): Promise<number>;
 }
 
-const PHASE_CODE: Record<Phase, number> = { prefill: 0, live: 1 };
+/** How each phase is stored: named here once, used by the adapter's SQL and the push attempt log. */
+export const PHASE_CODE = { prefill: 0, live: 1 } as const satisfies Record<Phase, number>;
 const PHASE_NAME = ["prefill", "live"] as const;
 
 export const phaseCode = (phase: Phase): number => PHASE_CODE[phase];
