@@ -152,21 +152,29 @@ async function allInOneIngest(): Promise<{ notifications: number; certflow: Meas
   console.log(`  batch ingest, every service in the process: ${notifications} notifications, ${ROUNDS} round(s)`);
   const system = await startCertflow({ id: isolationId("peer_ingest"), profileName: "peers-ingest" });
   const raw = await RawJetStream.open(isolationId("peer_ingest_raw"));
-  const client = new HttpClient(system.url, 8);
+  // A client per round: keep-alive sockets left idle while the other side runs would be closed by the server under a request.
+  const withClient = async <T>(use: (client: HttpClient) => Promise<T>): Promise<T> => {
+    const client = new HttpClient(system.url, 8);
+    try {
+      return await use(client);
+    } finally {
+      client.close();
+    }
+  };
   try {
-    const producer = await createProducer(client, "bench-producer");
+    const producer = await withClient((client) => createProducer(client, "bench-producer"));
     const pids = { certflow: system.child.pid };
-    await certflowBatches(client, producer, makeInputs("warm", 2_000), "warm-up");
+    await withClient((client) => certflowBatches(client, producer, makeInputs("warm", 2_000), "warm-up"));
     await rawBatches(raw, producer.name, makeInputs("warm-raw", 2_000), "warm-up");
     const certflow: Measurement[] = [];
     const baseline: Measurement[] = [];
     for (let round = 1; round <= ROUNDS; round++) {
-      certflow.push(await measure(pids, () => certflowBatches(client, producer, makeInputs(`in-${round}`, notifications), `certflow all-in-one, round ${round}`)));
+      const inputs = makeInputs(`in-${round}`, notifications);
+      certflow.push(await withClient((client) => measure(pids, () => certflowBatches(client, producer, inputs, `certflow all-in-one, round ${round}`))));
       baseline.push(await measure(pids, () => rawBatches(raw, producer.name, makeInputs(`raw-${round}`, notifications), `raw js.publish, round ${round}`)));
     }
     return { notifications, certflow: bestRound(certflow), raw: bestRound(baseline) };
   } finally {
-    client.close();
     await raw.destroy();
     await system.destroy();
   }

@@ -14,9 +14,6 @@ import { subscriptionsRouter } from "./subscriptions/router.js";
 import { PostgresSubscriptionStore } from "./subscriptions/subscription-store.js";
 import { Subscriptions } from "./subscriptions/subscriptions.js";
 
-const SWEEP_INTERVAL_MS = 60_000;
-const SWEEP_BATCH = 10_000;
-
 /** The subscriber side: subscription registration, pull delivery, and push delivery workers. */
 export function setupConsumer(deps: ServiceDeps): Service {
   const { config } = deps;
@@ -72,15 +69,6 @@ export function setupConsumer(deps: ServiceDeps): Service {
     for (const [name, count] of pending) gauge.set({ subscription: name }, count);
   });
 
-  let sweeper: NodeJS.Timeout | undefined;
-  const sweep = async () => {
-    try {
-      while ((await ledger.sweep(SWEEP_BATCH)) === SWEEP_BATCH);
-    } catch (error) {
-      logger.warn({ err: error }, "ledger sweep failed; will try again");
-    }
-  };
-
   const router = createRouter();
   router.route("/", subscriptionsRouter(subscriptions, pushStore));
   router.route("/", messagesRouter(subscriptions, messages));
@@ -89,11 +77,8 @@ export function setupConsumer(deps: ServiceDeps): Service {
     router,
     async start() {
       supervisor.start();
-      sweeper = setInterval(() => void sweep(), SWEEP_INTERVAL_MS);
-      sweeper.unref();
     },
     async stop() {
-      clearInterval(sweeper);
       await supervisor.stop();
       hub.close();
     },

@@ -38,6 +38,7 @@ const ENDPOINTS: Endpoint[] = [
   { method: "POST", path: "/v1/subscriptions/own/token", allowed: ["admin"] },
   { method: "GET", path: "/v1/subscriptions/own/messages", allowed: ["admin", "own"] },
   { method: "POST", path: "/v1/subscriptions/own/acks", body: { ackIds: ["l1.1"] }, allowed: ["admin", "own"] },
+  { method: "POST", path: "/v1/subscriptions/own/pull", body: { ackIds: ["l1.1"] }, allowed: ["admin", "own"] },
   { method: "POST", path: "/v1/subscriptions/own/nacks", body: { ackIds: ["l1.1"] }, allowed: ["admin", "own"] },
   { method: "POST", path: "/v1/subscriptions/own/rejects", body: { ackIds: ["l1.1"] }, allowed: ["admin", "own"] },
   { method: "GET", path: "/v1/subscriptions/own/dead-letters", allowed: ["admin", "own"] },

@@ -117,8 +117,6 @@ export interface DeliveryLedger {
   stats(target: LeaseTarget): Promise<LedgerStats>;
   /** Messages waiting or in flight, by subscription name (for the metrics gauge). */
   pendingBySubscription(): Promise<Map<string, number>>;
-  /** Removes bookkeeping of subjects with nothing pending; returns how many were removed. */
-  sweep(limit: number): Promise<number>;
 }
 
 /** How each phase is stored: named here once, used by the adapter's SQL and the push attempt log. */

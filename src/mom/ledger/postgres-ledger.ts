@@ -18,7 +18,6 @@ import { lease, nextAvailableAt } from "./postgres/lease.js";
 import { redrive } from "./postgres/redrive.js";
 import { ack, nack, reject } from "./postgres/settle.js";
 import { pendingBySubscription, stats } from "./postgres/stats.js";
-import { sweep } from "./postgres/sweep.js";
 
 export type { SnapshotPage } from "./postgres/append.js";
 
@@ -26,10 +25,12 @@ export type { SnapshotPage } from "./postgres/append.js";
  * The delivery ledger in PostgreSQL: one file per operation under `postgres/`, and nothing
  * outside this folder writes its tables.
  *
- * Invariant: every (subscription, subject) with pending rows has exactly one head, its lowest
- * (phase, seq) pending row, and only heads are handed out. `delivery_groups` counts pending rows
- * per subject; whoever adds rows and whoever finishes a head take that row's lock, so a finished
- * head's successor is always found and promoted, even while the dispatcher adds to the subject.
+ * Invariant: every (subscription, subject) with pending live rows has exactly one head, its
+ * lowest pending row (a redriven message waits behind the head it finds), and only heads are
+ * handed out; prefill rows are each their own head. A unique index admits one live head per
+ * subject; whoever queues behind a head and whoever finishes it take that head's row lock, so a
+ * finished head's successor is always found and promoted, even while the dispatcher adds to the
+ * subject (see postgres/append.ts and postgres/settle.ts). No other row is written per subject.
  */
 export class PostgresDeliveryLedger implements DeliveryLedger {
   constructor(private readonly db: Executor) {}
@@ -86,9 +87,5 @@ export class PostgresDeliveryLedger implements DeliveryLedger {
 
   pendingBySubscription(): Promise<Map<string, number>> {
     return pendingBySubscription(this.db);
-  }
-
-  sweep(limit: number): Promise<number> {
-    return sweep(this.db, limit);
   }
 }

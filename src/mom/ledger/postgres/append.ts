@@ -1,7 +1,7 @@
 import { sql, type RawBuilder } from "kysely";
 import type { Executor } from "../../../core/db/schema.js";
 import type { AppendLiveInput, JournalEntry } from "../ledger.js";
-import { LIVE, PREFILL } from "./sql.js";
+import { LIVE, PREFILL, readerShard } from "./sql.js";
 
 export async function position(db: Executor, reader: string): Promise<number> {
   const row = await db.selectFrom("consumer_positions").select("seq").where("name", "=", reader).executeTakeFirst();
@@ -9,10 +9,16 @@ export async function position(db: Executor, reader: string): Promise<number> {
 }
 
 /**
- * One statement, so one transaction: journal, deliveries, subject counts and position commit
+ * One statement, so one transaction: journal, deliveries, pending counts and position commit
  * together or not at all. A notification already journaled (a redelivery, or the same id
- * beyond the broker's duplicate window) creates no delivery. Groups are locked in
- * (subscription, subject) order, the order every finisher uses too.
+ * beyond the broker's duplicate window) creates no delivery.
+ *
+ * A subject's first new message is inserted as its head unless the subscription already has a
+ * live head for that subject (the unique index `deliveries_one_live_head` decides); then that
+ * head is locked instead (`DO UPDATE ... WHERE false` locks without writing) and the message
+ * queues behind it. Whoever finishes a head holds the same lock, so either it sees these rows
+ * when it promotes a successor, or this insert sees its promotion (or no head, and becomes one).
+ * Heads are locked in (subscription, subject) order, the order finishers lock them in too.
  */
 export async function appendLive(db: Executor, input: AppendLiveInput): Promise<Map<string, number>> {
   const { entries, deliveries } = input;
@@ -32,26 +38,26 @@ export async function appendLive(db: Executor, input: AppendLiveInput): Promise<
         ${deliveries.map((delivery) => delivery.subject)}::text[]
       ) AS d(subscription_id, seq, subject)
       WHERE d.seq IN (SELECT seq FROM journaled)
-    ), counts AS (
-      SELECT subscription_id, subject, count(*)::int AS added, min(seq) AS first_seq
-      FROM wanted GROUP BY subscription_id, subject
-    ), grouped AS (
-      INSERT INTO delivery_groups (subscription_id, subject, pending)
-      SELECT subscription_id, subject, added FROM counts ORDER BY subscription_id, subject
-      ON CONFLICT (subscription_id, subject) DO UPDATE SET pending = delivery_groups.pending + EXCLUDED.pending
-      RETURNING subscription_id, subject, pending
-    ), delivered AS (
+    ), heads AS (
       INSERT INTO deliveries (subscription_id, phase, seq, subject, is_head)
-      SELECT w.subscription_id, ${LIVE}, w.seq, w.subject, (g.pending = c.added AND w.seq = c.first_seq)
-      FROM wanted w
-      JOIN counts c ON c.subscription_id = w.subscription_id AND c.subject = w.subject
-      JOIN grouped g ON g.subscription_id = w.subscription_id AND g.subject = w.subject
-      RETURNING subscription_id
+      SELECT subscription_id, ${LIVE}, seq, subject, true FROM (
+        SELECT DISTINCT ON (subscription_id, subject) subscription_id, seq, subject FROM wanted ORDER BY subscription_id, subject, seq
+      ) first ORDER BY subscription_id, subject
+      ON CONFLICT (subscription_id, subject) WHERE is_head AND phase = ${LIVE} DO UPDATE SET is_head = true WHERE false
+      RETURNING subscription_id, seq
+    ), queued AS (
+      INSERT INTO deliveries (subscription_id, phase, seq, subject, is_head)
+      SELECT w.subscription_id, ${LIVE}, w.seq, w.subject, false FROM wanted w
+      WHERE NOT EXISTS (SELECT 1 FROM heads h WHERE h.subscription_id = w.subscription_id AND h.seq = w.seq)
+    ), counted AS (
+      INSERT INTO subscription_stats (subscription_id, shard, queued)
+      SELECT subscription_id, ${readerShard(input.reader)}, count(*) FROM wanted GROUP BY subscription_id ORDER BY subscription_id
+      ON CONFLICT (subscription_id, shard) DO UPDATE SET queued = subscription_stats.queued + EXCLUDED.queued
     ), moved AS (
       INSERT INTO consumer_positions (name, seq) VALUES (${input.reader}, ${input.position})
       ON CONFLICT (name) DO UPDATE SET seq = GREATEST(consumer_positions.seq, EXCLUDED.seq)
     )
-    SELECT subscription_id, count(*)::int AS created FROM delivered GROUP BY subscription_id
+    SELECT subscription_id, count(*)::int AS created FROM wanted GROUP BY subscription_id
   `.execute(db);
   return new Map(result.rows.map((row) => [row.subscription_id, row.created]));
 }

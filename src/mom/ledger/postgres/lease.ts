@@ -81,10 +81,12 @@ async function leaseHeads(db: Executor, target: LeaseTarget, max: number) {
 
 /** When the next pending message of a subscription becomes available again, if any is waiting on a timer. */
 export async function nextAvailableAt(db: Executor, target: LeaseTarget): Promise<Date | undefined> {
-  const result = await sql<{ next: Date | null }>`
-    SELECT min(d.available_at) AS next FROM deliveries d
+  const result = await sql<{ next: Date }>`
+    SELECT d.available_at AS next FROM deliveries d
     WHERE d.subscription_id = ${target.id} AND d.state = 'pending' AND d.is_head
       AND (d.phase = ${PREFILL} OR ${liveAllowed(target)})
+    ORDER BY d.available_at
+    LIMIT 1
   `.execute(db);
-  return result.rows[0]?.next ?? undefined;
+  return result.rows[0]?.next;
 }

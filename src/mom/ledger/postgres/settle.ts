@@ -1,16 +1,13 @@
 import { sql, type RawBuilder } from "kysely";
 import type { Executor } from "../../../core/db/schema.js";
-import type { AckId, LeaseTarget, NackItem, SettleOutcome, SettleStatus } from "../ledger.js";
-import { DEADLOCK, LEASE_HELD, LIVE, amongKeys, keyString, keyTable, toKey, type Key, type KeyRow } from "./sql.js";
+import { PHASE_CODE, type AckId, type LeaseTarget, type NackItem, type SettleOutcome, type SettleStatus } from "../ledger.js";
+import { DEADLOCK, LEASE_HELD, LIVE, amongKeys, keyString, keyTable, settleShard, toKey, type Key, type KeyRow } from "./sql.js";
 
 export type Finish =
   | { state: "acked"; reason: null }
   | { state: "dead"; reason: "rejected" | "max_deliveries" }
   | { state: "skipped"; reason: null };
 
-/** Rows an acknowledgement count is spread over (see subscription_stats). */
-const STATS_SHARDS = 16;
-const statsShard = () => Math.floor(Math.random() * STATS_SHARDS);
 const ATTEMPTS = 3;
 
 export async function ack(db: Executor, subscriptionId: string, ackIds: AckId[]): Promise<SettleOutcome[]> {
@@ -50,61 +47,61 @@ export async function nack(db: Executor, target: LeaseTarget, items: NackItem[])
 
 /**
  * Finishes heads (those the guard admits) and promotes each subject's next pending row, in one
- * transaction. The promotion runs as a second statement so that it sees rows the dispatcher
- * committed while the first waited for a subject's group lock. Input keys are sorted, so group
- * rows are usually locked in subject order, as the dispatcher locks them; a deadlock that
- * still happens is retried.
+ * transaction. The heads are locked in subject order (the order the dispatcher locks them in
+ * when it queues behind them); the promotion runs as a second statement so that it sees rows
+ * the dispatcher committed while the first waited for a head's lock. A deadlock that still
+ * happens (a nack or another settle of the same leases) is retried.
  */
 export async function finish(db: Executor, subscriptionId: string, keys: Key[], how: Finish, guard: RawBuilder<unknown>): Promise<KeyRow[]> {
   if (keys.length === 0) return [];
-  const sorted = [...keys].sort((a, b) => a.phase - b.phase || a.seq - b.seq);
   for (let attempt = 1; ; attempt++) {
     try {
       return await db.transaction().execute(async (trx) => {
-        // Finished rows and the groups' new counts come back as one list, told apart by `kind`.
-        const result = await sql<KeyRow & { kind: "done" | "group"; subject: string; pending: number }>`
-          WITH done AS (
+        const done = await sql<KeyRow & { subject: string }>`
+          WITH locked AS (
+            SELECT d.phase, d.seq FROM deliveries d
+            JOIN (${keyTable(keys)}) i ON d.phase = i.phase AND d.seq = i.seq
+            WHERE d.subscription_id = ${subscriptionId} AND ${amongKeys(keys)} AND d.state = 'pending' AND d.is_head AND ${guard}
+            ORDER BY d.subject
+            FOR UPDATE OF d
+          ), done AS (
             UPDATE deliveries d SET state = ${how.state}, is_head = false, finished_at = now(), dead_reason = ${how.reason}
-            FROM (${keyTable(sorted)}) i
-            WHERE d.subscription_id = ${subscriptionId} AND ${amongKeys(sorted)} AND d.phase = i.phase AND d.seq = i.seq
-              AND d.state = 'pending' AND d.is_head AND ${guard}
+            FROM locked l
+            WHERE d.subscription_id = ${subscriptionId} AND d.phase = l.phase AND d.seq = l.seq
             RETURNING d.phase, d.seq, d.subject
-          ), counts AS MATERIALIZED (
-            SELECT subject, count(*)::int AS finished FROM done WHERE phase = ${LIVE} GROUP BY subject ORDER BY subject
-          ), decremented AS (
-            UPDATE delivery_groups g SET pending = g.pending - c.finished
-            FROM counts c
-            WHERE g.subscription_id = ${subscriptionId} AND g.subject = c.subject
-            RETURNING g.subject, g.pending
           ), counted AS (
-            INSERT INTO subscription_stats (subscription_id, shard, acked)
-            SELECT ${subscriptionId}, ${statsShard()}, count(*) FROM done WHERE ${how.state} = 'acked' HAVING count(*) > 0
-            ON CONFLICT (subscription_id, shard) DO UPDATE SET acked = subscription_stats.acked + EXCLUDED.acked
+            INSERT INTO subscription_stats (subscription_id, shard, acked, settled)
+            SELECT ${subscriptionId}, ${settleShard()}, count(*) FILTER (WHERE ${how.state} = 'acked'), count(*) FILTER (WHERE phase = ${LIVE})
+            FROM done HAVING count(*) > 0
+            ON CONFLICT (subscription_id, shard) DO UPDATE SET
+              acked = subscription_stats.acked + EXCLUDED.acked, settled = subscription_stats.settled + EXCLUDED.settled
           )
-          SELECT 'done' AS kind, phase, seq, subject, 0 AS pending FROM done
-          UNION ALL
-          SELECT 'group' AS kind, 0, 0, subject, pending FROM decremented
+          SELECT phase, seq, subject FROM done
         `.execute(trx);
-        const unblocked = result.rows.filter((row) => row.kind === "group" && row.pending > 0).map((row) => row.subject);
-        if (unblocked.length > 0) await promoteHeads(trx, subscriptionId, unblocked);
-        return result.rows.filter((row) => row.kind === "done");
+        const subjects = [...new Set(done.rows.filter((row) => row.phase === PHASE_CODE.live).map((row) => row.subject))];
+        if (subjects.length > 0) await promoteHeads(trx, subscriptionId, subjects);
+        return done.rows;
       });
     } catch (error) {
-      // Two settles of the same leases in different orders can deadlock; PostgreSQL aborts one.
       if ((error as { code?: string }).code !== DEADLOCK || attempt >= ATTEMPTS) throw error;
     }
   }
 }
 
-async function promoteHeads(trx: Executor, subscriptionId: string, subjects: string[]): Promise<void> {
+/** Each subject's lowest pending live message becomes its head, where the subject has none. */
+export async function promoteHeads(trx: Executor, subscriptionId: string, subjects: string[]): Promise<void> {
   await sql`
     UPDATE deliveries d SET is_head = true
     FROM (
-      SELECT DISTINCT ON (e.subject) e.phase, e.seq FROM deliveries e
+      SELECT DISTINCT ON (e.subject) e.phase, e.seq, e.subject FROM deliveries e
       WHERE e.subscription_id = ${subscriptionId} AND e.subject = ANY(${subjects}::text[]) AND e.state = 'pending' AND e.phase = ${LIVE}
       ORDER BY e.subject, e.seq
     ) h
-    WHERE d.subscription_id = ${subscriptionId} AND d.phase = h.phase AND d.seq = h.seq
+    WHERE d.subscription_id = ${subscriptionId} AND d.phase = h.phase AND d.seq = h.seq AND NOT d.is_head
+      AND NOT EXISTS (
+        SELECT 1 FROM deliveries x
+        WHERE x.subscription_id = ${subscriptionId} AND x.subject = h.subject AND x.phase = ${LIVE} AND x.is_head
+      )
   `.execute(trx);
 }
 

@@ -18,6 +18,20 @@ export interface KeyRow {
 }
 
 export const DEADLOCK = "40P01";
+export const UNIQUE_VIOLATION = "23505";
+
+/**
+ * Counts of a subscription are spread over shard rows of subscription_stats, so writers do not
+ * all wait for one row: finishers pick one of the first 16 at random; each stream reader has one
+ * of the next 16 (readers and finishers never wait for each other's counter rows).
+ */
+const SHARDS = 16;
+export const settleShard = () => Math.floor(Math.random() * SHARDS);
+export function readerShard(reader: string): number {
+  let hash = 0;
+  for (let index = 0; index < reader.length; index++) hash = (hash * 31 + reader.charCodeAt(index)) | 0;
+  return SHARDS + (Math.abs(hash) % SHARDS);
+}
 
 export const toKey = (ackId: AckId): Key => ({ phase: phaseCode(ackId.phase), seq: ackId.seq, deliveryCount: ackId.deliveryCount });
 export const keyOf = (row: KeyRow): Key => ({ phase: row.phase, seq: row.seq, deliveryCount: 0 });

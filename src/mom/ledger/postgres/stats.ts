@@ -24,12 +24,13 @@ export async function pendingBySubscription(db: Executor): Promise<Map<string, n
 }
 
 /**
- * Messages waiting or in flight for a subscription: live ones are counted per subject group,
- * prefill ones (one per certificate, each its own head) one by one, when `withPrefill` holds.
+ * Messages waiting or in flight for a subscription: live ones from its counters (queued less
+ * settled, a few rows whatever the backlog), prefill ones (one per certificate, each its own
+ * head) one by one, when `withPrefill` holds.
  */
 function pendingOf(subscriptionId: RawBuilder<unknown>, withPrefill: RawBuilder<unknown>) {
   return sql<number>`(
-    COALESCE((SELECT sum(g.pending) FROM delivery_groups g WHERE g.subscription_id = ${subscriptionId}), 0)
+    COALESCE((SELECT sum(c.queued - c.settled) FROM subscription_stats c WHERE c.subscription_id = ${subscriptionId}), 0)
     + CASE WHEN ${withPrefill} THEN
         (SELECT count(*) FROM deliveries p WHERE p.subscription_id = ${subscriptionId} AND p.phase = ${PREFILL} AND p.state = 'pending' AND p.is_head)
       ELSE 0 END
