@@ -1,14 +1,15 @@
-import { DRAIN_PULL_MAX, DRAIN_PULL_WAIT_SECONDS, ack, createProducer, createSubscription, postBatch, pull, type Credential, type PulledMessage } from "./certflow-api.js";
+import { DRAIN_PULL_MAX, DRAIN_PULL_WAIT_SECONDS, ack, createProducer, createSubscription, postBatch, pull, pullWithAcks, type Credential, type PulledMessage } from "./certflow-api.js";
 import { isolationId } from "./env.js";
 import { HttpClient } from "./http-client.js";
-import type { PeerFactory, QueuePeer } from "./peer.js";
+import type { ConsumerEvents, PeerFactory, QueuePeer } from "./peer.js";
 import { rowsWritten } from "./rows-written.js";
 import { startCertflow } from "./system-process.js";
 
 /**
  * certflow as a peer: its own process (`services`; every service when absent, as `npm start`),
- * batches posted over HTTP, one pull loop per subscription that keeps one ack in flight while
- * it pulls the next batch.
+ * batches posted over HTTP, one loop per subscription whose every `POST .../pull` acks the
+ * batch before and brings the next (BENCH_CERTFLOW_SEPARATE_ACKS=1: a GET pull and a POST ack
+ * per batch, one ack in flight while it pulls the next, as a client of older versions does).
  */
 export function certflowPeer(services?: string): PeerFactory {
   return async (subscriptionCount) => {
@@ -26,17 +27,7 @@ export function certflowPeer(services?: string): PeerFactory {
       },
       async consume(events) {
         let running = true;
-        const loops = subscriptions.map(async (subscription, index) => {
-          let acking: Promise<void> = Promise.resolve();
-          while (running) {
-            const messages = await pull(client, subscription, DRAIN_PULL_MAX, DRAIN_PULL_WAIT_SECONDS);
-            const at = performance.now();
-            for (const message of messages) events.received(index, message.notification.id, message.notification.subject, at);
-            await acking;
-            if (messages.length > 0) acking = ack(client, subscription, messages).then(() => events.acked(index, published(messages), performance.now()));
-          }
-          await acking;
-        });
+        const loops = subscriptions.map((subscription, index) => (SEPARATE_ACKS ? pullThenAck : pullCarryingAcks)(client, subscription, index, events, () => running));
         return async () => {
           running = false;
           await Promise.all(loops);
@@ -53,6 +44,34 @@ export function certflowPeer(services?: string): PeerFactory {
     };
     return peer;
   };
+}
+
+const SEPARATE_ACKS = process.env.BENCH_CERTFLOW_SEPARATE_ACKS === "1";
+
+/** Each pull carries the acks of the batch before; what is left when stopping is acked on its own. */
+async function pullCarryingAcks(client: HttpClient, subscription: Credential, index: number, events: ConsumerEvents, running: () => boolean) {
+  let unacked: PulledMessage[] = [];
+  while (running()) {
+    const messages = await pullWithAcks(client, subscription, unacked, DRAIN_PULL_MAX, DRAIN_PULL_WAIT_SECONDS);
+    const at = performance.now();
+    if (unacked.length > 0) events.acked(index, published(unacked), at);
+    for (const message of messages) events.received(index, message.notification.id, message.notification.subject, at);
+    unacked = messages;
+  }
+  await ack(client, subscription, unacked);
+}
+
+/** A GET pull and a POST ack per batch, one ack in flight while the next batch is pulled. */
+async function pullThenAck(client: HttpClient, subscription: Credential, index: number, events: ConsumerEvents, running: () => boolean) {
+  let acking: Promise<void> = Promise.resolve();
+  while (running()) {
+    const messages = await pull(client, subscription, DRAIN_PULL_MAX, DRAIN_PULL_WAIT_SECONDS);
+    const at = performance.now();
+    for (const message of messages) events.received(index, message.notification.id, message.notification.subject, at);
+    await acking;
+    if (messages.length > 0) acking = ack(client, subscription, messages).then(() => events.acked(index, published(messages), performance.now()));
+  }
+  await acking;
 }
 
 const published = (messages: readonly PulledMessage[]) => messages.map((message) => ({ id: message.notification.id, subject: message.notification.subject }));
