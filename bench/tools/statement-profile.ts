@@ -57,7 +57,7 @@ try {
   const all = await admin.query<{ total: number }>(`SELECT sum(total_exec_time) AS total FROM pg_stat_statements`);
   console.log(`\nstatements by total time (all: ${Math.round(all.rows[0]!.total)} ms)`);
   for (const row of top.rows) {
-    console.log(`${Math.round(row.total).toString().padStart(8)} ms ${row.calls.padStart(7)} calls ${row.mean.toFixed(2).padStart(8)} ms/call ${row.rows.padStart(8)} rows  ${row.query.slice(0, 140)}`);
+    console.log(`- ${Math.round(row.total).toString().padStart(7)} ms ${row.calls.padStart(7)} calls ${row.mean.toFixed(2).padStart(8)} ms/call ${row.rows.padStart(8)} rows  ${row.query.slice(0, 140)}`);
   }
 } finally {
   await admin.end().catch(() => {});

@@ -79,7 +79,11 @@ async function leaseHeads(db: Executor, target: LeaseTarget, max: number) {
   return result.rows;
 }
 
-/** When the next pending message of a subscription becomes available again, if any is waiting on a timer. */
+/**
+ * When the next pending message of a subscription becomes available again, if any is waiting
+ * on a timer. Asked only after a lease found nothing, when every head is leased or delayed: it
+ * walks those, never the backlog behind them.
+ */
 export async function nextAvailableAt(db: Executor, target: LeaseTarget): Promise<Date | undefined> {
   const result = await sql<{ next: Date }>`
     SELECT d.available_at AS next FROM deliveries d
