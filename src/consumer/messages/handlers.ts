@@ -43,8 +43,7 @@ export function messageHandlers(subscriptions: Subscriptions, messages: Messages
   const pullWithAcks: RouteHandler<typeof pullWithAcksRoute, AppEnv> = async (c) => {
     const subscription = await subscriptionOf(c, c.req.valid("param").name);
     const { ackIds, max, wait } = c.req.valid("json");
-    const acked = ackIds.length > 0 ? await messages.ack(subscription, ackIds) : [];
-    const leased = await messages.pull(subscription, max, wait, c.req.raw.signal);
+    const { acked, messages: leased } = await messages.ackThenPull(subscription, ackIds, max, wait, c.req.raw.signal);
     const results = JSON.stringify(presentOutcomes(acked).results);
     return c.body(`{"results":${results},"messages":${messagesJson(leased)}}`, 200, { "content-type": "application/json" }) as never;
   };

@@ -2,9 +2,7 @@ import { sql } from "kysely";
 import type { Executor } from "../../../core/db/schema.js";
 import { PHASE_CODE, phaseCode, type Phase } from "../ledger.js";
 import { promoteHeads } from "./settle.js";
-import { DEADLOCK, LIVE, PREFILL, UNIQUE_VIOLATION, amongKeys, keyOf, keyTable, settleShard, type KeyRow } from "./sql.js";
-
-const ATTEMPTS = 3;
+import { LIVE, PREFILL, amongKeys, retryOnDeadlock, keyOf, keyTable, settleShard, type KeyRow } from "./sql.js";
 
 /**
  * Returns dead letters to their subjects' queues with a fresh delivery count. A redriven
@@ -20,9 +18,9 @@ export async function redrive(db: Executor, subscriptionId: string, only?: Array
   const selection = only
     ? sql`AND (d.phase, d.seq) IN (SELECT * FROM unnest(${only.map((item) => phaseCode(item.phase))}::smallint[], ${only.map((item) => item.sequence)}::bigint[]))`
     : sql``;
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await db.transaction().execute(async (trx) => {
+  return retryOnDeadlock(
+    () =>
+      db.transaction().execute(async (trx) => {
         const dead = await sql<KeyRow & { subject: string }>`
           SELECT d.phase, d.seq, d.subject FROM deliveries d
           WHERE d.subscription_id = ${subscriptionId} AND d.state = 'dead' ${selection}
@@ -54,10 +52,7 @@ export async function redrive(db: Executor, subscriptionId: string, only?: Array
         `.execute(trx);
         if (subjects.length > 0) await promoteHeads(trx, subscriptionId, subjects);
         return dead.rows.length;
-      });
-    } catch (error) {
-      const code = (error as { code?: string }).code;
-      if ((code !== DEADLOCK && code !== UNIQUE_VIOLATION) || attempt >= ATTEMPTS) throw error;
-    }
-  }
+      }),
+    true,
+  );
 }

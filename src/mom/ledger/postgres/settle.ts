@@ -1,14 +1,13 @@
 import { sql, type RawBuilder } from "kysely";
 import type { Executor } from "../../../core/db/schema.js";
 import { PHASE_CODE, type AckId, type LeaseTarget, type NackItem, type SettleOutcome, type SettleStatus } from "../ledger.js";
-import { DEADLOCK, LEASE_HELD, LIVE, amongKeys, keyString, keyTable, settleShard, toKey, type Key, type KeyRow } from "./sql.js";
+import { LEASE_HELD, retryOnDeadlock, LIVE, amongKeys, keyString, keyTable, settleShard, toKey, type Key, type KeyRow } from "./sql.js";
 
 export type Finish =
   | { state: "acked"; reason: null }
   | { state: "dead"; reason: "rejected" | "max_deliveries" }
   | { state: "skipped"; reason: null };
 
-const ATTEMPTS = 3;
 
 export async function ack(db: Executor, subscriptionId: string, ackIds: AckId[]): Promise<SettleOutcome[]> {
   const acked = await finish(db, subscriptionId, ackIds.map(toKey), { state: "acked", reason: null }, LEASE_HELD);
@@ -29,18 +28,27 @@ export async function nack(db: Executor, target: LeaseTarget, items: NackItem[])
   for (const row of await finish(db, target.id, keys, { state: "dead", reason: "max_deliveries" }, lastAttempt)) {
     settled.set(keyString(row), "dead_lettered");
   }
-  const released = await sql<KeyRow>`
-    UPDATE deliveries d SET available_at = now() + make_interval(secs => i.delay_seconds)
-    FROM unnest(
-      ${keys.map((key) => key.phase)}::smallint[],
-      ${keys.map((key) => key.seq)}::bigint[],
-      ${keys.map((key) => key.deliveryCount)}::int[],
-      ${items.map((item) => item.delaySeconds)}::float8[]
-    ) AS i(phase, seq, delivery_count, delay_seconds)
-    WHERE d.subscription_id = ${target.id} AND ${amongKeys(keys)} AND d.phase = i.phase AND d.seq = i.seq
-      AND d.state = 'pending' AND ${LEASE_HELD}
-    RETURNING d.phase, d.seq
-  `.execute(db);
+  // Locked in subject order, as the dispatcher and finishers lock heads.
+  const released = await retryOnDeadlock(() =>
+    sql<KeyRow>`
+      WITH locked AS (
+        SELECT d.phase, d.seq, i.delay_seconds FROM deliveries d
+        JOIN unnest(
+          ${keys.map((key) => key.phase)}::smallint[],
+          ${keys.map((key) => key.seq)}::bigint[],
+          ${keys.map((key) => key.deliveryCount)}::int[],
+          ${items.map((item) => item.delaySeconds)}::float8[]
+        ) AS i(phase, seq, delivery_count, delay_seconds) ON d.phase = i.phase AND d.seq = i.seq
+        WHERE d.subscription_id = ${target.id} AND ${amongKeys(keys)} AND d.state = 'pending' AND ${LEASE_HELD}
+        ORDER BY d.subject
+        FOR UPDATE OF d
+      )
+      UPDATE deliveries d SET available_at = now() + make_interval(secs => l.delay_seconds)
+      FROM locked l
+      WHERE d.subscription_id = ${target.id} AND d.phase = l.phase AND d.seq = l.seq
+      RETURNING d.phase, d.seq
+    `.execute(db),
+  );
   for (const row of released.rows) settled.set(keyString(row), "nacked");
   return outcomes(db, target.id, ackIds, settled);
 }
@@ -54,38 +62,34 @@ export async function nack(db: Executor, target: LeaseTarget, items: NackItem[])
  */
 export async function finish(db: Executor, subscriptionId: string, keys: Key[], how: Finish, guard: RawBuilder<unknown>): Promise<KeyRow[]> {
   if (keys.length === 0) return [];
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await db.transaction().execute(async (trx) => {
-        const done = await sql<KeyRow & { subject: string }>`
-          WITH locked AS (
-            SELECT d.phase, d.seq FROM deliveries d
-            JOIN (${keyTable(keys)}) i ON d.phase = i.phase AND d.seq = i.seq
-            WHERE d.subscription_id = ${subscriptionId} AND ${amongKeys(keys)} AND d.state = 'pending' AND d.is_head AND ${guard}
-            ORDER BY d.subject
-            FOR UPDATE OF d
-          ), done AS (
-            UPDATE deliveries d SET state = ${how.state}, is_head = false, finished_at = now(), dead_reason = ${how.reason}
-            FROM locked l
-            WHERE d.subscription_id = ${subscriptionId} AND d.phase = l.phase AND d.seq = l.seq
-            RETURNING d.phase, d.seq, d.subject
-          ), counted AS (
-            INSERT INTO subscription_stats (subscription_id, shard, acked, settled)
-            SELECT ${subscriptionId}, ${settleShard()}, count(*) FILTER (WHERE ${how.state} = 'acked'), count(*) FILTER (WHERE phase = ${LIVE})
-            FROM done HAVING count(*) > 0
-            ON CONFLICT (subscription_id, shard) DO UPDATE SET
-              acked = subscription_stats.acked + EXCLUDED.acked, settled = subscription_stats.settled + EXCLUDED.settled
-          )
-          SELECT phase, seq, subject FROM done
-        `.execute(trx);
-        const subjects = [...new Set(done.rows.filter((row) => row.phase === PHASE_CODE.live).map((row) => row.subject))];
-        if (subjects.length > 0) await promoteHeads(trx, subscriptionId, subjects);
-        return done.rows;
-      });
-    } catch (error) {
-      if ((error as { code?: string }).code !== DEADLOCK || attempt >= ATTEMPTS) throw error;
-    }
-  }
+  return retryOnDeadlock(() =>
+    db.transaction().execute(async (trx) => {
+      const done = await sql<KeyRow & { subject: string }>`
+        WITH locked AS (
+          SELECT d.phase, d.seq FROM deliveries d
+          JOIN (${keyTable(keys)}) i ON d.phase = i.phase AND d.seq = i.seq
+          WHERE d.subscription_id = ${subscriptionId} AND ${amongKeys(keys)} AND d.state = 'pending' AND d.is_head AND ${guard}
+          ORDER BY d.subject
+          FOR UPDATE OF d
+        ), done AS (
+          UPDATE deliveries d SET state = ${how.state}, is_head = false, finished_at = now(), dead_reason = ${how.reason}
+          FROM locked l
+          WHERE d.subscription_id = ${subscriptionId} AND d.phase = l.phase AND d.seq = l.seq
+          RETURNING d.phase, d.seq, d.subject
+        ), counted AS (
+          INSERT INTO subscription_stats (subscription_id, shard, acked, settled)
+          SELECT ${subscriptionId}, ${settleShard()}, count(*) FILTER (WHERE ${how.state} = 'acked'), count(*) FILTER (WHERE phase = ${LIVE})
+          FROM done HAVING count(*) > 0
+          ON CONFLICT (subscription_id, shard) DO UPDATE SET
+            acked = subscription_stats.acked + EXCLUDED.acked, settled = subscription_stats.settled + EXCLUDED.settled
+        )
+        SELECT phase, seq, subject FROM done
+      `.execute(trx);
+      const subjects = [...new Set(done.rows.filter((row) => row.phase === PHASE_CODE.live).map((row) => row.subject))];
+      if (subjects.length > 0) await promoteHeads(trx, subscriptionId, subjects);
+      return done.rows;
+    }),
+  );
 }
 
 /** Each subject's lowest pending live message becomes its head, where the subject has none. */

@@ -17,8 +17,26 @@ export interface KeyRow {
   seq: number;
 }
 
-export const DEADLOCK = "40P01";
-export const UNIQUE_VIOLATION = "23505";
+const DEADLOCK = "40P01";
+const UNIQUE_VIOLATION = "23505";
+const ATTEMPTS = 3;
+
+/**
+ * Runs a ledger write again when PostgreSQL aborted it as one side of a deadlock (two writers
+ * that met in different orders) or, with `alsoUniqueViolation`, when a head it made met one
+ * another writer made at the same moment; a few attempts, then the error stands.
+ */
+export async function retryOnDeadlock<T>(write: () => Promise<T>, alsoUniqueViolation = false): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await write();
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      const retriable = code === DEADLOCK || (alsoUniqueViolation && code === UNIQUE_VIOLATION);
+      if (!retriable || attempt >= ATTEMPTS) throw error;
+    }
+  }
+}
 
 /**
  * Counts of a subscription are spread over shard rows of subscription_stats, so writers do not
