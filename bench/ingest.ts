@@ -140,7 +140,7 @@ export async function ingest(): Promise<Figure[]> {
   }
 }
 
-async function certflowBatches(client: HttpClient, producer: Credential, inputs: NotificationInput[], label: string): Promise<number> {
+export async function certflowBatches(client: HttpClient, producer: Credential, inputs: NotificationInput[], label: string): Promise<number> {
   let accepted = 0;
   const stop = progress(label, () => `${accepted}/${inputs.length} accepted`, () => accepted);
   try {
@@ -156,7 +156,7 @@ async function certflowBatches(client: HttpClient, producer: Credential, inputs:
   return accepted;
 }
 
-async function rawBatches(raw: RawJetStream, producerName: string, inputs: NotificationInput[], label: string): Promise<number> {
+export async function rawBatches(raw: RawJetStream, producerName: string, inputs: NotificationInput[], label: string): Promise<number> {
   let published = 0;
   const stop = progress(label, () => `${published}/${inputs.length} published`, () => published);
   try {

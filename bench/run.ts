@@ -1,12 +1,13 @@
 /**
  * certflow's benchmark suite: `npm run bench` runs every benchmark, `npm run bench -- ingest`
- * (or end-to-end, latency, prefill, push, certificates, registry-emulator) runs those named. Every figure is a ratio to a baseline measured in
+ * (or end-to-end, latency, prefill, push, certificates, registry-emulator, peers) runs those named. Every figure is a ratio to a baseline measured in
  * the same run with the same client. BENCH_SCALE multiplies the sizes; see bench/lib/env.ts.
  */
 import { certificates } from "./certificates.js";
 import { endToEnd } from "./end-to-end.js";
 import { ingest } from "./ingest.js";
 import { latency } from "./latency.js";
+import { peers } from "./peers.js";
 import { prefill } from "./prefill.js";
 import { push } from "./push.js";
 import { registryEmulator } from "./registry-emulator.js";
@@ -22,6 +23,7 @@ const BENCHMARKS: Record<string, () => Promise<Figure[]>> = {
   push,
   certificates,
   "registry-emulator": registryEmulator,
+  peers,
 };
 const ALIASES: Record<string, string> = { e2e: "end-to-end", endtoend: "end-to-end", registry: "registry-emulator" };
 

@@ -55,6 +55,26 @@ export async function pull(client: HttpClient, subscription: Credential, max: nu
   return (JSON.parse(response.text) as { messages: PulledMessage[] }).messages;
 }
 
+/**
+ * `POST .../pull`: acks `acked` and pulls the next batch in one round trip. Every ack must be
+ * accepted. With acks to confirm it does not wait for messages (the caller long-polls without).
+ */
+export async function pullWithAcks(
+  client: HttpClient,
+  subscription: Credential,
+  acked: readonly PulledMessage[],
+  max: number,
+  waitSeconds: number,
+): Promise<PulledMessage[]> {
+  const body = JSON.stringify({ ackIds: acked.map((message) => message.ackId), max, wait: acked.length > 0 ? 0 : waitSeconds });
+  const response = await client.request("POST", `/v1/subscriptions/${subscription.name}/pull`, { body, token: subscription.token });
+  if (response.status !== 200) throw new Error(`pull answered ${response.status}: ${response.text.slice(0, 500)}`);
+  const { results, messages } = JSON.parse(response.text) as { results: Array<{ status: string }>; messages: PulledMessage[] };
+  const failed = results.filter((result) => result.status !== "acked");
+  if (failed.length > 0) throw new Error(`${failed.length} acks not accepted: ${JSON.stringify(failed.slice(0, 3))}`);
+  return messages;
+}
+
 export async function ack(client: HttpClient, subscription: Credential, messages: readonly PulledMessage[]): Promise<void> {
   if (messages.length === 0) return;
   const response = await client.request("POST", `/v1/subscriptions/${subscription.name}/acks`, {

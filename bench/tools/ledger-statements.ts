@@ -130,7 +130,7 @@ try {
     explaining.pool.on("connect", (client) => client.on("notice", (notice) => console.log(notice.message)));
     const explained = new PostgresDeliveryLedger(explaining.db);
     try {
-      await database.pool.query("TRUNCATE deliveries, delivery_groups, notifications");
+      await database.pool.query("TRUNCATE deliveries, subscription_stats, notifications");
       seq = 0;
       for (let made = 0; made < BACKLOG; made += 500) await append(500)();
       console.log(`\n--- lease of 500, backlog ${BACKLOG}`);

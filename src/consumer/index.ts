@@ -1,5 +1,4 @@
 import { createRouter } from "../core/http/app.js";
-import { Outage } from "../core/outage.js";
 import { PostgresDeliveryLedger } from "../mom/ledger/postgres-ledger.js";
 import type { Service, ServiceDeps } from "../mom/service.js";
 import { Messages } from "./messages/messages.js";
@@ -14,9 +13,6 @@ import { WakeHub } from "./messages/wake-hub.js";
 import { subscriptionsRouter } from "./subscriptions/router.js";
 import { PostgresSubscriptionStore } from "./subscriptions/subscription-store.js";
 import { Subscriptions } from "./subscriptions/subscriptions.js";
-
-const SWEEP_INTERVAL_MS = 60_000;
-const SWEEP_BATCH = 10_000;
 
 /** The subscriber side: subscription registration, pull delivery, and push delivery workers. */
 export function setupConsumer(deps: ServiceDeps): Service {
@@ -78,17 +74,6 @@ export function setupConsumer(deps: ServiceDeps): Service {
     for (const [status, count] of supervisor.pumpsByStatus()) gauge.set({ status }, count);
   });
 
-  let sweeper: NodeJS.Timeout | undefined;
-  const sweeping = new Outage(logger, "ledger sweep");
-  const sweep = async () => {
-    try {
-      while ((await ledger.sweep(SWEEP_BATCH)) === SWEEP_BATCH);
-      sweeping.succeeded();
-    } catch (error) {
-      sweeping.failed(error);
-    }
-  };
-
   const router = createRouter();
   router.route("/", subscriptionsRouter(subscriptions, pushStore));
   router.route("/", messagesRouter(subscriptions, messages));
@@ -97,11 +82,8 @@ export function setupConsumer(deps: ServiceDeps): Service {
     router,
     async start() {
       supervisor.start();
-      sweeper = setInterval(() => void sweep(), SWEEP_INTERVAL_MS);
-      sweeper.unref();
     },
     async stop() {
-      clearInterval(sweeper);
       await supervisor.stop();
       hub.close();
     },

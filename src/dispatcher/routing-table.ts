@@ -15,10 +15,36 @@ interface Route {
 export class RoutingTable {
   private revision = -1;
   private routes: Route[] = [];
+  private inFlight: Promise<void> | undefined;
+  private next: Promise<void> | undefined;
 
   constructor(private readonly directory: SubscriptionDirectory) {}
 
-  async refresh(): Promise<void> {
+  /**
+   * Partitions dispatch at the same time, so their checks share reads: while one is in flight
+   * (it may have started before the caller's batch was read), callers share one more that
+   * starts after it, and so sees every subscription committed before their batches were read.
+   */
+  refresh(): Promise<void> {
+    if (!this.inFlight) return this.start();
+    this.next ??= this.inFlight
+      .catch(() => {})
+      .then(() => {
+        this.next = undefined;
+        return this.start();
+      });
+    return this.next;
+  }
+
+  private start(): Promise<void> {
+    const reading = this.load().finally(() => {
+      if (this.inFlight === reading) this.inFlight = undefined;
+    });
+    this.inFlight = reading;
+    return reading;
+  }
+
+  private async load(): Promise<void> {
     if ((await this.directory.revision()) === this.revision) return;
     const snapshot = await this.directory.snapshot();
     this.routes = snapshot.subscriptions

@@ -1,5 +1,6 @@
 import type { StreamReader } from "../mom/broker.js";
 import type { Service, ServiceDeps } from "../mom/service.js";
+import { PostgresDeliveryLedger } from "../mom/ledger/postgres-ledger.js";
 import { checkStreamEpoch } from "../mom/stream-epoch.js";
 import { PostgresSubscriptionLookup } from "./prefills/subscription-lookup.js";
 import { prefillsRouter } from "./prefills/router.js";
@@ -20,7 +21,7 @@ export function setupPrefill(deps: ServiceDeps): Service {
   const queue = new PostgresPrefillQueue(deps.db);
   const worker = new PrefillWorker(
     queue,
-    new PostgresSnapshotWriter(deps.db, PROJECTION_READER, deps.config.prefill.pageSize, deps.version),
+    new PostgresSnapshotWriter(deps.db, new PostgresDeliveryLedger(deps.db), PROJECTION_READER, deps.config.prefill.pageSize, deps.version),
     () => states.position(PROJECTION_READER),
     deps.broker,
     logger,

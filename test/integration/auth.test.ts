@@ -30,6 +30,7 @@ const ALLOWED: Record<string, Allowed> = {
   "POST /v1/subscriptions/{name}/secret": ["admin"],
   "GET /v1/subscriptions/{name}/deliveries": ["admin", "own"],
   "GET /v1/subscriptions/{name}/messages": ["admin", "own"],
+  "POST /v1/subscriptions/{name}/pull": ["admin", "own"],
   "POST /v1/subscriptions/{name}/acks": ["admin", "own"],
   "POST /v1/subscriptions/{name}/nacks": ["admin", "own"],
   "POST /v1/subscriptions/{name}/rejects": ["admin", "own"],

@@ -3,6 +3,7 @@ import { eventually } from "../support/eventually.js";
 import { isolation, startTestSystem, type Isolation, type TestSystem } from "../support/system.js";
 import { createProducer, createSubscription, drain, issued, pull, type PulledMessage } from "../support/fixtures.js";
 import { startServiceProcess, type ServiceProcess } from "../support/process.js";
+import { expectOneHeadPerSubject } from "../support/ledger.js";
 
 let system: TestSystem | undefined;
 let dispatcher: ServiceProcess | undefined;
@@ -93,4 +94,5 @@ it("delivers every accepted notification exactly once, in per-subject order, acr
   const dk1Received = await drain(system.api, dk1.name, dk1.token, expectedDk1.size, 30_000);
   expect(await pull(system.api, dk1.name, dk1.token)).toEqual([]);
   checkExactlyOnceInOrder(dk1Received, expectedDk1);
+  await expectOneHeadPerSubject(system.db);
 }, 120_000);

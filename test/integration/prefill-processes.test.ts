@@ -5,6 +5,7 @@ import { eventually } from "../support/eventually.js";
 import { ADMIN_TOKEN, isolation, startTestSystem, type TestSystem } from "../support/system.js";
 import { createProducer, createSubscription, issued, pull } from "../support/fixtures.js";
 import { startServiceProcess, type ServiceProcess } from "../support/process.js";
+import { expectOneHeadPerSubject } from "../support/ledger.js";
 
 let system: TestSystem | undefined;
 let worker: ServiceProcess | undefined;
@@ -117,6 +118,7 @@ describe("prefill in its own process", () => {
     await system.api.post(`/v1/subscriptions/${subscription.name}/nacks`, { ackIds: [first[0]!.ackId] }, subscription.token);
     const [again] = await pull(system.api, subscription.name, subscription.token, "max=1&wait=1");
     expect(again!.notification.id).toBe(first[0]!.notification.id);
+    await expectOneHeadPerSubject(system.db);
   }, 180_000);
 
   it("projects idempotently: killed mid-stream and restarted, it gives the table an uninterrupted run gives", async () => {

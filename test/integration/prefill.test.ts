@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { eventually } from "../support/eventually.js";
 import { ADMIN_TOKEN, startTestSystem, type TestSystem } from "../support/system.js";
 import { ack, createProducer, createSubscription, issued, pull, type PulledMessage } from "../support/fixtures.js";
+import { expectOneHeadPerSubject } from "../support/ledger.js";
 
 let system: TestSystem | undefined;
 afterEach(async () => {
@@ -169,6 +170,7 @@ describe("prefill", () => {
       const { previousOwner: _ignored, ...copy } = local.get(row.certificate_id) ?? {};
       expect(copy, row.certificate_id).toEqual(row.state);
     }
+    await expectOneHeadPerSubject(system.db);
   }, 180_000);
 
   it("fails when the read model cannot catch up, says why, and can be re-run", async () => {
@@ -229,5 +231,6 @@ describe("prefill", () => {
     const latestStart = Math.max(...started.map((row) => row.started_at!.getTime()));
     const earliestEnd = Math.min(...started.map((row) => row.updated_at.getTime()));
     expect(latestStart).toBeLessThanOrEqual(earliestEnd);
+    await expectOneHeadPerSubject(system.db);
   });
 });

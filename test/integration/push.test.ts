@@ -5,6 +5,7 @@ import { eventually } from "../support/eventually.js";
 import { ADMIN_TOKEN, isolation, startTestSystem, type TestSystem } from "../support/system.js";
 import { createProducer, issued, unique } from "../support/fixtures.js";
 import { startReceiver, type Receiver } from "../support/receiver.js";
+import { expectOneHeadPerSubject } from "../support/ledger.js";
 
 const PUSH_ENV = {
   CERTFLOW_PUSH_ALLOW_PRIVATE: "true",
@@ -91,6 +92,7 @@ describe("push delivery", () => {
       const described = await system!.api.get(`/v1/subscriptions/${subscription.name}`, subscription.token);
       expect(described.body.stats).toMatchObject({ pending: 0, acked: subjects * versions, deadLettered: 0 });
     });
+    await expectOneHeadPerSubject(system!.db);
   });
 
   it("retries 500s, then honours 429 Retry-After, and gets everything in the end", async () => {

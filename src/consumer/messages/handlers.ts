@@ -7,17 +7,17 @@ import { decodeCursor, pageOf } from "../../core/http/openapi.js";
 import { formatAckId, type LeasedMessage, type Phase, type SettleOutcome } from "../../mom/ledger/ledger.js";
 import type { Subscriptions } from "../subscriptions/subscriptions.js";
 import type { Messages } from "./messages.js";
-import type { ackRoute, deadLettersRoute, nackRoute, pullRoute, redriveRoute, rejectRoute } from "./routes.js";
+import type { ackRoute, deadLettersRoute, nackRoute, pullRoute, pullWithAcksRoute, redriveRoute, rejectRoute } from "./routes.js";
 
 const DeadLetterCursorSchema = z.object({ phase: z.enum(["prefill", "live"]), sequence: z.number().int() });
 
 /** Notifications are stored as JSON text and spliced in as they are: no parse and re-serialise per message. */
-function messagesBody(messages: LeasedMessage[]): string {
+function messagesJson(messages: LeasedMessage[]): string {
   const items = messages.map(
     (message) =>
       `{"ackId":${JSON.stringify(formatAckId(message.ackId))},"sequence":${message.sequence},"deliveryCount":${message.deliveryCount},"phase":"${message.phase}","notification":${message.notificationJson}}`,
   );
-  return `{"messages":[${items.join(",")}]}`;
+  return `[${items.join(",")}]`;
 }
 
 const presentOutcomes = (outcomes: SettleOutcome[]) => ({
@@ -37,7 +37,15 @@ export function messageHandlers(subscriptions: Subscriptions, messages: Messages
     const { max, wait } = c.req.valid("query");
     const subscription = await subscriptionOf(c, name);
     const leased = await messages.pull(subscription, max, wait, c.req.raw.signal);
-    return c.body(messagesBody(leased), 200, { "content-type": "application/json" }) as never;
+    return c.body(`{"messages":${messagesJson(leased)}}`, 200, { "content-type": "application/json" }) as never;
+  };
+
+  const pullWithAcks: RouteHandler<typeof pullWithAcksRoute, AppEnv> = async (c) => {
+    const subscription = await subscriptionOf(c, c.req.valid("param").name);
+    const { ackIds, max, wait } = c.req.valid("json");
+    const { acked, messages: leased } = await messages.ackThenPull(subscription, ackIds, max, wait, c.req.raw.signal);
+    const results = JSON.stringify(presentOutcomes(acked).results);
+    return c.body(`{"results":${results},"messages":${messagesJson(leased)}}`, 200, { "content-type": "application/json" }) as never;
   };
 
   const ack: RouteHandler<typeof ackRoute, AppEnv> = async (c) => {
@@ -82,5 +90,5 @@ export function messageHandlers(subscriptions: Subscriptions, messages: Messages
     return c.json({ redriven }, 200);
   };
 
-  return { pull, ack, nack, reject, deadLetters, redrive };
+  return { pull, pullWithAcks, ack, nack, reject, deadLetters, redrive };
 }

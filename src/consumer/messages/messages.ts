@@ -51,6 +51,19 @@ export class Messages {
     }
   }
 
+  /** Settles the previous batch, then pulls the next: a paused subscription refuses before anything is acked. */
+  async ackThenPull(
+    subscription: Subscription,
+    ackIds: AckId[],
+    max: number,
+    waitSeconds: number,
+    signal?: AbortSignal,
+  ): Promise<{ acked: SettleOutcome[]; messages: LeasedMessage[] }> {
+    assertDeliverable(subscription);
+    const acked = ackIds.length > 0 ? await this.ack(subscription, ackIds) : [];
+    return { acked, messages: await this.pull(subscription, max, waitSeconds, signal) };
+  }
+
   async ack(subscription: Subscription, ackIds: AckId[]): Promise<SettleOutcome[]> {
     const outcomes = await this.ledger.ack(subscription.id, ackIds);
     this.metrics.messagesAcked.inc(count(outcomes, "acked"));

@@ -4,12 +4,13 @@ import type { Subscriptions } from "../subscriptions/subscriptions.js";
 import { messageHandlers } from "./handlers.js";
 import type { Messages } from "./messages.js";
 import { registerWebhooks } from "./push/webhook-document.js";
-import { ackRoute, deadLettersRoute, nackRoute, pullRoute, redriveRoute, rejectRoute } from "./routes.js";
+import { ackRoute, deadLettersRoute, nackRoute, pullRoute, pullWithAcksRoute, redriveRoute, rejectRoute } from "./routes.js";
 
 export function messagesRouter(subscriptions: Subscriptions, messages: Messages): App {
   const handlers = messageHandlers(subscriptions, messages);
   const router = createRouter();
   router.openapi(pullRoute, handlers.pull);
+  router.openapi(pullWithAcksRoute, handlers.pullWithAcks);
   router.openapi(ackRoute, handlers.ack);
   router.openapi(nackRoute, handlers.nack);
   router.openapi(rejectRoute, handlers.reject);

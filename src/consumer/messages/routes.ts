@@ -69,6 +69,34 @@ export const pullRoute = authorizedRoute({
   responses: { 200: json(z.object({ messages: z.array(MessageSchema) }), "Messages (possibly none)"), ...problems(404, 409) },
 });
 
+export const pullWithAcksRoute = authorizedRoute({
+  access: ["admin", "subscription"],
+  method: "post",
+  path: "/v1/subscriptions/{name}/pull",
+  tags: ["messages"],
+  summary: "Acknowledge the last batch and pull the next (long-poll), in one round trip",
+  description:
+    "Acks `ackIds` first (as `POST .../acks` does), then answers like `GET .../messages`: as soon as at least one message is available, or with an empty list after `wait` seconds. Acking first frees the next message of each acked subject for this very pull.",
+  security: bearer,
+  request: {
+    params: NameParamSchema,
+    body: jsonBody(
+      z.strictObject({
+        ackIds: z.array(AckIdSchema).max(MAX_PULL, { error: `list at most ${MAX_PULL} ackIds` }).default([]),
+        max: z.number().int().min(1).max(MAX_PULL).default(100),
+        wait: z.number().min(0).max(MAX_WAIT_SECONDS).default(0).openapi({ description: "Seconds to wait when none is available" }),
+      }),
+    ),
+  },
+  responses: {
+    200: json(
+      SettleResultsSchema.extend({ messages: z.array(MessageSchema) }),
+      "What happened to each ackId, and the next messages (possibly none)",
+    ),
+    ...problems(404, 409),
+  },
+});
+
 const settleRoute = <V extends "acks" | "nacks" | "rejects", B extends z.ZodType>(verb: V, summary: string, description: string, body: B) =>
   authorizedRoute({
     access: ["admin", "subscription"],

@@ -46,6 +46,9 @@ export interface SubscriptionStatsTable {
   subscription_id: string;
   shard: number;
   acked: Generated<number>;
+  /** Live messages queued (dispatcher, redrive) and finished (acked, dead-lettered, skipped): pending is the difference. */
+  queued: Generated<number>;
+  settled: Generated<number>;
 }
 
 export interface NotificationsTable {
@@ -87,12 +90,6 @@ export interface ConsumerPositionsTable {
 export interface StreamEpochsTable {
   stream: string;
   created: string;
-}
-
-export interface DeliveryGroupsTable {
-  subscription_id: string;
-  subject: string;
-  pending: number;
 }
 
 /** A certificate's current state: the read model, projected from every notification. */
@@ -169,7 +166,6 @@ export interface Database {
   certificate_states: CertificateStatesTable;
   prefills: PrefillsTable;
   prefill_snapshots: PrefillSnapshotsTable;
-  delivery_groups: DeliveryGroupsTable;
   consumer_positions: ConsumerPositionsTable;
   stream_epochs: StreamEpochsTable;
   producers: ProducersTable;

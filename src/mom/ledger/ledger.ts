@@ -119,11 +119,10 @@ export interface DeliveryLedger {
   stats(target: LeaseTarget): Promise<LedgerStats>;
   /** Messages waiting or in flight, by subscription name (for the metrics gauge). */
   pendingBySubscription(): Promise<Map<string, number>>;
-  /** Removes bookkeeping of subjects with nothing pending; returns how many were removed. */
-  sweep(limit: number): Promise<number>;
 }
 
-const PHASE_CODE: Record<Phase, number> = { prefill: 0, live: 1 };
+/** How each phase is stored: named here once, used by the adapter's SQL and the push attempt log. */
+export const PHASE_CODE = { prefill: 0, live: 1 } as const satisfies Record<Phase, number>;
 const PHASE_NAME = ["prefill", "live"] as const;
 
 export const phaseCode = (phase: Phase): number => PHASE_CODE[phase];

@@ -1,6 +1,7 @@
 import { sql, type RawBuilder } from "kysely";
 import type { Executor } from "../../core/db/schema.js";
 import type { Filter, WhereKey } from "../../core/filters.js";
+import type { PostgresDeliveryLedger } from "../../mom/ledger/postgres-ledger.js";
 import type { PrefillJob } from "./prefill-queue.js";
 
 export interface SnapshotProgress {
@@ -40,6 +41,7 @@ const COLUMN: Record<WhereKey, string> = {
 export class PostgresSnapshotWriter implements SnapshotWriter {
   constructor(
     private readonly db: Executor,
+    private readonly ledger: PostgresDeliveryLedger,
     private readonly projectionReader: string,
     private readonly pageSize: number,
     private readonly sourceVersion: string,
@@ -62,20 +64,13 @@ export class PostgresSnapshotWriter implements SnapshotWriter {
         for (;;) {
           signal.throwIfAborted();
           // The state is copied as stored; the snapshot message around it is made when it is read.
-          const page = await sql<{ copied: number; last: string | null }>`
-            WITH page AS (
-              SELECT c.certificate_id, c.state FROM certificate_states c
-              WHERE ${matches} AND c.certificate_id > ${after}
-              ORDER BY c.certificate_id
-              LIMIT ${this.pageSize}
-            ), copied AS (
-              INSERT INTO deliveries (subscription_id, phase, seq, subject, is_head, payload)
-              SELECT ${job.subscriptionId}, 0, ${sent}::bigint + row_number() OVER (ORDER BY certificate_id), certificate_id, true, state
-              FROM page
-            )
-            SELECT count(*)::int AS copied, max(certificate_id) AS last FROM page
-          `.execute(trx);
-          const { copied, last } = page.rows[0]!;
+          const page = sql<{ subject: string; payload: unknown }>`
+            SELECT c.certificate_id AS subject, c.state AS payload FROM certificate_states c
+            WHERE ${matches} AND c.certificate_id > ${after}
+            ORDER BY c.certificate_id
+            LIMIT ${this.pageSize}
+          `;
+          const { copied, last } = await this.ledger.within(trx).appendSnapshot(job.subscriptionId, sent, page);
           if (copied === 0 || last === null) break;
           sent += copied;
           after = last;

@@ -1,0 +1,66 @@
+/**
+ * Diagnostic: where PostgreSQL's time goes in an accept-to-ack run. Starts a PostgreSQL cluster
+ * of its own (temporary data directory, a free port, pg_stat_statements preloaded; the shared
+ * server is never touched), runs the peers' certflow throughput run against it, and prints the
+ * statements by total execution time, with calls, rows and mean time. Run as root (the cluster
+ * runs as the postgres user):
+ *   npx tsx bench/tools/statement-profile.ts [subscriptions=10] [notifications=5000]
+ */
+import { execFileSync } from "node:child_process";
+import { chownSync, mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import pg from "pg";
+
+const BIN = "/usr/lib/postgresql/15/bin";
+const subscriptions = Number(process.argv[2] ?? 10);
+const notifications = Number(process.argv[3] ?? 5_000);
+
+const port = await new Promise<number>((resolve) => {
+  const server = createServer().listen(0, "127.0.0.1", () => {
+    const address = server.address();
+    server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
+  });
+});
+const directory = mkdtempSync(`${tmpdir()}/certflow-pgss-`);
+chownSync(directory, Number(execFileSync("id", ["-u", "postgres"]).toString()), Number(execFileSync("id", ["-g", "postgres"]).toString()));
+const asPostgres = (command: string, args: string[]) => execFileSync("runuser", ["-u", "postgres", "--", `${BIN}/${command}`, ...args], { stdio: "pipe" });
+const options = `-p ${port} -k ${directory} -c listen_addresses=127.0.0.1 -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all -c max_connections=200`;
+
+console.log(`private PostgreSQL on 127.0.0.1:${port} (${directory})`);
+asPostgres("initdb", ["-D", `${directory}/data`, "-A", "trust", "-U", "postgres"]);
+asPostgres("pg_ctl", ["-D", `${directory}/data`, "-o", options, "-l", `${directory}/log`, "-w", "start"]);
+const admin = new pg.Client({ connectionString: `postgres://postgres@127.0.0.1:${port}/postgres` });
+try {
+  await admin.connect();
+  await admin.query("CREATE EXTENSION pg_stat_statements");
+  // The bench modules read their database from the environment when they load.
+  process.env.BENCH_DATABASE_URL = `postgres://postgres@127.0.0.1:${port}/certflow_bench`;
+  const { throughputRun } = await import("../lib/peer.js");
+  const { certflowPeer } = await import("../lib/certflow-peer.js");
+  const { runAllCleanups } = await import("../lib/cleanup.js");
+  try {
+    const open = certflowPeer();
+    const result = await throughputRun(async (count) => {
+      const peer = await open(count);
+      await admin.query("SELECT pg_stat_statements_reset()");
+      return peer;
+    }, { subscriptions, notifications, batchSize: 500, batchesInFlight: 4, warmup: 500, timeoutMs: 600_000 });
+    console.log(`\n${subscriptions} subscription(s), ${notifications} notifications: ${Math.round(result.rate)}/s, rows per delivery ${result.rowsPerDelivery?.toFixed(2)}`);
+  } finally {
+    await runAllCleanups();
+  }
+  const top = await admin.query<{ calls: string; total: number; mean: number; rows: string; query: string }>(`
+    SELECT calls, total_exec_time AS total, mean_exec_time AS mean, rows, regexp_replace(query, '\\s+', ' ', 'g') AS query
+    FROM pg_stat_statements WHERE query NOT ILIKE '%pg_stat_statements%'
+    ORDER BY total_exec_time DESC LIMIT 12`);
+  const all = await admin.query<{ total: number }>(`SELECT sum(total_exec_time) AS total FROM pg_stat_statements`);
+  console.log(`\nstatements by total time (all: ${Math.round(all.rows[0]!.total)} ms)`);
+  for (const row of top.rows) {
+    console.log(`- ${Math.round(row.total).toString().padStart(7)} ms ${row.calls.padStart(7)} calls ${row.mean.toFixed(2).padStart(8)} ms/call ${row.rows.padStart(8)} rows  ${row.query.slice(0, 140)}`);
+  }
+} finally {
+  await admin.end().catch(() => {});
+  asPostgres("pg_ctl", ["-D", `${directory}/data`, "-m", "fast", "-w", "stop"]);
+  rmSync(directory, { recursive: true, force: true });
+}

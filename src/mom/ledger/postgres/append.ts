@@ -1,0 +1,102 @@
+import { sql, type RawBuilder } from "kysely";
+import type { Executor } from "../../../core/db/schema.js";
+import type { AppendLiveInput, JournalEntry } from "../ledger.js";
+import { LIVE, PREFILL, readerShard } from "./sql.js";
+
+export async function position(db: Executor, reader: string): Promise<number> {
+  const row = await db.selectFrom("consumer_positions").select("seq").where("name", "=", reader).executeTakeFirst();
+  return row?.seq ?? 0;
+}
+
+/**
+ * One statement, so one transaction: journal, deliveries, pending counts and position commit
+ * together or not at all. A notification already journaled (a redelivery, or the same id
+ * beyond the broker's duplicate window) creates no delivery.
+ *
+ * A subject's first new message is inserted as its head unless the subscription already has a
+ * live head for that subject (the unique index `deliveries_one_live_head` decides); then that
+ * head is locked instead (`DO UPDATE ... WHERE false` locks without writing) and the message
+ * queues behind it. Whoever finishes a head holds the same lock, so either it sees these rows
+ * when it promotes a successor, or this insert sees its promotion (or no head, and becomes one).
+ * Heads are locked in (subscription, subject) order, the order finishers lock them in too.
+ */
+export async function appendLive(db: Executor, input: AppendLiveInput): Promise<Map<string, number>> {
+  const { entries, deliveries } = input;
+  const result = await sql<{ subscription_id: string; created: number }>`
+    WITH journaled AS (
+      INSERT INTO notifications (seq, id, type, subject, source_name, parent_id, correlation_id, time, envelope)
+      SELECT * FROM json_to_recordset(${journalRows(entries)}::json) AS t(
+        seq bigint, id uuid, type text, subject text, source_name text, parent_id uuid, correlation_id uuid,
+        time timestamptz, envelope json)
+      ON CONFLICT DO NOTHING
+      RETURNING seq
+    ), wanted AS (
+      SELECT d.subscription_id, d.seq, d.subject
+      FROM unnest(
+        ${deliveries.map((delivery) => delivery.subscriptionId)}::uuid[],
+        ${deliveries.map((delivery) => delivery.seq)}::bigint[],
+        ${deliveries.map((delivery) => delivery.subject)}::text[]
+      ) AS d(subscription_id, seq, subject)
+      WHERE d.seq IN (SELECT seq FROM journaled)
+    ), heads AS (
+      INSERT INTO deliveries (subscription_id, phase, seq, subject, is_head)
+      SELECT subscription_id, ${LIVE}, seq, subject, true FROM (
+        SELECT DISTINCT ON (subscription_id, subject) subscription_id, seq, subject FROM wanted ORDER BY subscription_id, subject, seq
+      ) first ORDER BY subscription_id, subject
+      ON CONFLICT (subscription_id, subject) WHERE is_head AND phase = ${LIVE} DO UPDATE SET is_head = true WHERE false
+      RETURNING subscription_id, seq
+    ), queued AS (
+      INSERT INTO deliveries (subscription_id, phase, seq, subject, is_head)
+      SELECT w.subscription_id, ${LIVE}, w.seq, w.subject, false FROM wanted w
+      WHERE NOT EXISTS (SELECT 1 FROM heads h WHERE h.subscription_id = w.subscription_id AND h.seq = w.seq)
+    ), counted AS (
+      INSERT INTO subscription_stats (subscription_id, shard, queued)
+      SELECT subscription_id, ${readerShard(input.reader)}, count(*) FROM wanted GROUP BY subscription_id ORDER BY subscription_id
+      ON CONFLICT (subscription_id, shard) DO UPDATE SET queued = subscription_stats.queued + EXCLUDED.queued
+    ), moved AS (
+      INSERT INTO consumer_positions (name, seq) VALUES (${input.reader}, ${input.position})
+      ON CONFLICT (name) DO UPDATE SET seq = GREATEST(consumer_positions.seq, EXCLUDED.seq)
+    )
+    SELECT subscription_id, count(*)::int AS created FROM wanted GROUP BY subscription_id
+  `.execute(db);
+  return new Map(result.rows.map((row) => [row.subscription_id, row.created]));
+}
+
+/** One page of a snapshot: rows of (subject, payload), in the order they are to be delivered. */
+export type SnapshotPage = RawBuilder<{ subject: string; payload: unknown }>;
+
+/**
+ * Queues a page of prefill messages after the `after` already queued, numbered on from it.
+ * Prefill messages are one per subject, so each is its own head.
+ */
+export async function appendSnapshot(
+  db: Executor,
+  subscriptionId: string,
+  after: number,
+  page: SnapshotPage,
+): Promise<{ copied: number; last: string | null }> {
+  const result = await sql<{ copied: number; last: string | null }>`
+    WITH page AS (${page}), copied AS (
+      INSERT INTO deliveries (subscription_id, phase, seq, subject, is_head, payload)
+      SELECT ${subscriptionId}, ${PREFILL}, ${after}::bigint + row_number() OVER (ORDER BY subject), subject, true, payload
+      FROM page
+    )
+    SELECT count(*)::int AS copied, max(subject) AS last FROM page
+  `.execute(db);
+  return result.rows[0]!;
+}
+
+/**
+ * The batch as one JSON document, each envelope spliced in as it was received: cheaper to send
+ * and to read than nine parallel arrays, whose every element would be quoted and escaped.
+ */
+function journalRows(entries: readonly JournalEntry[]): string {
+  const rows = entries.map(
+    (entry) =>
+      `{"seq":${entry.seq},"id":${JSON.stringify(entry.id)},"type":${JSON.stringify(entry.type)},` +
+      `"subject":${JSON.stringify(entry.subject)},"source_name":${JSON.stringify(entry.sourceName)},` +
+      `"parent_id":${JSON.stringify(entry.parentId)},"correlation_id":${JSON.stringify(entry.correlationId)},` +
+      `"time":${JSON.stringify(entry.time)},"envelope":${entry.json}}`,
+  );
+  return `[${rows.join(",")}]`;
+}

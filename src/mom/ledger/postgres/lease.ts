@@ -1,0 +1,96 @@
+import { sql } from "kysely";
+import type { Executor } from "../../../core/db/schema.js";
+import { phaseName, type LeaseResult, type LeaseTarget } from "../ledger.js";
+import { finish } from "./settle.js";
+import { LIVE, PREFILL, keyOf, liveAllowed, messageJson, messageSources, type KeyRow } from "./sql.js";
+
+/** Rounds of clearing dead or stale heads before a lease answers with what it has. */
+const MAX_LEASE_ROUNDS = 10;
+
+/**
+ * Leases available heads in (phase, seq) order. Heads whose last allowed delivery timed out
+ * are dead-lettered instead, and live heads the prefill snapshot already covers are skipped;
+ * both free the next message of their subject, so the lease looks again.
+ */
+export async function lease(db: Executor, target: LeaseTarget, max: number): Promise<LeaseResult> {
+  let deadLettered = 0;
+  for (let round = 1; ; round++) {
+    const rows = await leaseHeads(db, target, max);
+    const messages = rows.filter((row) => row.disposition === "leased");
+    const exhausted = rows.filter((row) => row.disposition === "exhausted");
+    const stale = rows.filter((row) => row.disposition === "stale");
+    if (exhausted.length > 0) {
+      const guard = sql`d.delivery_count >= ${target.maxDeliveries} AND d.available_at <= now()`;
+      deadLettered += (await finish(db, target.id, exhausted.map(keyOf), { state: "dead", reason: "max_deliveries" }, guard)).length;
+    }
+    if (stale.length > 0) {
+      await finish(db, target.id, stale.map(keyOf), { state: "skipped", reason: null }, sql`d.phase = ${LIVE} AND d.seq < ${target.liveFromSeq}`);
+    }
+    if (messages.length > 0 || (exhausted.length === 0 && stale.length === 0) || round >= MAX_LEASE_ROUNDS) {
+      return {
+        deadLettered,
+        messages: messages.map((row) => {
+          const phase = phaseName(row.phase);
+          return {
+            ackId: { phase, seq: row.seq, deliveryCount: row.delivery_count },
+            sequence: row.seq,
+            deliveryCount: row.delivery_count,
+            phase,
+            notificationJson: row.envelope!,
+          };
+        }),
+      };
+    }
+  }
+}
+
+async function leaseHeads(db: Executor, target: LeaseTarget, max: number) {
+  const live = target.liveFromSeq;
+  const result = await sql<KeyRow & { delivery_count: number; disposition: "leased" | "exhausted" | "stale"; envelope: string | null }>`
+    WITH candidates AS (
+      SELECT d.phase, d.seq,
+        CASE
+          WHEN d.phase = ${LIVE} AND d.seq < ${live}::bigint THEN 'stale'
+          WHEN d.delivery_count >= ${target.maxDeliveries} THEN 'exhausted'
+          ELSE 'leased'
+        END AS disposition
+      FROM deliveries d
+      WHERE d.subscription_id = ${target.id} AND d.state = 'pending' AND d.is_head AND d.available_at <= now()
+        AND (d.phase = ${PREFILL} OR ${liveAllowed(target)})
+      ORDER BY d.phase, d.seq
+      LIMIT ${max}
+      FOR UPDATE SKIP LOCKED
+    ), leased AS (
+      UPDATE deliveries d SET
+        delivery_count = d.delivery_count + 1,
+        available_at = now() + make_interval(secs => ${target.ackTimeoutSeconds}),
+        last_delivered_at = now()
+      FROM candidates c
+      WHERE d.subscription_id = ${target.id} AND d.phase = c.phase AND d.seq = c.seq AND c.disposition = 'leased'
+      RETURNING d.subscription_id, d.phase, d.seq, d.subject, d.delivery_count, d.payload
+    )
+    SELECT l.phase, l.seq, l.delivery_count, 'leased' AS disposition, ${messageJson("l")} AS envelope
+    FROM leased l
+    ${messageSources("l", sql`${target.id}`)}
+    UNION ALL
+    SELECT c.phase, c.seq, 0, c.disposition, NULL FROM candidates c WHERE c.disposition <> 'leased'
+    ORDER BY 1, 2
+  `.execute(db);
+  return result.rows;
+}
+
+/**
+ * When the next pending message of a subscription becomes available again, if any is waiting
+ * on a timer. Asked only after a lease found nothing, when every head is leased or delayed: it
+ * walks those, never the backlog behind them.
+ */
+export async function nextAvailableAt(db: Executor, target: LeaseTarget): Promise<Date | undefined> {
+  const result = await sql<{ next: Date }>`
+    SELECT d.available_at AS next FROM deliveries d
+    WHERE d.subscription_id = ${target.id} AND d.state = 'pending' AND d.is_head
+      AND (d.phase = ${PREFILL} OR ${liveAllowed(target)})
+    ORDER BY d.available_at
+    LIMIT 1
+  `.execute(db);
+  return result.rows[0]?.next;
+}

@@ -1,0 +1,127 @@
+import { sql, type RawBuilder } from "kysely";
+import type { Executor } from "../../../core/db/schema.js";
+import { PHASE_CODE, type AckId, type LeaseTarget, type NackItem, type SettleOutcome, type SettleStatus } from "../ledger.js";
+import { LEASE_HELD, retryOnDeadlock, LIVE, amongKeys, keyString, keyTable, settleShard, toKey, type Key, type KeyRow } from "./sql.js";
+
+export type Finish =
+  | { state: "acked"; reason: null }
+  | { state: "dead"; reason: "rejected" | "max_deliveries" }
+  | { state: "skipped"; reason: null };
+
+
+export async function ack(db: Executor, subscriptionId: string, ackIds: AckId[]): Promise<SettleOutcome[]> {
+  const acked = await finish(db, subscriptionId, ackIds.map(toKey), { state: "acked", reason: null }, LEASE_HELD);
+  return outcomes(db, subscriptionId, ackIds, new Map(acked.map((row) => [keyString(row), "acked" as const])));
+}
+
+export async function reject(db: Executor, subscriptionId: string, ackIds: AckId[]): Promise<SettleOutcome[]> {
+  const rejected = await finish(db, subscriptionId, ackIds.map(toKey), { state: "dead", reason: "rejected" }, LEASE_HELD);
+  return outcomes(db, subscriptionId, ackIds, new Map(rejected.map((row) => [keyString(row), "dead_lettered" as const])));
+}
+
+/** A nack on the last allowed delivery dead-letters; any other makes the message available again after its delay. */
+export async function nack(db: Executor, target: LeaseTarget, items: NackItem[]): Promise<SettleOutcome[]> {
+  const ackIds = items.map((item) => item.ackId);
+  const keys = ackIds.map(toKey);
+  const settled = new Map<string, SettleStatus>();
+  const lastAttempt = sql`${LEASE_HELD} AND d.delivery_count >= ${target.maxDeliveries}`;
+  for (const row of await finish(db, target.id, keys, { state: "dead", reason: "max_deliveries" }, lastAttempt)) {
+    settled.set(keyString(row), "dead_lettered");
+  }
+  // Locked in subject order, as the dispatcher and finishers lock heads.
+  const released = await retryOnDeadlock(() =>
+    sql<KeyRow>`
+      WITH locked AS (
+        SELECT d.phase, d.seq, i.delay_seconds FROM deliveries d
+        JOIN unnest(
+          ${keys.map((key) => key.phase)}::smallint[],
+          ${keys.map((key) => key.seq)}::bigint[],
+          ${keys.map((key) => key.deliveryCount)}::int[],
+          ${items.map((item) => item.delaySeconds)}::float8[]
+        ) AS i(phase, seq, delivery_count, delay_seconds) ON d.phase = i.phase AND d.seq = i.seq
+        WHERE d.subscription_id = ${target.id} AND ${amongKeys(keys)} AND d.state = 'pending' AND ${LEASE_HELD}
+        ORDER BY d.subject
+        FOR UPDATE OF d
+      )
+      UPDATE deliveries d SET available_at = now() + make_interval(secs => l.delay_seconds)
+      FROM locked l
+      WHERE d.subscription_id = ${target.id} AND d.phase = l.phase AND d.seq = l.seq
+      RETURNING d.phase, d.seq
+    `.execute(db),
+  );
+  for (const row of released.rows) settled.set(keyString(row), "nacked");
+  return outcomes(db, target.id, ackIds, settled);
+}
+
+/**
+ * Finishes heads (those the guard admits) and promotes each subject's next pending row, in one
+ * transaction. The heads are locked in subject order (the order the dispatcher locks them in
+ * when it queues behind them); the promotion runs as a second statement so that it sees rows
+ * the dispatcher committed while the first waited for a head's lock. A deadlock that still
+ * happens (a nack or another settle of the same leases) is retried.
+ */
+export async function finish(db: Executor, subscriptionId: string, keys: Key[], how: Finish, guard: RawBuilder<unknown>): Promise<KeyRow[]> {
+  if (keys.length === 0) return [];
+  return retryOnDeadlock(() =>
+    db.transaction().execute(async (trx) => {
+      const done = await sql<KeyRow & { subject: string }>`
+        WITH locked AS (
+          SELECT d.phase, d.seq FROM deliveries d
+          JOIN (${keyTable(keys)}) i ON d.phase = i.phase AND d.seq = i.seq
+          WHERE d.subscription_id = ${subscriptionId} AND ${amongKeys(keys)} AND d.state = 'pending' AND d.is_head AND ${guard}
+          ORDER BY d.subject
+          FOR UPDATE OF d
+        ), done AS (
+          UPDATE deliveries d SET state = ${how.state}, is_head = false, finished_at = now(), dead_reason = ${how.reason}
+          FROM locked l
+          WHERE d.subscription_id = ${subscriptionId} AND d.phase = l.phase AND d.seq = l.seq
+          RETURNING d.phase, d.seq, d.subject
+        ), counted AS (
+          INSERT INTO subscription_stats (subscription_id, shard, acked, settled)
+          SELECT ${subscriptionId}, ${settleShard()}, count(*) FILTER (WHERE ${how.state} = 'acked'), count(*) FILTER (WHERE phase = ${LIVE})
+          FROM done HAVING count(*) > 0
+          ON CONFLICT (subscription_id, shard) DO UPDATE SET
+            acked = subscription_stats.acked + EXCLUDED.acked, settled = subscription_stats.settled + EXCLUDED.settled
+        )
+        SELECT phase, seq, subject FROM done
+      `.execute(trx);
+      const subjects = [...new Set(done.rows.filter((row) => row.phase === PHASE_CODE.live).map((row) => row.subject))];
+      if (subjects.length > 0) await promoteHeads(trx, subscriptionId, subjects);
+      return done.rows;
+    }),
+  );
+}
+
+/** Each subject's lowest pending live message becomes its head, where the subject has none. */
+export async function promoteHeads(trx: Executor, subscriptionId: string, subjects: string[]): Promise<void> {
+  await sql`
+    UPDATE deliveries d SET is_head = true
+    FROM (
+      SELECT DISTINCT ON (e.subject) e.phase, e.seq, e.subject FROM deliveries e
+      WHERE e.subscription_id = ${subscriptionId} AND e.subject = ANY(${subjects}::text[]) AND e.state = 'pending' AND e.phase = ${LIVE}
+      ORDER BY e.subject, e.seq
+    ) h
+    WHERE d.subscription_id = ${subscriptionId} AND d.phase = h.phase AND d.seq = h.seq AND NOT d.is_head
+      AND NOT EXISTS (
+        SELECT 1 FROM deliveries x
+        WHERE x.subscription_id = ${subscriptionId} AND x.subject = h.subject AND x.phase = ${LIVE} AND x.is_head
+      )
+  `.execute(trx);
+}
+
+/** Names what happened to each ack id; those not settled are told apart as expired (handed out again) or not found. */
+async function outcomes(db: Executor, subscriptionId: string, ackIds: AckId[], settled: Map<string, SettleStatus>): Promise<SettleOutcome[]> {
+  const unsettled = ackIds.map(toKey).filter((key) => !settled.has(keyString(key)));
+  const stillPending = new Set<string>();
+  if (unsettled.length > 0) {
+    const rows = await sql<KeyRow>`
+      SELECT d.phase, d.seq FROM deliveries d JOIN (${keyTable(unsettled)}) i ON d.phase = i.phase AND d.seq = i.seq
+      WHERE d.subscription_id = ${subscriptionId} AND ${amongKeys(unsettled)} AND d.state = 'pending'
+    `.execute(db);
+    for (const row of rows.rows) stillPending.add(keyString(row));
+  }
+  return ackIds.map((ackId) => {
+    const key = keyString(toKey(ackId));
+    return { ackId, status: settled.get(key) ?? (stillPending.has(key) ? "expired" : "not_found") };
+  });
+}

@@ -1,0 +1,30 @@
+import { sql, type Kysely } from "kysely";
+import { expect } from "vitest";
+import type { Database } from "../../src/core/db/schema.js";
+import { PHASE_CODE } from "../../src/mom/ledger/ledger.js";
+
+/**
+ * The ledger's invariant, checked from its tables: every (subscription, subject) with pending
+ * live rows has exactly one head, its lowest pending row; no finished row is a head; every
+ * pending prefill row is its own head. Run at the end of every concurrency test, once the
+ * system is quiet (or stopped).
+ */
+export async function expectOneHeadPerSubject(db: Kysely<Database>, subscriptionIds?: readonly string[]): Promise<void> {
+  const only = subscriptionIds ? sql`AND subscription_id = ANY(${[...subscriptionIds]}::uuid[])` : sql``;
+  const wrongHeads = await sql<{ subscription_id: string; subject: string; heads: number; head_seq: number | null; first_seq: number }>`
+    SELECT subscription_id, subject, count(*) FILTER (WHERE is_head)::int AS heads,
+      min(seq) FILTER (WHERE is_head) AS head_seq, min(seq) AS first_seq
+    FROM deliveries
+    WHERE state = 'pending' AND phase = ${PHASE_CODE.live} ${only}
+    GROUP BY subscription_id, subject
+    HAVING count(*) FILTER (WHERE is_head) <> 1 OR min(seq) FILTER (WHERE is_head) <> min(seq)
+    LIMIT 10
+  `.execute(db);
+  expect(wrongHeads.rows, "subjects without exactly one head at their first pending message").toEqual([]);
+  const strayHeads = await sql<{ subscription_id: string; phase: number; seq: number; state: string }>`
+    SELECT subscription_id, phase, seq, state FROM deliveries
+    WHERE ((is_head AND state <> 'pending') OR (NOT is_head AND state = 'pending' AND phase = ${PHASE_CODE.prefill})) ${only}
+    LIMIT 10
+  `.execute(db);
+  expect(strayHeads.rows, "finished heads, or pending prefill messages that are not heads").toEqual([]);
+}
