@@ -10,6 +10,7 @@ import { RetryPolicy } from "./messages/push/retry-policy.js";
 import { NodeWebhookClient } from "./messages/push/webhook-client.js";
 import { messagesRouter } from "./messages/router.js";
 import { WakeHub } from "./messages/wake-hub.js";
+import { OperationalEvents } from "./operations/operational-events.js";
 import { subscriptionsRouter } from "./subscriptions/router.js";
 import { PostgresSubscriptionStore } from "./subscriptions/subscription-store.js";
 import { Subscriptions } from "./subscriptions/subscriptions.js";
@@ -23,8 +24,9 @@ export function setupConsumer(deps: ServiceDeps): Service {
   const logger = deps.logger.child({ service: "consumer" });
   const ledger = new PostgresDeliveryLedger(deps.db);
   const hub = new WakeHub(deps.broker);
-  const subscriptionStore = new PostgresSubscriptionStore(deps.db);
-  const pushStore = new PostgresPushStore(deps.db);
+  const events = new OperationalEvents(deps.db, deps.broker, deps.version, logger);
+  const subscriptionStore = new PostgresSubscriptionStore(deps.db, events);
+  const pushStore = new PostgresPushStore(deps.db, events);
   const guard = new AddressGuard(config.push.allowPrivate);
   const subscriptions = new Subscriptions(
     subscriptionStore,
@@ -88,6 +90,7 @@ export function setupConsumer(deps: ServiceDeps): Service {
     name: "consumer",
     router,
     async start() {
+      events.start();
       supervisor.start();
       sweeper = setInterval(() => void sweep(), SWEEP_INTERVAL_MS);
       sweeper.unref();
@@ -95,6 +98,7 @@ export function setupConsumer(deps: ServiceDeps): Service {
     async stop() {
       clearInterval(sweeper);
       await supervisor.stop();
+      await events.stop();
       hub.close();
     },
   };

@@ -12,6 +12,7 @@ import type {
   getSubscriptionRoute,
   listAttemptsRoute,
   listSubscriptionsRoute,
+  resumeSubscriptionRoute,
   rotateSecretRoute,
   rotateTokenRoute,
   updateSubscriptionRoute,
@@ -29,6 +30,7 @@ export function present(subscription: Subscription) {
     statusReason: subscription.statusReason,
     ackTimeoutSeconds: subscription.ackTimeoutSeconds,
     maxDeliveries: subscription.maxDeliveries,
+    slo: subscription.slo ?? null,
     prefill: { enabled: prefill.enabled, status: prefill.status, total: prefill.total, sent: prefill.sent, error: prefill.error },
     createdAt: subscription.createdAt.toISOString(),
     updatedAt: subscription.updatedAt.toISOString(),
@@ -74,6 +76,13 @@ export function subscriptionHandlers(subscriptions: Subscriptions, pushStore: Pu
     return c.body(null, 204);
   };
 
+  const resume: RouteHandler<typeof resumeSubscriptionRoute, AppEnv> = async (c) => {
+    const { name } = c.req.valid("param");
+    const resumed = await subscriptions.resume(name, requireSubscriptionAccess(c, name));
+    c.get("logger").info({ subscription: name }, "subscription resumed");
+    return c.json(present(resumed), 200);
+  };
+
   const rotateToken: RouteHandler<typeof rotateTokenRoute, AppEnv> = async (c) => {
     const principal = requirePrincipal(c, "admin");
     const token = await subscriptions.rotateToken(c.req.valid("param").name, principal);
@@ -98,5 +107,5 @@ export function subscriptionHandlers(subscriptions: Subscriptions, pushStore: Pu
     return c.json({ data: items.map((attempt) => ({ ...attempt, startedAt: attempt.startedAt.toISOString() })), nextCursor }, 200);
   };
 
-  return { create, list, get, update, remove, rotateToken, rotateSecret, listAttempts };
+  return { create, list, get, update, remove, resume, rotateToken, rotateSecret, listAttempts };
 }

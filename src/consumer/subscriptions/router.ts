@@ -8,6 +8,7 @@ import {
   getSubscriptionRoute,
   listAttemptsRoute,
   listSubscriptionsRoute,
+  resumeSubscriptionRoute,
   rotateSecretRoute,
   rotateTokenRoute,
   updateSubscriptionRoute,
@@ -22,6 +23,7 @@ export function subscriptionsRouter(subscriptions: Subscriptions, pushStore: Pus
   router.openapi(getSubscriptionRoute, handlers.get);
   router.openapi(updateSubscriptionRoute, handlers.update);
   router.openapi(deleteSubscriptionRoute, handlers.remove);
+  router.openapi(resumeSubscriptionRoute, handlers.resume);
   router.openapi(rotateTokenRoute, handlers.rotateToken);
   router.openapi(rotateSecretRoute, handlers.rotateSecret);
   router.openapi(listAttemptsRoute, handlers.listAttempts);

@@ -4,6 +4,7 @@ import { PageQuerySchema, bearer, json, jsonBody, problems } from "../../core/ht
 import {
   CreateSubscriptionSchema,
   DeliverySchema,
+  SloSchema,
   SubscriptionNameSchema,
   UpdateSubscriptionSchema,
   WebhookSecretSchema,
@@ -20,6 +21,7 @@ export const SubscriptionSchema = z
     statusReason: z.string().nullable(),
     ackTimeoutSeconds: z.number().int(),
     maxDeliveries: z.number().int(),
+    slo: SloSchema.nullable(),
     prefill: z.object({
       enabled: z.boolean(),
       status: z.enum(["pending", "running", "done", "failed"]),
@@ -106,6 +108,18 @@ export const deleteSubscriptionRoute = createRoute({
   security: bearer,
   request: { params: NameParamSchema },
   responses: { 204: { description: "Deleted" }, ...problems(404) },
+});
+
+export const resumeSubscriptionRoute = createRoute({
+  method: "post",
+  path: "/v1/subscriptions/{name}/resume",
+  tags: ["subscriptions"],
+  summary: "Resume a paused or disabled subscription",
+  description:
+    "Admin or the subscription's own token. Everything queued while it was paused or disabled is delivered, in per-subject order, each once (push: with its webhook-id); a disabled one publishes subscription.resumed. Resuming an active subscription changes nothing.",
+  security: bearer,
+  request: { params: NameParamSchema },
+  responses: { 200: json(SubscriptionSchema, "Active"), ...problems(404) },
 });
 
 export const rotateTokenRoute = createRoute({

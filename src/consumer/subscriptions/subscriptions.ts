@@ -126,8 +126,11 @@ export class Subscriptions {
     if (patch.delivery && (patch.delivery.mode === "push") !== (current.delivery.mode === "push")) {
       throw new AppError("unprocessable", "a subscription cannot switch between pull and push; create another one");
     }
+    const { slo: _previousSlo, ...rest } = specOf(current);
+    const slo = patch.slo === undefined ? current.slo : (patch.slo ?? undefined);
     const spec = {
-      ...specOf(current),
+      ...rest,
+      ...(slo ? { slo } : {}),
       ...(patch.description !== undefined ? { description: patch.description } : {}),
       ...(patch.filters ? { filters: patch.filters } : {}),
       ...(patch.delivery ? { delivery: withoutSecret(patch.delivery) } : {}),
@@ -141,8 +144,21 @@ export class Subscriptions {
     });
     if (!updated) throw notFound(`subscription ${name}`);
     this.cache.delete(name);
+    // A resumed subscription's backlog goes out now, not at each message's next retry time.
+    if (updated.resumedNow) await this.ledger.releaseWaiting(updated.id);
     if (patch.status === "active") this.broker.wake(updated.id);
-    return updated;
+    const { resumedNow: _resumedNow, ...subscription } = updated;
+    return subscription;
+  }
+
+  /**
+   * `status: active` by one call, for the admin or the subscription's own token (its owner fixed
+   * the endpoint): what queued while it was paused or disabled is delivered, in per-subject order.
+   */
+  async resume(name: string, principal: Principal): Promise<Subscription> {
+    const current = await this.access(name, principal);
+    if (current.status === "active") return current;
+    return this.update(name, { status: "active" }, principal);
   }
 
   async delete(name: string, principal: Principal): Promise<void> {

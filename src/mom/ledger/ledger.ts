@@ -117,6 +117,8 @@ export interface DeliveryLedger {
   stats(target: LeaseTarget): Promise<LedgerStats>;
   /** Messages waiting or in flight, by subscription name (for the metrics gauge). */
   pendingBySubscription(): Promise<Map<string, number>>;
+  /** Makes every waiting message available now (a resume); returns how many were waiting. */
+  releaseWaiting(subscriptionId: string): Promise<number>;
   /** Removes bookkeeping of subjects with nothing pending; returns how many were removed. */
   sweep(limit: number): Promise<number>;
 }

@@ -17,6 +17,7 @@ import {
   type SettleOutcome,
   type SettleStatus,
 } from "./ledger.js";
+import { releaseWaiting } from "./release.js";
 
 interface Key {
   phase: number;
@@ -350,6 +351,10 @@ export class PostgresDeliveryLedger implements DeliveryLedger {
       `.execute(trx);
       return dead.rows.length;
     });
+  }
+
+  releaseWaiting(subscriptionId: string): Promise<number> {
+    return releaseWaiting(this.db, subscriptionId);
   }
 
   /**
