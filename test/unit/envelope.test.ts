@@ -216,7 +216,7 @@ describe("NotificationInputSchema: envelope", () => {
 
   it("lists every certificate type except certificate.snapshot as producible, and no operational type", () => {
     expect(PRODUCED_TYPES).toEqual(CERTIFICATE_TYPES.filter((type) => type !== "certificate.snapshot"));
-    expect(NOTIFICATION_TYPES).toEqual([...CERTIFICATE_TYPES, "subscription.disabled", "subscription.resumed", "subscription.lagging", "subscription.recovered"]);
+    expect(NOTIFICATION_TYPES).toEqual([...CERTIFICATE_TYPES, "prefill.completed", "subscription.disabled", "subscription.resumed", "subscription.lagging", "subscription.recovered"]);
   });
 
   it("refuses an unknown top-level field", () => {

@@ -1,6 +1,13 @@
 import { z } from "@hono/zod-openapi";
 import { CertificateStateShape, identifier, utcTimestamp, type CertificateStatus } from "./certificate.js";
-import { OPERATIONAL_DATA_SCHEMAS, OPERATIONAL_TYPES, type OperationalData, type OperationalType } from "./operational.js";
+import {
+  OPERATIONAL_DATA_SCHEMAS,
+  OPERATIONAL_TYPES,
+  PREFILL_COMPLETED,
+  PrefillCompletedDataSchema,
+  type OperationalData,
+  type OperationalType,
+} from "./operational.js";
 
 export const CERTIFICATE_TYPES = [
   "certificate.issued",
@@ -15,7 +22,7 @@ export const CERTIFICATE_TYPES = [
 ] as const;
 export type CertificateType = (typeof CERTIFICATE_TYPES)[number];
 
-export const NOTIFICATION_TYPES = [...CERTIFICATE_TYPES, ...OPERATIONAL_TYPES] as const;
+export const NOTIFICATION_TYPES = [...CERTIFICATE_TYPES, PREFILL_COMPLETED, ...OPERATIONAL_TYPES] as const;
 export type NotificationType = (typeof NOTIFICATION_TYPES)[number];
 
 /** Types a producer may post; snapshots are made by prefill only, operational ones by certflow itself. */
@@ -80,9 +87,16 @@ export const CERTIFICATE_DATA_SCHEMAS = Object.fromEntries(CERTIFICATE_TYPES.map
 >;
 
 /** The `data` schema of every notification type. */
-export const DATA_SCHEMAS: Record<NotificationType, z.ZodType> = { ...CERTIFICATE_DATA_SCHEMAS, ...OPERATIONAL_DATA_SCHEMAS };
+export const DATA_SCHEMAS: Record<NotificationType, z.ZodType> = {
+  ...CERTIFICATE_DATA_SCHEMAS,
+  [PREFILL_COMPLETED]: PrefillCompletedDataSchema,
+  ...OPERATIONAL_DATA_SCHEMAS,
+};
 
-export type NotificationData = z.infer<(typeof CERTIFICATE_DATA_SCHEMAS)[CertificateType]> | OperationalData<OperationalType>;
+export type NotificationData =
+  | z.infer<(typeof CERTIFICATE_DATA_SCHEMAS)[CertificateType]>
+  | z.infer<typeof PrefillCompletedDataSchema>
+  | OperationalData<OperationalType>;
 
 export const SourceSchema = z.strictObject({ name: z.string().min(1).max(128), version: z.string().min(1).max(64) });
 

@@ -28,4 +28,17 @@ export const OPERATIONAL_DATA_SCHEMAS = {
 
 export type OperationalData<T extends OperationalType> = z.infer<(typeof OPERATIONAL_DATA_SCHEMAS)[T]>;
 
+/**
+ * The prefill boundary: one per prefill, delivered after every snapshot is finished and before
+ * any live message, also when nothing matched. Made by the ledger, never on the stream.
+ */
+export const PREFILL_COMPLETED = "prefill.completed";
+export const PrefillCompletedDataSchema = z
+  .strictObject({
+    subscriptionId: z.uuid(),
+    count: z.number().int().openapi({ description: "Snapshots sent before this marker" }),
+    position: z.number().int().openapi({ description: "The stream position P the snapshot reflects; live messages follow from P + 1" }),
+  })
+  .openapi("PrefillCompletedData");
+
 export const isCertificateType = (type: string): boolean => type.startsWith("certificate.");

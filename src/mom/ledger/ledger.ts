@@ -123,6 +123,9 @@ export interface DeliveryLedger {
   sweep(limit: number): Promise<number>;
 }
 
+/** The subject of a prefill's `prefill.completed` row: no certificate has an empty id. */
+export const PREFILL_MARKER_SUBJECT = "";
+
 const PHASE_CODE: Record<Phase, number> = { prefill: 0, live: 1 };
 const PHASE_NAME = ["prefill", "live"] as const;
 

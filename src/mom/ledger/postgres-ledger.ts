@@ -116,7 +116,7 @@ export class PostgresDeliveryLedger implements DeliveryLedger {
       const exhausted = rows.filter((row) => row.disposition === "exhausted");
       const stale = rows.filter((row) => row.disposition === "stale");
       if (exhausted.length > 0) {
-        const guard = sql`d.delivery_count >= ${target.maxDeliveries} AND d.available_at <= now()`;
+        const guard = sql`d.delivery_count - d.replay_base >= ${target.maxDeliveries} AND d.available_at <= now()`;
         deadLettered += (await this.finish(target.id, exhausted.map(keyOf), { state: "dead", reason: "max_deliveries" }, guard)).length;
       }
       if (stale.length > 0) {
@@ -147,12 +147,12 @@ export class PostgresDeliveryLedger implements DeliveryLedger {
         SELECT d.phase, d.seq,
           CASE
             WHEN d.phase = 1 AND d.seq < ${live}::bigint THEN 'stale'
-            WHEN d.delivery_count >= ${target.maxDeliveries} THEN 'exhausted'
+            WHEN d.delivery_count - d.replay_base >= ${target.maxDeliveries} THEN 'exhausted'
             ELSE 'leased'
           END AS disposition
         FROM deliveries d
         WHERE d.subscription_id = ${target.id} AND d.state = 'pending' AND d.is_head AND d.available_at <= now()
-          AND (d.phase = 0 OR ${liveAllowed(target)})
+          AND (${prefillAllowed(target)} OR ${liveAllowed(target)})
         ORDER BY d.phase, d.seq
         LIMIT ${max}
         FOR UPDATE SKIP LOCKED
@@ -180,7 +180,7 @@ export class PostgresDeliveryLedger implements DeliveryLedger {
     const result = await sql<{ next: Date | null }>`
       SELECT min(d.available_at) AS next FROM deliveries d
       WHERE d.subscription_id = ${target.id} AND d.state = 'pending' AND d.is_head
-        AND (d.phase = 0 OR ${liveAllowed(target)})
+        AND (${prefillAllowed(target)} OR ${liveAllowed(target)})
     `.execute(this.db);
     return result.rows[0]?.next ?? undefined;
   }
@@ -201,7 +201,7 @@ export class PostgresDeliveryLedger implements DeliveryLedger {
     const ackIds = items.map((item) => item.ackId);
     const keys = ackIds.map(toKey);
     const settled = new Map<string, SettleStatus>();
-    const lastAttempt = sql`${LEASE_HELD} AND d.delivery_count >= ${target.maxDeliveries}`;
+    const lastAttempt = sql`${LEASE_HELD} AND d.delivery_count - d.replay_base >= ${target.maxDeliveries}`;
     for (const row of await this.finish(target.id, keys, { state: "dead", reason: "max_deliveries" }, lastAttempt)) {
       settled.set(keyString(row), "dead_lettered");
     }
@@ -342,7 +342,7 @@ export class PostgresDeliveryLedger implements DeliveryLedger {
       `.execute(trx);
       const heads = groups.rows.filter((group) => group.pending === group.added);
       await sql`
-        UPDATE deliveries d SET state = 'pending', delivery_count = 0, available_at = now(), finished_at = NULL, dead_reason = NULL,
+        UPDATE deliveries d SET state = 'pending', delivery_count = 0, replay_base = 0, available_at = now(), finished_at = NULL, dead_reason = NULL,
           is_head = d.phase = 0 OR (d.phase, d.seq) IN (
             SELECT * FROM unnest(${heads.map((head) => head.first_phase)}::smallint[], ${heads.map((head) => head.first_seq)}::bigint[])
           )
@@ -416,6 +416,13 @@ function liveAllowed(target: LeaseTarget) {
   ))`;
 }
 
+/** Snapshots go out at once; the prefill's boundary marker only when every snapshot is finished. */
+function prefillAllowed(target: LeaseTarget) {
+  return sql`(d.phase = 0 AND (d.subject <> '' OR NOT EXISTS (
+    SELECT 1 FROM deliveries p WHERE p.subscription_id = ${target.id} AND p.phase = 0 AND p.state = 'pending' AND p.is_head AND p.subject <> ''
+  )))`;
+}
+
 /**
  * A delivery's notification as JSON text: a live one as journaled (`n`), a prefill one made from
  * the copied state and its snapshot (`ps`), with an id derived from subscription and position,
@@ -424,10 +431,17 @@ function liveAllowed(target: LeaseTarget) {
 function messageJson(alias: string) {
   const row = (column: string) => sql.ref(`${alias}.${column}`);
   const snapshotId = sql`overlay(overlay(md5(${row("subscription_id")}::text || '/' || ${row("seq")}) placing '4' from 13) placing '8' from 17)::uuid`;
-  return sql<string>`CASE WHEN ${row("phase")} = 1 THEN n.envelope::text ELSE json_build_object(
+  const time = sql`to_char(ps.completed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+  return sql<string>`CASE WHEN ${row("phase")} = 1 THEN n.envelope::text
+    WHEN ${row("subject")} = '' THEN json_build_object(
+    'id', ${snapshotId}, 'type', 'prefill.completed',
+    'source', json_build_object('name', 'certflow', 'version', ps.source_version),
+    'time', ${time}, 'subject', ${row("subscription_id")}::text, 'parentId', NULL, 'correlationId', ${snapshotId},
+    'channel', 'prefill', 'data', json_build_object('subscriptionId', ${row("subscription_id")}, 'count', ps.total, 'position', ps.position))::text
+    ELSE json_build_object(
     'id', ${snapshotId}, 'type', 'certificate.snapshot',
     'source', json_build_object('name', 'certflow', 'version', ps.source_version),
-    'time', to_char(ps.completed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+    'time', ${time},
     'subject', ${row("subject")}, 'parentId', NULL, 'correlationId', ${snapshotId},
     'channel', 'prefill', 'data', ${row("payload")})::text END`;
 }

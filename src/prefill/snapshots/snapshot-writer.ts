@@ -1,6 +1,7 @@
 import { sql, type RawBuilder } from "kysely";
 import type { Executor } from "../../core/db/schema.js";
 import type { Filter, WhereKey } from "../../core/filters.js";
+import { PREFILL_MARKER_SUBJECT } from "../../mom/ledger/ledger.js";
 import type { PrefillJob } from "./prefill-queue.js";
 
 export interface SnapshotProgress {
@@ -81,6 +82,12 @@ export class PostgresSnapshotWriter implements SnapshotWriter {
           after = last;
           onProgress({ total, sent });
         }
+        // The boundary marker, last of the prefill rows (also when none matched); the ledger hands
+        // it out only once every snapshot is finished, and live messages only after it.
+        await sql`
+          INSERT INTO deliveries (subscription_id, phase, seq, subject, is_head)
+          VALUES (${job.subscriptionId}, 0, ${sent + 1}, ${PREFILL_MARKER_SUBJECT}, true)
+        `.execute(trx);
         await trx
           .insertInto("prefill_snapshots")
           .values({ subscription_id: job.subscriptionId, position: seq ?? 0, total: sent, source_version: this.sourceVersion })
