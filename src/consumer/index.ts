@@ -3,7 +3,7 @@ import { PostgresDeliveryLedger } from "../mom/ledger/postgres-ledger.js";
 import type { Service, ServiceDeps } from "../mom/service.js";
 import { Messages } from "./messages/messages.js";
 import { AddressGuard } from "./messages/push/address-guard.js";
-import { PushPump } from "./messages/push/push-pump.js";
+import { PushPump, pushLeaseSeconds } from "./messages/push/push-pump.js";
 import { PostgresPushStore } from "./messages/push/push-store.js";
 import { PushSupervisor } from "./messages/push/push-supervisor.js";
 import { RetryPolicy } from "./messages/push/retry-policy.js";
@@ -11,6 +11,7 @@ import { NodeWebhookClient } from "./messages/push/webhook-client.js";
 import { messagesRouter } from "./messages/router.js";
 import { WakeHub } from "./messages/wake-hub.js";
 import { OperationalEvents } from "./operations/operational-events.js";
+import { SloChecker } from "./operations/slo-checker.js";
 import { subscriptionsRouter } from "./subscriptions/router.js";
 import { PostgresSubscriptionStore } from "./subscriptions/subscription-store.js";
 import { Subscriptions } from "./subscriptions/subscriptions.js";
@@ -28,13 +29,15 @@ export function setupConsumer(deps: ServiceDeps): Service {
   const subscriptionStore = new PostgresSubscriptionStore(deps.db, events);
   const pushStore = new PostgresPushStore(deps.db, events);
   const guard = new AddressGuard(config.push.allowPrivate);
+  const slo = new SloChecker(deps.db, ledger, events, config.telemetry.sloCheckSeconds, logger);
   const subscriptions = new Subscriptions(
     subscriptionStore,
     ledger,
     deps.broker,
     deps.credentials,
     { ackTimeoutSeconds: config.delivery.ackTimeoutSeconds, maxDeliveries: config.delivery.maxDeliveries },
-    { guard, secretGraceSeconds: config.push.secretGraceSeconds },
+    { guard, secretGraceSeconds: config.push.secretGraceSeconds, leaseSeconds: pushLeaseSeconds(config.push.timeoutSeconds) },
+    { statsWindowSeconds: config.telemetry.statsWindowSeconds, sloState: (id) => slo.state(id) },
   );
   const messages = new Messages(ledger, hub, deps.broker, deps.metrics);
   const policy = new RetryPolicy({ scheduleSeconds: config.push.retryScheduleSeconds, retryAfterMaxSeconds: config.push.retryAfterMaxSeconds });
@@ -91,6 +94,7 @@ export function setupConsumer(deps: ServiceDeps): Service {
     router,
     async start() {
       events.start();
+      slo.start();
       supervisor.start();
       sweeper = setInterval(() => void sweep(), SWEEP_INTERVAL_MS);
       sweeper.unref();
@@ -98,6 +102,7 @@ export function setupConsumer(deps: ServiceDeps): Service {
     async stop() {
       clearInterval(sweeper);
       await supervisor.stop();
+      await slo.stop();
       await events.stop();
       hub.close();
     },

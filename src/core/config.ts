@@ -82,6 +82,8 @@ const EnvSchema = z.object({
   CERTFLOW_PUSH_SECRET_GRACE_SECONDS: integer(0, 30 * 86_400).default(86_400),
   CERTFLOW_CONVERSION_WORKERS: integer(1, 256).default(Math.max(1, availableParallelism())),
   CERTFLOW_CONVERSION_QUEUE: integer(1, 100_000).default(1000),
+  CERTFLOW_STATS_WINDOW_SECONDS: integer(1, 86_400).default(300),
+  CERTFLOW_SLO_CHECK_SECONDS: integer(1, 3600).default(10),
 });
 
 export type Config = ReturnType<typeof toConfig>;
@@ -119,6 +121,7 @@ function toConfig(env: z.infer<typeof EnvSchema>) {
       allowPrivate: env.CERTFLOW_PUSH_ALLOW_PRIVATE,
     },
     conversions: { workers: env.CERTFLOW_CONVERSION_WORKERS, queue: env.CERTFLOW_CONVERSION_QUEUE },
+    telemetry: { statsWindowSeconds: env.CERTFLOW_STATS_WINDOW_SECONDS, sloCheckSeconds: env.CERTFLOW_SLO_CHECK_SECONDS },
     services: env.SERVICES as ServiceName[],
     logLevel: env.LOG_LEVEL,
     shutdownTimeoutSeconds: env.CERTFLOW_SHUTDOWN_TIMEOUT_SECONDS,

@@ -37,6 +37,8 @@ const ENDPOINTS: Endpoint[] = [
   { method: "PATCH", path: "/v1/subscriptions/own", body: { description: "x" }, allowed: ["admin"] },
   { method: "POST", path: "/v1/subscriptions/own/token", allowed: ["admin"] },
   { method: "POST", path: "/v1/subscriptions/own/resume", allowed: ["admin", "own"] },
+  { method: "POST", path: "/v1/subscriptions/own/rewind", body: { fromSequence: 1 }, allowed: ["admin", "own"] },
+  { method: "GET", path: "/v1/subscriptions/own/position", allowed: ["admin", "own"] },
   { method: "GET", path: "/v1/subscriptions/own/messages", allowed: ["admin", "own"] },
   { method: "POST", path: "/v1/subscriptions/own/acks", body: { ackIds: ["l1.1"] }, allowed: ["admin", "own"] },
   { method: "POST", path: "/v1/subscriptions/own/nacks", body: { ackIds: ["l1.1"] }, allowed: ["admin", "own"] },

@@ -55,6 +55,7 @@ describe("loadConfig defaults", () => {
         allowPrivate: false,
       },
       conversions: { workers: availableParallelism(), queue: 1000 },
+      telemetry: { statsWindowSeconds: 300, sloCheckSeconds: 10 },
       services: ["producer", "dispatcher", "consumer", "prefill"],
       logLevel: "info",
       shutdownTimeoutSeconds: 20,
@@ -107,6 +108,8 @@ describe("loadConfig defaults", () => {
         CERTFLOW_PUSH_SECRET_GRACE_SECONDS: "30",
         CERTFLOW_CONVERSION_WORKERS: "3",
         CERTFLOW_CONVERSION_QUEUE: "50",
+        CERTFLOW_STATS_WINDOW_SECONDS: "60",
+        CERTFLOW_SLO_CHECK_SECONDS: "2",
       }),
     );
     expect(config).toEqual({
@@ -127,6 +130,7 @@ describe("loadConfig defaults", () => {
         allowPrivate: true,
       },
       conversions: { workers: 3, queue: 50 },
+      telemetry: { statsWindowSeconds: 60, sloCheckSeconds: 2 },
       services: ["consumer"],
       logLevel: "debug",
       shutdownTimeoutSeconds: 7,

@@ -12,7 +12,9 @@ import type {
   getSubscriptionRoute,
   listAttemptsRoute,
   listSubscriptionsRoute,
+  positionRoute,
   resumeSubscriptionRoute,
+  rewindSubscriptionRoute,
   rotateSecretRoute,
   rotateTokenRoute,
   updateSubscriptionRoute,
@@ -59,7 +61,8 @@ export function subscriptionHandlers(subscriptions: Subscriptions, pushStore: Pu
   const get: RouteHandler<typeof getSubscriptionRoute, AppEnv> = async (c) => {
     const { name } = c.req.valid("param");
     const { subscription, stats } = await subscriptions.describe(name, requireSubscriptionAccess(c, name));
-    return c.json({ ...present(subscription), stats }, 200);
+    const slo = stats.slo && { ...stats.slo, laggingSince: stats.slo.laggingSince?.toISOString() ?? null };
+    return c.json({ ...present(subscription), stats: { ...stats, slo } }, 200);
   };
 
   const update: RouteHandler<typeof updateSubscriptionRoute, AppEnv> = async (c) => {
@@ -81,6 +84,19 @@ export function subscriptionHandlers(subscriptions: Subscriptions, pushStore: Pu
     const resumed = await subscriptions.resume(name, requireSubscriptionAccess(c, name));
     c.get("logger").info({ subscription: name }, "subscription resumed");
     return c.json(present(resumed), 200);
+  };
+
+  const rewind: RouteHandler<typeof rewindSubscriptionRoute, AppEnv> = async (c) => {
+    const { name } = c.req.valid("param");
+    const principal = requireSubscriptionAccess(c, name);
+    const result = await subscriptions.rewind(name, principal, c.req.valid("json"));
+    c.get("logger").info({ subscription: name, ...result }, "subscription rewound");
+    return c.json(result, 200);
+  };
+
+  const position: RouteHandler<typeof positionRoute, AppEnv> = async (c) => {
+    const { name } = c.req.valid("param");
+    return c.json(await subscriptions.position(name, requireSubscriptionAccess(c, name)), 200);
   };
 
   const rotateToken: RouteHandler<typeof rotateTokenRoute, AppEnv> = async (c) => {
@@ -107,5 +123,5 @@ export function subscriptionHandlers(subscriptions: Subscriptions, pushStore: Pu
     return c.json({ data: items.map((attempt) => ({ ...attempt, startedAt: attempt.startedAt.toISOString() })), nextCursor }, 200);
   };
 
-  return { create, list, get, update, remove, resume, rotateToken, rotateSecret, listAttempts };
+  return { create, list, get, update, remove, resume, rewind, position, rotateToken, rotateSecret, listAttempts };
 }

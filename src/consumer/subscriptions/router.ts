@@ -8,7 +8,9 @@ import {
   getSubscriptionRoute,
   listAttemptsRoute,
   listSubscriptionsRoute,
+  positionRoute,
   resumeSubscriptionRoute,
+  rewindSubscriptionRoute,
   rotateSecretRoute,
   rotateTokenRoute,
   updateSubscriptionRoute,
@@ -24,6 +26,8 @@ export function subscriptionsRouter(subscriptions: Subscriptions, pushStore: Pus
   router.openapi(updateSubscriptionRoute, handlers.update);
   router.openapi(deleteSubscriptionRoute, handlers.remove);
   router.openapi(resumeSubscriptionRoute, handlers.resume);
+  router.openapi(rewindSubscriptionRoute, handlers.rewind);
+  router.openapi(positionRoute, handlers.position);
   router.openapi(rotateTokenRoute, handlers.rotateToken);
   router.openapi(rotateSecretRoute, handlers.rotateSecret);
   router.openapi(listAttemptsRoute, handlers.listAttempts);

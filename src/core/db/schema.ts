@@ -63,6 +63,7 @@ export interface OperationalOutboxTable {
 export interface SubscriptionLagTable {
   subscription_id: string;
   lagging_since: Date | null;
+  breaches: Generated<number>;
 }
 
 export interface NotificationsTable {

@@ -1,3 +1,9 @@
+import type { QueuePosition } from "./position.js";
+import type { RewindRequest, RewindResult } from "./rewind.js";
+import type { DeliveryTelemetry } from "./subscription-stats.js";
+
+export type { DeliveryTelemetry, QueuePosition, RewindRequest, RewindResult };
+
 /**
  * The delivery ledger: one queue per subscription, with the state of every message in it.
  *
@@ -117,6 +123,13 @@ export interface DeliveryLedger {
   stats(target: LeaseTarget): Promise<LedgerStats>;
   /** Messages waiting or in flight, by subscription name (for the metrics gauge). */
   pendingBySubscription(): Promise<Map<string, number>>;
+  /** Queues again every journaled notification from a sequence on that the filters match (see rewind.ts). */
+  rewind(request: RewindRequest): Promise<RewindResult>;
+  /** The first journal sequence accepted at or after a time, if any. */
+  sequenceAt(time: Date): Promise<number | undefined>;
+  queuePosition(subscriptionId: string, leaseSeconds: number, startSeq: number): Promise<QueuePosition>;
+  /** Delivered totals, ack latency percentiles and attempts per message, by subscription id. */
+  telemetry(windowSeconds: number, subscriptionId?: string): Promise<Map<string, DeliveryTelemetry>>;
   /** Makes every waiting message available now (a resume); returns how many were waiting. */
   releaseWaiting(subscriptionId: string): Promise<number>;
   /** Removes bookkeeping of subjects with nothing pending; returns how many were removed. */

@@ -17,7 +17,10 @@ import {
   type SettleOutcome,
   type SettleStatus,
 } from "./ledger.js";
+import { queuePosition, type QueuePosition } from "./position.js";
 import { releaseWaiting } from "./release.js";
+import { rewind, sequenceAt, type RewindRequest, type RewindResult } from "./rewind.js";
+import { deliveryTelemetry, type DeliveryTelemetry } from "./subscription-stats.js";
 
 interface Key {
   phase: number;
@@ -164,6 +167,10 @@ export class PostgresDeliveryLedger implements DeliveryLedger {
         FROM candidates c
         WHERE d.subscription_id = ${target.id} AND d.phase = c.phase AND d.seq = c.seq AND c.disposition = 'leased'
         RETURNING d.subscription_id, d.phase, d.seq, d.subject, d.delivery_count, d.payload
+      ), counted AS (
+        INSERT INTO subscription_stats (subscription_id, shard, delivered)
+        SELECT ${target.id}, ${statsShard()}, count(*) FROM leased HAVING count(*) > 0
+        ON CONFLICT (subscription_id, shard) DO UPDATE SET delivered = subscription_stats.delivered + EXCLUDED.delivered
       )
       SELECT l.phase, l.seq, l.delivery_count, 'leased' AS disposition, ${messageJson("l")} AS envelope
       FROM leased l
@@ -355,6 +362,22 @@ export class PostgresDeliveryLedger implements DeliveryLedger {
 
   releaseWaiting(subscriptionId: string): Promise<number> {
     return releaseWaiting(this.db, subscriptionId);
+  }
+
+  rewind(request: RewindRequest): Promise<RewindResult> {
+    return rewind(this.db, request);
+  }
+
+  sequenceAt(time: Date): Promise<number | undefined> {
+    return sequenceAt(this.db, time);
+  }
+
+  queuePosition(subscriptionId: string, leaseSeconds: number, startSeq: number): Promise<QueuePosition> {
+    return queuePosition(this.db, subscriptionId, leaseSeconds, startSeq);
+  }
+
+  telemetry(windowSeconds: number, subscriptionId?: string): Promise<Map<string, DeliveryTelemetry>> {
+    return deliveryTelemetry(this.db, windowSeconds, subscriptionId);
   }
 
   /**

@@ -37,6 +37,8 @@ export interface PushPumpDeps {
 /** How long past the request timeout a lease lasts: if this process dies mid-request, the message is retried then. */
 const LEASE_MARGIN_SECONDS = 30;
 const MAX_IDLE_MS = 60_000;
+
+export const pushLeaseSeconds = (timeoutSeconds: number) => timeoutSeconds + LEASE_MARGIN_SECONDS;
 /** How many answered deliveries, per unit of concurrency, may wait for their batch to be written. */
 const UNSETTLED_FACTOR = 4;
 /** A delivery limit no message reaches (the column is a 32-bit integer). */
@@ -87,7 +89,7 @@ export class PushPump {
   private target(): LeaseTarget {
     return {
       ...leaseTarget(this.endpoint.subscription),
-      ackTimeoutSeconds: this.options.timeoutSeconds + LEASE_MARGIN_SECONDS,
+      ackTimeoutSeconds: pushLeaseSeconds(this.options.timeoutSeconds),
       maxDeliveries: this.deps.policy.maxAttempts,
     };
   }

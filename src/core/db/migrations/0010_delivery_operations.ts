@@ -21,7 +21,8 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   await sql`
     CREATE TABLE subscription_lag (
       subscription_id uuid PRIMARY KEY REFERENCES subscriptions (id) ON DELETE CASCADE,
-      lagging_since timestamptz
+      lagging_since timestamptz,
+      breaches integer NOT NULL DEFAULT 0
     )`.execute(db);
 
   // Deliveries before the last rewind: the attempt budget counts from here, while ack ids keep
