@@ -12,6 +12,7 @@ import { messagesRouter } from "./messages/router.js";
 import { WakeHub } from "./messages/wake-hub.js";
 import { OperationalEvents } from "./operations/operational-events.js";
 import { SloChecker } from "./operations/slo-checker.js";
+import { registerSubscriptionMetrics } from "./operations/subscription-metrics.js";
 import { subscriptionsRouter } from "./subscriptions/router.js";
 import { PostgresSubscriptionStore } from "./subscriptions/subscription-store.js";
 import { Subscriptions } from "./subscriptions/subscriptions.js";
@@ -75,6 +76,11 @@ export function setupConsumer(deps: ServiceDeps): Service {
     const pending = await ledger.pendingBySubscription();
     gauge.reset();
     for (const [name, count] of pending) gauge.set({ subscription: name }, count);
+  });
+
+  registerSubscriptionMetrics(deps.metrics, deps.db, ledger, {
+    windowSeconds: config.telemetry.statsWindowSeconds,
+    pushLeaseSeconds: pushLeaseSeconds(config.push.timeoutSeconds),
   });
 
   let sweeper: NodeJS.Timeout | undefined;
