@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { AppError } from "../errors.js";
 import type { Metrics } from "../metrics.js";
 import type { App } from "./env.js";
+import { asyncApiDocument, asyncApiPage } from "./asyncapi.js";
 import { problemResponse } from "./problem.js";
 
 export type ReadinessChecks = Record<string, () => Promise<void>>;
@@ -45,6 +46,11 @@ export function mountOperations(app: App, options: OperationsOptions): void {
     },
     security: [{ bearer: [] }],
   });
+
+  const asyncApi = asyncApiDocument(options.version);
+  const asyncApiHtml = asyncApiPage(asyncApi);
+  app.get("/asyncapi.json", (c) => c.json(asyncApi));
+  app.get("/asyncapi", (c) => c.html(asyncApiHtml));
 
   app.get("/docs", (c) => c.html(DOCS_PAGE));
   const assetsDir = swaggerUiDir();
