@@ -5,6 +5,7 @@ import { certificatesRouter } from "./certificates/router.js";
 import { InspectNotifications } from "./notifications/inspect-notifications.js";
 import { PublishNotifications } from "./notifications/publish-notifications.js";
 import { notificationsRouter } from "./notifications/router.js";
+import { tracesRouter } from "./traces/router.js";
 import { PostgresProducerStore } from "./producers/producer-store.js";
 import { Producers } from "./producers/producers.js";
 import { producersRouter } from "./producers/router.js";
@@ -18,6 +19,7 @@ export function setupProducer(deps: ServiceDeps): Service {
   const registry = setupCertificateRegistry(deps);
   const router = createRouter();
   router.route("/", notificationsRouter(publish, new InspectNotifications(journal)));
+  router.route("/", tracesRouter(deps.db));
   router.route("/", certificatesRouter(journal, registry.registry));
   router.route("/", registry.router);
   router.route("/", producersRouter(producers));

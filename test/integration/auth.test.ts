@@ -39,6 +39,7 @@ const ENDPOINTS: Endpoint[] = [
   { method: "POST", path: "/v1/subscriptions/own/resume", allowed: ["admin", "own"] },
   { method: "POST", path: "/v1/subscriptions/own/rewind", body: { fromSequence: 1 }, allowed: ["admin", "own"] },
   { method: "GET", path: "/v1/subscriptions/own/position", allowed: ["admin", "own"] },
+  { method: "GET", path: "/v1/traces/01890000-0000-7000-8000-000000000000", allowed: ["admin", "producer"] },
   { method: "GET", path: "/v1/subscriptions/own/messages", allowed: ["admin", "own"] },
   { method: "POST", path: "/v1/subscriptions/own/acks", body: { ackIds: ["l1.1"] }, allowed: ["admin", "own"] },
   { method: "POST", path: "/v1/subscriptions/own/nacks", body: { ackIds: ["l1.1"] }, allowed: ["admin", "own"] },

@@ -77,8 +77,6 @@ export interface NotificationsTable {
   time: Timestamp;
   accepted_at: CreatedAt;
   envelope: ColumnType<unknown, string, never>;
-  traceparent: ColumnType<string | null, string | null | undefined, never>;
-  tracestate: ColumnType<string | null, string | null | undefined, never>;
 }
 
 export type DeliveryState = "pending" | "acked" | "dead" | "skipped";

@@ -112,6 +112,8 @@ export const NotificationSchema = z
     correlationId: uuid,
     channel: z.enum(CHANNELS),
     data: z.record(z.string(), z.unknown()),
+    traceparent: z.string().optional().openapi({ description: "W3C traceparent of this notification's span (its trace continues the producer's, or starts here)" }),
+    tracestate: z.string().optional().openapi({ description: "W3C tracestate, as the producer sent it" }),
   })
   .openapi("Notification");
 /** A notification as stored and served (its data as the journal holds it). */
@@ -126,6 +128,8 @@ export type Notification = {
   correlationId: string;
   channel: Channel;
   data: NotificationData;
+  traceparent?: string;
+  tracestate?: string;
 };
 
 /** What a producer posts; the server fills in the rest. */

@@ -1,3 +1,4 @@
+import { formatTraceparent, newSpanId, type TraceContext } from "../../core/trace-context.js";
 import { AppError, describeFieldErrors, fieldErrorsFromZod, type FieldError } from "../../core/errors.js";
 import { uuidv7 } from "../../core/ids.js";
 import type { Logger } from "../../core/logger.js";
@@ -31,9 +32,9 @@ export class PublishNotifications {
     private readonly metrics: Metrics,
   ) {}
 
-  async publishOne(input: NotificationInput, producer: Producer, logger: Logger): Promise<PublishResult> {
+  async publishOne(input: NotificationInput, producer: Producer, logger: Logger, trace?: TraceContext): Promise<PublishResult> {
     checkSourceName(input, producer, "source.name");
-    const [notification] = await this.envelopes([input], producer);
+    const [notification] = await this.envelopes([input], producer, trace);
     const known = await this.alreadyJournaled([input]);
     const journaled = known.get(notification!.id);
     if (journaled) return this.duplicate(notification!.id, journaled);
@@ -51,7 +52,7 @@ export class PublishNotifications {
   }
 
   /** Validates each item on its own: one bad item is reported, the others are still published. */
-  async publishBatch(items: readonly unknown[], producer: Producer, logger: Logger): Promise<ItemResult[]> {
+  async publishBatch(items: readonly unknown[], producer: Producer, logger: Logger, trace?: TraceContext): Promise<ItemResult[]> {
     const results: ItemResult[] = new Array(items.length);
     const valid: Array<{ index: number; input: NotificationInput }> = [];
     items.forEach((item, index) => {
@@ -68,6 +69,7 @@ export class PublishNotifications {
     const notifications = await this.envelopes(
       valid.map((item) => item.input),
       producer,
+      trace,
     );
     const known = await this.alreadyJournaled(valid.map((item) => item.input));
     const toPublish = notifications.map((notification, position) => ({ notification, index: valid[position]!.index }));
@@ -99,9 +101,10 @@ export class PublishNotifications {
   /**
    * Builds envelopes. The correlation id is inherited from the parent when the producer names
    * only the parent: from an earlier item of the same request, from what this process accepted
-   * lately, or from the journal; a parent nobody has seen roots the chain.
+   * lately, or from the journal; a parent nobody has seen roots the chain. Each notification is a
+   * span of the request's trace (a child of the caller's span, or of a new root).
    */
-  private async envelopes(inputs: readonly NotificationInput[], producer: Producer): Promise<Notification[]> {
+  private async envelopes(inputs: readonly NotificationInput[], producer: Producer, trace?: TraceContext): Promise<Notification[]> {
     const orphans = inputs
       .filter((input) => input.parentId && !input.correlationId && !this.recentCorrelations.has(input.parentId))
       .map((input) => input.parentId!);
@@ -127,6 +130,7 @@ export class PublishNotifications {
         correlationId,
         channel: "http",
         data: input.data,
+        ...(trace ? traceFields(trace) : {}),
       };
     });
   }
@@ -156,6 +160,11 @@ export class PublishNotifications {
     if (result.duplicate) this.metrics.notificationsDuplicate.inc();
     else this.metrics.notificationsAccepted.inc({ type: notification.type });
   }
+}
+
+function traceFields(trace: TraceContext): Pick<Notification, "traceparent" | "tracestate"> {
+  const traceparent = formatTraceparent(trace.traceId, newSpanId(), trace.flags);
+  return trace.tracestate ? { traceparent, tracestate: trace.tracestate } : { traceparent };
 }
 
 function sourceNameMismatch(input: NotificationInput, producer: Producer, path: string): FieldError | undefined {

@@ -10,6 +10,7 @@ import { parseRetryAfter, type RetryPolicy } from "./retry-policy.js";
 import { signatureHeader } from "./signature.js";
 import type { WebhookClient, WebhookResult } from "./webhook-client.js";
 import { isIP } from "node:net";
+import { attemptSpanId, formatTraceparent, parseTraceparent } from "../../../core/trace-context.js";
 
 export interface PushEndpoint {
   subscription: Subscription;
@@ -141,7 +142,11 @@ export class PushPump {
     const { subscription, secrets } = this.endpoint;
     const delivery = subscription.delivery as PushDelivery;
     const url = new URL(delivery.url);
-    const notificationId = (JSON.parse(message.notificationJson) as { id: string }).id;
+    const { id: notificationId, traceparent, tracestate } = JSON.parse(message.notificationJson) as {
+      id: string;
+      traceparent?: string;
+      tracestate?: string;
+    };
     const { contentType, body } = pushBody(delivery.format, message.notificationJson);
     const timestamp = Math.floor(Date.now() / 1000);
     const now = Date.now();
@@ -161,6 +166,7 @@ export class PushPump {
         "certflow-phase": message.phase,
         "certflow-sequence": String(message.sequence),
         "certflow-attempt": String(message.deliveryCount),
+        ...attemptTraceHeaders(traceparent, tracestate, subscription.id, message),
       },
     }));
     const succeeded = result.kind === "response" && result.status >= 200 && result.status < 300;
@@ -272,6 +278,14 @@ type Settlement =
   | { kind: "ack"; ackId: AckId; attempt: NewAttempt }
   | { kind: "retry"; ackId: AckId; delaySeconds: number; attempt: NewAttempt }
   | { kind: "hold"; ackId: AckId; attempt: NewAttempt };
+
+/** Each attempt is a span in the notification's trace, a child of its span, with an id derived from the attempt. */
+function attemptTraceHeaders(traceparent: string | undefined, tracestate: string | undefined, subscriptionId: string, message: LeasedMessage) {
+  const parent = parseTraceparent(traceparent);
+  if (!parent) return {};
+  const spanId = attemptSpanId(subscriptionId, message.phase, message.sequence, message.deliveryCount);
+  return { traceparent: formatTraceparent(parent.traceId, spanId, parent.flags), ...(tracestate ? { tracestate } : {}) };
+}
 
 function describeFailure(result: WebhookResult): string {
   if (result.kind === "error") return result.error;

@@ -31,6 +31,4 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   await sql`ALTER TABLE subscription_stats ADD COLUMN delivered bigint NOT NULL DEFAULT 0`.execute(db);
   // Recent acknowledgements, for accept-to-ack latency percentiles.
   await sql`CREATE INDEX deliveries_recently_finished ON deliveries (subscription_id, finished_at) WHERE state = 'acked'`.execute(db);
-
-  await sql`ALTER TABLE notifications ADD COLUMN traceparent text, ADD COLUMN tracestate text`.execute(db);
 }
