@@ -54,6 +54,7 @@ export function setupConsumer(deps: ServiceDeps): Service {
           store: pushStore,
           policy,
           metrics: deps.metrics,
+          tracing: deps.tracing,
           logger: logger.child({ subscription: endpoint.subscription.name }),
           client: new NodeWebhookClient({
             maxSockets: config.push.concurrency,

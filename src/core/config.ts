@@ -84,6 +84,9 @@ const EnvSchema = z.object({
   CERTFLOW_CONVERSION_QUEUE: integer(1, 100_000).default(1000),
   CERTFLOW_STATS_WINDOW_SECONDS: integer(1, 86_400).default(300),
   CERTFLOW_SLO_CHECK_SECONDS: integer(1, 3600).default(10),
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.url({ protocol: /^https?$/, error: "expected an http(s):// URL of an OTLP/HTTP collector" }).optional(),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z.url({ protocol: /^https?$/, error: "expected the http(s):// URL OTLP traces are posted to" }).optional(),
+  OTEL_SERVICE_NAME: z.string().min(1).max(200).default("certflow"),
 });
 
 export type Config = ReturnType<typeof toConfig>;
@@ -122,10 +125,18 @@ function toConfig(env: z.infer<typeof EnvSchema>) {
     },
     conversions: { workers: env.CERTFLOW_CONVERSION_WORKERS, queue: env.CERTFLOW_CONVERSION_QUEUE },
     telemetry: { statsWindowSeconds: env.CERTFLOW_STATS_WINDOW_SECONDS, sloCheckSeconds: env.CERTFLOW_SLO_CHECK_SECONDS },
+    tracing: { otlpTracesUrl: otlpTracesUrl(env), serviceName: env.OTEL_SERVICE_NAME },
     services: env.SERVICES as ServiceName[],
     logLevel: env.LOG_LEVEL,
     shutdownTimeoutSeconds: env.CERTFLOW_SHUTDOWN_TIMEOUT_SECONDS,
   };
+}
+
+/** OpenTelemetry's convention: the traces URL as given, or `/v1/traces` under the base endpoint; unset means no export. */
+function otlpTracesUrl(env: z.infer<typeof EnvSchema>): string | undefined {
+  if (env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) return env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT;
+  if (!env.OTEL_EXPORTER_OTLP_ENDPOINT) return undefined;
+  return `${env.OTEL_EXPORTER_OTLP_ENDPOINT.replace(/\/+$/, "")}/v1/traces`;
 }
 
 export class ConfigError extends Error {

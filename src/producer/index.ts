@@ -14,7 +14,7 @@ import { setupCertificateRegistry } from "./registry-setup.js";
 /** The producer side: credentials for producers, the notification API and the journal behind it, the certificate registry. */
 export function setupProducer(deps: ServiceDeps): Service {
   const journal = new PostgresNotificationJournal(deps.db);
-  const publish = new PublishNotifications(deps.broker, journal, deps.metrics);
+  const publish = new PublishNotifications(deps.broker, journal, deps.metrics, deps.tracing);
   const producers = new Producers(new PostgresProducerStore(deps.db), deps.credentials);
   const registry = setupCertificateRegistry(deps);
   const router = createRouter();

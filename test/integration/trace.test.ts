@@ -96,3 +96,53 @@ describe("trace context", () => {
     expect((await api.get("/v1/traces/01890000-0000-7000-8000-000000000000", ADMIN_TOKEN)).status).toBe(404);
   });
 });
+
+describe("span export", () => {
+  it("exports the accept and webhook spans over OTLP/HTTP to a collector, with the ids the headers carry", async () => {
+    const { createServer } = await import("node:http");
+    const spans: Array<{ traceId: string; spanId: string; parentSpanId?: string; name: string }> = [];
+    const collector = createServer((request, response) => {
+      const chunks: Buffer[] = [];
+      request.on("data", (chunk: Buffer) => chunks.push(chunk));
+      request.on("end", () => {
+        if (request.url === "/v1/traces") {
+          const body = JSON.parse(Buffer.concat(chunks).toString("utf8"));
+          for (const resource of body.resourceSpans ?? []) for (const scope of resource.scopeSpans ?? []) spans.push(...scope.spans);
+        }
+        response.writeHead(200, { "content-type": "application/json" });
+        response.end("{}");
+      });
+    });
+    await new Promise<void>((resolve) => collector.listen(0, "127.0.0.1", resolve));
+    try {
+      const port = (collector.address() as { port: number }).port;
+      endpoint = await startReceiver(() => ({ status: 204 }));
+      system = await startTestSystem({ env: { CERTFLOW_PUSH_ALLOW_PRIVATE: "true", OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}` } });
+      const { api } = system;
+      const producer = await createProducer(api);
+      const created = await api.post(
+        "/v1/subscriptions",
+        { name: "exported", filters: [{ types: ["certificate.*"] }], delivery: { mode: "push", url: endpoint.url } },
+        ADMIN_TOKEN,
+      );
+      expect(created.status).toBe(201);
+      const callerTrace = "4bf92f3577b34da6a3ce929d0e0e4736";
+      const callerSpan = "00f067aa0ba902b7";
+      const posted = await api.post("/v1/notifications", issued("cert-x"), producer, { headers: { traceparent: `00-${callerTrace}-${callerSpan}-01` } });
+      expect(posted.status).toBe(202);
+      await eventually(() => expect(endpoint!.requests).toHaveLength(1));
+      const webhookSpan = TRACEPARENT.exec(endpoint.requests[0]!.headers.traceparent!)!;
+      expect(webhookSpan[1]).toBe(callerTrace);
+      await eventually(() => expect(spans.map((span) => span.name).sort()).toEqual(["accept certificate.issued", "webhook exported"]), {
+        what: "both spans at the collector",
+      });
+      const accept = spans.find((span) => span.name.startsWith("accept"))!;
+      const webhook = spans.find((span) => span.name.startsWith("webhook"))!;
+      expect(accept).toMatchObject({ traceId: callerTrace, parentSpanId: callerSpan });
+      expect(webhook).toMatchObject({ traceId: callerTrace, parentSpanId: accept.spanId, spanId: webhookSpan[2] });
+    } finally {
+      collector.closeAllConnections();
+      await new Promise<void>((resolve) => collector.close(() => resolve()));
+    }
+  });
+});

@@ -1,4 +1,5 @@
-import { formatTraceparent, newSpanId, type TraceContext } from "../../core/trace-context.js";
+import { formatTraceparent, newSpanId, parseTraceparent, type TraceContext } from "../../core/trace-context.js";
+import { NO_TRACING, type Tracing } from "../../core/tracing.js";
 import { AppError, describeFieldErrors, fieldErrorsFromZod, type FieldError } from "../../core/errors.js";
 import { uuidv7 } from "../../core/ids.js";
 import type { Logger } from "../../core/logger.js";
@@ -30,10 +31,12 @@ export class PublishNotifications {
     private readonly broker: Broker,
     private readonly journal: NotificationJournal,
     private readonly metrics: Metrics,
+    private readonly tracing: Tracing = NO_TRACING,
   ) {}
 
   async publishOne(input: NotificationInput, producer: Producer, logger: Logger, trace?: TraceContext): Promise<PublishResult> {
     checkSourceName(input, producer, "source.name");
+    const started = new Date();
     const [notification] = await this.envelopes([input], producer, trace);
     const known = await this.alreadyJournaled([input]);
     const journaled = known.get(notification!.id);
@@ -47,12 +50,14 @@ export class PublishNotifications {
     }
     this.count(notification!, result);
     this.remember(notification!);
+    this.recordAccept(notification!, trace, started);
     logger.info({ notificationId: result.id, sequence: result.sequence, duplicate: result.duplicate }, "notification accepted");
     return result;
   }
 
   /** Validates each item on its own: one bad item is reported, the others are still published. */
   async publishBatch(items: readonly unknown[], producer: Producer, logger: Logger, trace?: TraceContext): Promise<ItemResult[]> {
+    const started = new Date();
     const results: ItemResult[] = new Array(items.length);
     const valid: Array<{ index: number; input: NotificationInput }> = [];
     items.forEach((item, index) => {
@@ -92,10 +97,32 @@ export class PublishNotifications {
       }
       this.count(notification, outcome);
       this.remember(notification);
+      this.recordAccept(notification, trace, started);
       results[index] = { index, ...outcome };
     });
     logger.info({ items: items.length, published: fresh.length }, "batch accepted");
     return results;
+  }
+
+  /** The notification's own span: from the request's arrival to the broker's acknowledgement. */
+  private recordAccept(notification: Notification, trace: TraceContext | undefined, started: Date): void {
+    const span = parseTraceparent(notification.traceparent);
+    if (!span || !trace) return;
+    this.tracing.record({
+      name: `accept ${notification.type}`,
+      kind: "server",
+      traceId: span.traceId,
+      spanId: span.spanId,
+      parentSpanId: trace.parentSpanId,
+      start: started,
+      end: new Date(),
+      attributes: {
+        "certflow.notification.id": notification.id,
+        "certflow.notification.type": notification.type,
+        "certflow.subject": notification.subject,
+        "certflow.correlation_id": notification.correlationId,
+      },
+    });
   }
 
   /**

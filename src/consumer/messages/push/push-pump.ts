@@ -1,5 +1,6 @@
 import type { Logger } from "../../../core/logger.js";
 import type { Metrics } from "../../../core/metrics.js";
+import type { Tracing } from "../../../core/tracing.js";
 import type { AckId, DeliveryLedger, LeasedMessage, LeaseTarget } from "../../../mom/ledger/ledger.js";
 import { leaseTarget, type PushDelivery, type Subscription } from "../../subscriptions/subscription.js";
 import type { WakeHub } from "../wake-hub.js";
@@ -32,6 +33,7 @@ export interface PushPumpDeps {
   client: WebhookClient;
   policy: RetryPolicy;
   metrics: Metrics;
+  tracing: Tracing;
   logger: Logger;
 }
 
@@ -170,6 +172,7 @@ export class PushPump {
       },
     }));
     const succeeded = result.kind === "response" && result.status >= 200 && result.status < 300;
+    this.recordAttempt(traceparent, message, startedAt, result, succeeded);
     this.deps.metrics.pushAttempts.observe({ outcome: succeeded ? "succeeded" : "failed" }, result.latencyMs / 1000);
     const attempt: NewAttempt = {
       subscriptionId: subscription.id,
@@ -195,6 +198,29 @@ export class PushPump {
     const retryAfter = result.kind === "response" ? parseRetryAfter(result.retryAfter) : undefined;
     const delaySeconds = this.deps.policy.delayAfter(message.deliveryCount, retryAfter) ?? 0;
     return this.settle({ kind: "retry", ackId: message.ackId, delaySeconds, attempt });
+  }
+
+  /** The attempt as a client span under the notification's span, with the id its `traceparent` header carried. */
+  private recordAttempt(traceparent: string | undefined, message: LeasedMessage, startedAt: Date, result: WebhookResult, succeeded: boolean): void {
+    const parent = parseTraceparent(traceparent);
+    if (!parent) return;
+    const { subscription } = this.endpoint;
+    this.deps.tracing.record({
+      name: `webhook ${subscription.name}`,
+      kind: "client",
+      traceId: parent.traceId,
+      spanId: attemptSpanId(subscription.id, message.phase, message.sequence, message.deliveryCount),
+      parentSpanId: parent.spanId,
+      start: startedAt,
+      end: new Date(startedAt.getTime() + result.latencyMs),
+      failed: !succeeded,
+      attributes: {
+        "certflow.subscription": subscription.name,
+        "certflow.attempt": message.deliveryCount,
+        "certflow.sequence": message.sequence,
+        ...(result.kind === "response" ? { "http.response.status_code": result.status } : { "error.type": result.error }),
+      },
+    });
   }
 
   /** IP literals skip the resolver, so they are checked here; names are checked as they resolve. */
