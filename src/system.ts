@@ -11,6 +11,7 @@ import { drainUnreadBodies } from "./core/http/unread-body.js";
 import { mountOperations } from "./core/http/operations.js";
 import type { Logger } from "./core/logger.js";
 import { createMetrics } from "./core/metrics.js";
+import { createTracing, type Tracing } from "./core/tracing.js";
 import { setupConsumer } from "./consumer/index.js";
 import { setupDispatcher } from "./dispatcher/index.js";
 import { JetStreamBroker } from "./mom/jetstream-broker.js";
@@ -73,7 +74,8 @@ export async function startSystem(config: Config, logger: Logger): Promise<Runni
     config.auth.adminToken,
     config.auth.cacheSeconds * 1000,
   );
-  const deps: ServiceDeps = { config, logger, db: database.db, broker, metrics, credentials, version: VERSION };
+  const tracing = createTracing(config.tracing, VERSION);
+  const deps: ServiceDeps = { config, logger, db: database.db, broker, metrics, credentials, tracing, version: VERSION };
   const services = config.services.map((name) => SETUP[name](deps));
 
   const app = createHttpApp({ logger, metrics, credentials, maxBodyBytes: config.http.maxBodyBytes });
@@ -100,7 +102,7 @@ export async function startSystem(config: Config, logger: Logger): Promise<Runni
     url: `http://127.0.0.1:${port}`,
     port,
     report,
-    stop: () => shutdown({ server, services, broker: broker!, database, logger, timeoutMs: config.shutdownTimeoutSeconds * 1000 }),
+    stop: () => shutdown({ server, services, broker: broker!, database, tracing, logger, timeoutMs: config.shutdownTimeoutSeconds * 1000 }),
   };
 }
 
@@ -125,6 +127,7 @@ interface ShutdownParts {
   broker: JetStreamBroker;
   database: DatabaseHandle;
   logger: Logger;
+  tracing: Tracing;
   timeoutMs: number;
 }
 
@@ -132,7 +135,7 @@ interface ShutdownParts {
  * Stops taking requests, lets in-flight ones finish (long-polls are answered at once), stops
  * background work after its current batch, drains NATS, then closes the database pool.
  */
-async function shutdown({ server, services, broker, database, logger, timeoutMs }: ShutdownParts): Promise<void> {
+async function shutdown({ server, services, broker, database, tracing, logger, timeoutMs }: ShutdownParts): Promise<void> {
   logger.info("shutting down");
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   // Connections that fall idle after close() (a long-poll just answered) are kept alive by
@@ -145,6 +148,7 @@ async function shutdown({ server, services, broker, database, logger, timeoutMs 
     await closed;
     await broker.close();
     await database.close();
+    await tracing.shutdown().catch((error: unknown) => logger.warn({ err: error }, "could not export the last spans"));
   })();
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<"timeout">((resolve) => {

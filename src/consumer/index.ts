@@ -3,13 +3,16 @@ import { PostgresDeliveryLedger } from "../mom/ledger/postgres-ledger.js";
 import type { Service, ServiceDeps } from "../mom/service.js";
 import { Messages } from "./messages/messages.js";
 import { AddressGuard } from "./messages/push/address-guard.js";
-import { PushPump } from "./messages/push/push-pump.js";
+import { PushPump, pushLeaseSeconds } from "./messages/push/push-pump.js";
 import { PostgresPushStore } from "./messages/push/push-store.js";
 import { PushSupervisor } from "./messages/push/push-supervisor.js";
 import { RetryPolicy } from "./messages/push/retry-policy.js";
 import { NodeWebhookClient } from "./messages/push/webhook-client.js";
 import { messagesRouter } from "./messages/router.js";
 import { WakeHub } from "./messages/wake-hub.js";
+import { OperationalEvents } from "./operations/operational-events.js";
+import { SloChecker } from "./operations/slo-checker.js";
+import { registerSubscriptionMetrics } from "./operations/subscription-metrics.js";
 import { subscriptionsRouter } from "./subscriptions/router.js";
 import { PostgresSubscriptionStore } from "./subscriptions/subscription-store.js";
 import { Subscriptions } from "./subscriptions/subscriptions.js";
@@ -20,16 +23,19 @@ export function setupConsumer(deps: ServiceDeps): Service {
   const logger = deps.logger.child({ service: "consumer" });
   const ledger = new PostgresDeliveryLedger(deps.db);
   const hub = new WakeHub(deps.broker);
-  const subscriptionStore = new PostgresSubscriptionStore(deps.db);
-  const pushStore = new PostgresPushStore(deps.db);
+  const events = new OperationalEvents(deps.db, deps.broker, deps.version, logger);
+  const subscriptionStore = new PostgresSubscriptionStore(deps.db, events);
+  const pushStore = new PostgresPushStore(deps.db, events);
   const guard = new AddressGuard(config.push.allowPrivate);
+  const slo = new SloChecker(deps.db, ledger, events, config.telemetry.sloCheckSeconds, logger);
   const subscriptions = new Subscriptions(
     subscriptionStore,
     ledger,
     deps.broker,
     deps.credentials,
     { ackTimeoutSeconds: config.delivery.ackTimeoutSeconds, maxDeliveries: config.delivery.maxDeliveries },
-    { guard, secretGraceSeconds: config.push.secretGraceSeconds },
+    { guard, secretGraceSeconds: config.push.secretGraceSeconds, leaseSeconds: pushLeaseSeconds(config.push.timeoutSeconds) },
+    { statsWindowSeconds: config.telemetry.statsWindowSeconds, sloState: (id) => slo.state(id) },
   );
   const messages = new Messages(ledger, hub, deps.broker, deps.metrics);
   const policy = new RetryPolicy({ scheduleSeconds: config.push.retryScheduleSeconds, retryAfterMaxSeconds: config.push.retryAfterMaxSeconds });
@@ -45,6 +51,7 @@ export function setupConsumer(deps: ServiceDeps): Service {
           store: pushStore,
           policy,
           metrics: deps.metrics,
+          tracing: deps.tracing,
           logger: logger.child({ subscription: endpoint.subscription.name }),
           client: new NodeWebhookClient({
             maxSockets: config.push.concurrency,
@@ -74,6 +81,11 @@ export function setupConsumer(deps: ServiceDeps): Service {
     for (const [status, count] of supervisor.pumpsByStatus()) gauge.set({ status }, count);
   });
 
+  registerSubscriptionMetrics(deps.metrics, deps.db, ledger, {
+    windowSeconds: config.telemetry.statsWindowSeconds,
+    pushLeaseSeconds: pushLeaseSeconds(config.push.timeoutSeconds),
+  });
+
   const router = createRouter();
   router.route("/", subscriptionsRouter(subscriptions, pushStore));
   router.route("/", messagesRouter(subscriptions, messages));
@@ -81,10 +93,14 @@ export function setupConsumer(deps: ServiceDeps): Service {
     name: "consumer",
     router,
     async start() {
+      events.start();
+      slo.start();
       supervisor.start();
     },
     async stop() {
       await supervisor.stop();
+      await slo.stop();
+      await events.stop();
       hub.close();
     },
   };

@@ -118,6 +118,11 @@ const EnvSchema = z.object({
   CERTFLOW_EMULATOR_DEDUPE: z.enum(["none", "txId"]).optional(),
   CERTFLOW_EMULATOR_STREAM_READS: booleanFlag.optional(),
   CERTFLOW_EMULATOR_SEED: integer(0, 2 ** 32 - 1).optional(),
+  CERTFLOW_STATS_WINDOW_SECONDS: integer(1, 86_400).default(300),
+  CERTFLOW_SLO_CHECK_SECONDS: integer(1, 3600).default(10),
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.url({ protocol: /^https?$/, error: "expected an http(s):// URL of an OTLP/HTTP collector" }).optional(),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z.url({ protocol: /^https?$/, error: "expected the http(s):// URL OTLP traces are posted to" }).optional(),
+  OTEL_SERVICE_NAME: z.string().min(1).max(200).default("certflow"),
 });
 
 export type Config = ReturnType<typeof toConfig>;
@@ -175,6 +180,8 @@ function toConfig(env: z.infer<typeof EnvSchema>) {
         seed: env.CERTFLOW_EMULATOR_SEED,
       }),
     },
+    telemetry: { statsWindowSeconds: env.CERTFLOW_STATS_WINDOW_SECONDS, sloCheckSeconds: env.CERTFLOW_SLO_CHECK_SECONDS },
+    tracing: { otlpTracesUrl: otlpTracesUrl(env), serviceName: env.OTEL_SERVICE_NAME },
     services: env.SERVICES as ServiceName[],
     logLevel: env.LOG_LEVEL,
     shutdownTimeoutSeconds: env.CERTFLOW_SHUTDOWN_TIMEOUT_SECONDS,
@@ -185,6 +192,13 @@ function definedOnly<T extends Record<string, unknown>>(values: T): Partial<{ [K
   return Object.fromEntries(Object.entries(values).filter(([, value]) => value !== undefined)) as Partial<{
     [K in keyof T]: Exclude<T[K], undefined>;
   }>;
+}
+
+/** OpenTelemetry's convention: the traces URL as given, or `/v1/traces` under the base endpoint; unset means no export. */
+function otlpTracesUrl(env: z.infer<typeof EnvSchema>): string | undefined {
+  if (env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) return env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT;
+  if (!env.OTEL_EXPORTER_OTLP_ENDPOINT) return undefined;
+  return `${env.OTEL_EXPORTER_OTLP_ENDPOINT.replace(/\/+$/, "")}/v1/traces`;
 }
 
 export class ConfigError extends Error {

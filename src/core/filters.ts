@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { NOTIFICATION_TYPES } from "./notifications/envelope.js";
+import { isCertificateType } from "./notifications/operational.js";
 
 export const WHERE_KEYS = ["gridArea", "owner", "energySource", "kind", "deviceId"] as const;
 export type WhereKey = (typeof WHERE_KEYS)[number];
@@ -13,7 +14,7 @@ export const TypePatternSchema = z
       pattern === "*" ||
       (NOTIFICATION_TYPES as readonly string[]).includes(pattern) ||
       TYPE_PREFIXES.some((prefix) => pattern === `${prefix}.*`),
-    { error: `expected "*", "certificate.*" or one of ${NOTIFICATION_TYPES.join(", ")}` },
+    { error: `expected "*", "certificate.*", "subscription.*" or one of ${NOTIFICATION_TYPES.join(", ")}` },
   );
 
 const whereValues = z.array(z.string().min(1).max(128)).min(1, { error: "list at least one value" }).max(1000);
@@ -46,11 +47,15 @@ export interface Matchable {
 
 export type Matcher = (notification: Matchable) => boolean;
 
+/**
+ * `*` is every certificate type: operational notifications (`subscription.*`) are opt-in, so a
+ * subscriber that expects certificate states never meets one it did not ask for.
+ */
 function typeMatcher(patterns: readonly string[]): (type: string) => boolean {
-  if (patterns.includes("*")) return () => true;
+  const all = patterns.includes("*");
   const exact = new Set(patterns.filter((pattern) => !pattern.endsWith(".*")));
   const prefixes = patterns.filter((pattern) => pattern.endsWith(".*")).map((pattern) => pattern.slice(0, -1));
-  return (type) => exact.has(type) || prefixes.some((prefix) => type.startsWith(prefix));
+  return (type) => (all && isCertificateType(type)) || exact.has(type) || prefixes.some((prefix) => type.startsWith(prefix));
 }
 
 function whereMatcher(where: Filter["where"]): (data: Matchable["data"]) => boolean {

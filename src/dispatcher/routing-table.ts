@@ -47,13 +47,12 @@ export class RoutingTable {
   private async load(): Promise<void> {
     if ((await this.directory.revision()) === this.revision) return;
     const snapshot = await this.directory.snapshot();
-    this.routes = snapshot.subscriptions
-      .filter((subscription) => subscription.status !== "disabled")
-      .map((subscription) => ({
-        subscriptionId: subscription.id,
-        startSeq: subscription.startSeq,
-        matches: compileFilters(subscription.filters),
-      }));
+    // Paused and disabled subscriptions keep queueing: resuming delivers what came meanwhile.
+    this.routes = snapshot.subscriptions.map((subscription) => ({
+      subscriptionId: subscription.id,
+      startSeq: subscription.startSeq,
+      matches: compileFilters(subscription.filters),
+    }));
     this.revision = snapshot.revision;
   }
 

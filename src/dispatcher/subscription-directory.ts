@@ -1,10 +1,9 @@
 import { sql } from "kysely";
-import type { Executor, SubscriptionStatus } from "../core/db/schema.js";
+import type { Executor } from "../core/db/schema.js";
 import { FiltersSchema, type Filter } from "../core/filters.js";
 
 export interface RoutableSubscription {
   id: string;
-  status: SubscriptionStatus;
   startSeq: number;
   filters: Filter[];
 }
@@ -31,14 +30,14 @@ export class PostgresSubscriptionDirectory implements SubscriptionDirectory {
 
   async snapshot(): Promise<SubscriptionSnapshot> {
     // One statement is one snapshot: the revision and the rows cannot disagree.
-    const result = await sql<{ revision: number; id: string | null; status: SubscriptionStatus; start_seq: number; filters: unknown }>`
-      SELECT c.revision, s.id, s.status, s.start_seq, s.filters
+    const result = await sql<{ revision: number; id: string | null; start_seq: number; filters: unknown }>`
+      SELECT c.revision, s.id, s.start_seq, s.filters
       FROM subscription_changes c LEFT JOIN subscriptions s ON true
     `.execute(this.db);
     const revision = result.rows[0]?.revision ?? 0;
     const subscriptions = result.rows
       .filter((row): row is typeof row & { id: string } => row.id !== null)
-      .map((row) => ({ id: row.id, status: row.status, startSeq: row.start_seq, filters: FiltersSchema.parse(row.filters) }));
+      .map((row) => ({ id: row.id, startSeq: row.start_seq, filters: FiltersSchema.parse(row.filters) }));
     return { revision, subscriptions };
   }
 }

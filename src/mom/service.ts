@@ -4,6 +4,7 @@ import type { Executor } from "../core/db/schema.js";
 import type { App } from "../core/http/env.js";
 import type { Logger } from "../core/logger.js";
 import type { Metrics } from "../core/metrics.js";
+import type { Tracing } from "../core/tracing.js";
 import type { Broker } from "./broker.js";
 
 /** What every service is built from; `src/main.ts` makes one set per process. */
@@ -14,6 +15,8 @@ export interface ServiceDeps {
   broker: Broker;
   metrics: Metrics;
   credentials: CredentialResolver;
+  /** Span export (OTLP), or nothing when not configured. */
+  tracing: Tracing;
   /** The running certflow version, e.g. for the source of messages it makes itself. */
   version: string;
 }

@@ -1,5 +1,6 @@
 import type { Logger } from "../core/logger.js";
 import { CertificateStateSchema, type CertificateState } from "../core/notifications/certificate.js";
+import { isCertificateType } from "../core/notifications/operational.js";
 import type { StreamMessage } from "../mom/broker.js";
 import type { CertificateStateStore, StateChange } from "./read-model/certificate-states.js";
 
@@ -29,7 +30,10 @@ export class Projection {
 
   private stateOf(message: StreamMessage): CertificateState | undefined {
     try {
-      const data = (JSON.parse(decoder.decode(message.data)) as { data?: Record<string, unknown> }).data ?? {};
+      const notification = JSON.parse(decoder.decode(message.data)) as { type?: string; data?: Record<string, unknown> };
+      // Operational notifications (subscription.*) describe no certificate: nothing to project.
+      if (typeof notification.type === "string" && !isCertificateType(notification.type)) return undefined;
+      const data = notification.data ?? {};
       const picked = Object.fromEntries(STATE_KEYS.filter((key) => data[key] !== undefined).map((key) => [key, data[key]]));
       const parsed = CertificateStateSchema.safeParse(picked);
       if (parsed.success) return parsed.data;

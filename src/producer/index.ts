@@ -5,6 +5,7 @@ import { certificatesRouter } from "./certificates/router.js";
 import { InspectNotifications } from "./notifications/inspect-notifications.js";
 import { PublishNotifications } from "./notifications/publish-notifications.js";
 import { notificationsRouter } from "./notifications/router.js";
+import { tracesRouter } from "./traces/router.js";
 import { PostgresProducerStore } from "./producers/producer-store.js";
 import { Producers } from "./producers/producers.js";
 import { producersRouter } from "./producers/router.js";
@@ -13,11 +14,12 @@ import { setupCertificateRegistry } from "./registry-setup.js";
 /** The producer side: credentials for producers, the notification API and the journal behind it, the certificate registry. */
 export function setupProducer(deps: ServiceDeps): Service {
   const journal = new PostgresNotificationJournal(deps.db);
-  const publish = new PublishNotifications(deps.broker, journal, deps.metrics);
+  const publish = new PublishNotifications(deps.broker, journal, deps.metrics, deps.tracing);
   const producers = new Producers(new PostgresProducerStore(deps.db), deps.credentials);
   const registry = setupCertificateRegistry(deps);
   const router = createRouter();
   router.route("/", notificationsRouter(publish, new InspectNotifications(journal)));
+  router.route("/", tracesRouter(deps.db));
   router.route("/", certificatesRouter(journal, registry.registry));
   router.route("/", registry.router);
   router.route("/", producersRouter(producers));

@@ -105,12 +105,13 @@ describe("prefill in its own process", () => {
     worker = await startServiceProcess(workerEnv);
     await eventually(async () => expect((await prefillOf(system!, subscription.name)).status).toBe("done"), { timeoutMs: 120_000, intervalMs: 100 });
     expect(await prefillOf(system, subscription.name)).toMatchObject({ status: "done", total: 100_000, sent: 100_000 });
-    const ledger = await sql<{ rows: number; subjects: number; snapshots: number; min: number; max: number }>`
+    const ledger = await sql<{ rows: number; subjects: number; snapshots: number; min: number; max: number; markers: number }>`
       SELECT count(*)::int AS rows, count(DISTINCT subject)::int AS subjects,
-             (SELECT count(*) FROM prefill_snapshots)::int AS snapshots, min(seq)::int AS min, max(seq)::int AS max
-      FROM deliveries WHERE phase = 0
+             (SELECT count(*) FROM prefill_snapshots)::int AS snapshots, min(seq)::int AS min, max(seq)::int AS max,
+             (SELECT count(*) FROM deliveries WHERE phase = 0 AND subject = '' AND seq = 100001)::int AS markers
+      FROM deliveries WHERE phase = 0 AND subject <> ''
     `.execute(system.db);
-    expect(ledger.rows[0]).toEqual({ rows: 100_000, subjects: 100_000, snapshots: 1, min: 1, max: 100_000 });
+    expect(ledger.rows[0]).toEqual({ rows: 100_000, subjects: 100_000, snapshots: 1, min: 1, max: 100_000, markers: 1 });
     // Every message of it is of that one snapshot, and each keeps its id when handed out again.
     const first = await pull(system.api, subscription.name, subscription.token, "max=1000&wait=1");
     expect(new Set(first.map((m) => m.notification.time)).size).toBe(1);

@@ -58,12 +58,12 @@ describe("prefill", () => {
     expect(done.prefill).toMatchObject({ enabled: true, status: "done", total: 250, sent: 250 });
 
     const received: PulledMessage[] = [];
-    for (let round = 0; round < 20 && received.length < 251; round++) {
+    for (let round = 0; round < 20 && received.length < 252; round++) {
       const batch = await pull(system.api, subscription.name, subscription.token, "max=1000&wait=1");
       received.push(...batch);
       await ack(system.api, subscription.name, subscription.token, batch);
     }
-    const snapshots = received.filter((m) => m.phase === "prefill");
+    const snapshots = received.filter((m) => m.notification.type === "certificate.snapshot");
     expect(snapshots).toHaveLength(250);
     expect(snapshots.map((m) => m.sequence)).toEqual(Array.from({ length: 250 }, (_, i) => i + 1));
     expect(snapshots[0]!.notification).toMatchObject({ type: "certificate.snapshot", channel: "prefill", source: { name: "certflow" } });
@@ -73,8 +73,11 @@ describe("prefill", () => {
     const snapshotOfFirst = snapshots.find((m) => m.notification.subject === "cert-000000")!;
     if (snapshotOfFirst.notification.data.version === 1) expect(live.map((m) => m.notification.type)).toEqual(["certificate.transferred"]);
     else expect(live).toEqual([]);
-    // Every prefill message came before any live one.
+    // Every prefill message came before any live one, the boundary marker last of them.
     expect(received.slice(0, 250).every((m) => m.phase === "prefill")).toBe(true);
+    expect(received[250]).toMatchObject({ phase: "prefill", sequence: 251, notification: { type: "prefill.completed", channel: "prefill" } });
+    expect(received[250]!.notification.data).toEqual({ subscriptionId: subscription.id, count: 250, position: expect.any(Number) });
+    expect(received.filter((m) => m.notification.type === "prefill.completed")).toHaveLength(1);
   });
 
   it("delivers no live message before every prefill message is acked", async () => {
@@ -93,6 +96,10 @@ describe("prefill", () => {
     const redelivered = await pull(system.api, subscription.name, subscription.token, "max=10&wait=3");
     expect(redelivered.map((m) => [m.phase, m.deliveryCount])).toEqual([["prefill", 2]]);
     await ack(system.api, subscription.name, subscription.token, redelivered);
+    // The boundary comes after every snapshot is finished, and alone: the live one waits for it too.
+    const marker = await pull(system.api, subscription.name, subscription.token, "max=10&wait=2");
+    expect(marker.map((m) => [m.phase, m.notification.type, m.notification.data.count])).toEqual([["prefill", "prefill.completed", 3]]);
+    await ack(system.api, subscription.name, subscription.token, marker);
     const live = await pull(system.api, subscription.name, subscription.token, "max=10&wait=2");
     expect(live.map((m) => [m.phase, m.notification.subject])).toEqual([["live", "cert-new"]]);
   });
@@ -143,6 +150,7 @@ describe("prefill", () => {
     const local = new Map<string, Record<string, any>>();
     let liveSeen = false;
     let prefillCount = 0;
+    let markers = 0;
     for (let idle = 0; idle < 3; ) {
       const batch = await pull(system.api, subscription.name, subscription.token, "max=1000&wait=1");
       if (batch.length === 0) {
@@ -151,10 +159,15 @@ describe("prefill", () => {
       }
       idle = 0;
       for (const message of batch) {
-        if (message.phase === "prefill") {
-          expect(liveSeen, "a prefill message after a live one").toBe(false);
-          prefillCount++;
-        } else liveSeen = true;
+        if (message.phase === "prefill") expect(liveSeen, "a prefill message after a live one").toBe(false);
+        else liveSeen = true;
+        if (message.notification.type === "prefill.completed") {
+          expect(message.notification.data.count).toBe(prefillCount);
+          markers++;
+          continue;
+        }
+        expect(markers, "a message after the boundary that is not live").toBe(message.phase === "live" ? 1 : 0);
+        if (message.phase === "prefill") prefillCount++;
         const data = message.notification.data;
         const previous = local.get(data.certificateId);
         if (previous) expect(data.version, `version of ${data.certificateId} went back`).toBeGreaterThan(previous.version);
@@ -163,6 +176,7 @@ describe("prefill", () => {
       await ack(system.api, subscription.name, subscription.token, batch);
     }
     expect(prefillCount).toBe(certificates);
+    expect(markers).toBe(1);
 
     const readModel = await system.db.selectFrom("certificate_states").select(["certificate_id", "state"]).execute();
     expect(local.size).toBe(readModel.length);

@@ -56,6 +56,8 @@ describe("loadConfig defaults", () => {
       },
       conversions: { workers: availableParallelism(), queue: 1000 },
       registryEmulator: { port: 8090, faults: {} },
+      telemetry: { statsWindowSeconds: 300, sloCheckSeconds: 10 },
+      tracing: { otlpTracesUrl: undefined, serviceName: "certflow" },
       services: ["producer", "dispatcher", "consumer", "prefill"],
       logLevel: "info",
       shutdownTimeoutSeconds: 20,
@@ -108,6 +110,10 @@ describe("loadConfig defaults", () => {
         CERTFLOW_PUSH_SECRET_GRACE_SECONDS: "30",
         CERTFLOW_CONVERSION_WORKERS: "3",
         CERTFLOW_CONVERSION_QUEUE: "50",
+        CERTFLOW_STATS_WINDOW_SECONDS: "60",
+        CERTFLOW_SLO_CHECK_SECONDS: "2",
+        OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318/",
+        OTEL_SERVICE_NAME: "certflow-test",
       }),
     );
     expect(config).toEqual({
@@ -129,6 +135,8 @@ describe("loadConfig defaults", () => {
       },
       conversions: { workers: 3, queue: 50 },
       registryEmulator: { port: 8090, faults: {} },
+      telemetry: { statsWindowSeconds: 60, sloCheckSeconds: 2 },
+      tracing: { otlpTracesUrl: "http://collector:4318/v1/traces", serviceName: "certflow-test" },
       services: ["consumer"],
       logLevel: "debug",
       shutdownTimeoutSeconds: 7,

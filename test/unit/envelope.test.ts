@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   asStoredNotification,
+  CERTIFICATE_TYPES,
   NOTIFICATION_TYPES,
   NotificationInputSchema,
   PRODUCED_TYPES,
@@ -213,8 +214,9 @@ describe("NotificationInputSchema: envelope", () => {
     expect(issuePaths(input("certificate.stolen"))).toEqual([["type"]]);
   });
 
-  it("lists every notification type except certificate.snapshot as producible", () => {
-    expect(PRODUCED_TYPES).toEqual(NOTIFICATION_TYPES.filter((type) => type !== "certificate.snapshot"));
+  it("lists every certificate type except certificate.snapshot as producible, and no operational type", () => {
+    expect(PRODUCED_TYPES).toEqual(CERTIFICATE_TYPES.filter((type) => type !== "certificate.snapshot"));
+    expect(NOTIFICATION_TYPES).toEqual([...CERTIFICATE_TYPES, "prefill.completed", "subscription.disabled", "subscription.resumed", "subscription.lagging", "subscription.recovered"]);
   });
 
   it("refuses an unknown top-level field", () => {

@@ -7,7 +7,8 @@ import {
   type Filter,
   type Matchable,
 } from "../../src/core/filters.js";
-import { NOTIFICATION_TYPES } from "../../src/core/notifications/envelope.js";
+import { CERTIFICATE_TYPES, NOTIFICATION_TYPES } from "../../src/core/notifications/envelope.js";
+import { OPERATIONAL_TYPES } from "../../src/core/notifications/operational.js";
 
 const state = {
   gridArea: "DK1",
@@ -28,15 +29,19 @@ describe("compileFilters type patterns", () => {
 
   it("matches every certificate type with certificate.*", () => {
     const matches = compileFilters([{ types: ["certificate.*"] }]);
-    for (const type of NOTIFICATION_TYPES) expect(matches(note(type))).toBe(true);
+    for (const type of CERTIFICATE_TYPES) expect(matches(note(type))).toBe(true);
+    for (const type of OPERATIONAL_TYPES) expect(matches(note(type))).toBe(false);
     expect(matches(note("certificates.issued"))).toBe(false);
     expect(matches(note("other.issued"))).toBe(false);
   });
 
-  it("matches any type at all with *", () => {
+  it("matches every certificate type with *, and operational types only when asked for", () => {
     const matches = compileFilters([{ types: ["*"] }]);
-    expect(matches(note("certificate.claimed"))).toBe(true);
-    expect(matches(note("anything"))).toBe(true);
+    for (const type of CERTIFICATE_TYPES) expect(matches(note(type))).toBe(true);
+    expect(matches(note("subscription.disabled"))).toBe(false);
+    const operator = compileFilters([{ types: ["subscription.*"] }]);
+    for (const type of OPERATIONAL_TYPES) expect(operator({ type, data: {} })).toBe(true);
+    expect(operator(note("certificate.issued"))).toBe(false);
   });
 
   it("ORs the type patterns of one filter", () => {
@@ -130,7 +135,7 @@ describe("compileStateFilter", () => {
 });
 
 describe("TypePatternSchema", () => {
-  it.each(["*", "certificate.*", ...NOTIFICATION_TYPES])("accepts %s", (pattern) => {
+  it.each(["*", "certificate.*", "subscription.*", ...NOTIFICATION_TYPES])("accepts %s", (pattern) => {
     expect(TypePatternSchema.safeParse(pattern).success).toBe(true);
   });
 

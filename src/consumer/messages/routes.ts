@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { authorizedRoute } from "../../core/http/authorize.js";
+import { MessageSchema } from "../../core/notifications/delivered.js";
 import { NotificationSchema } from "../../core/notifications/envelope.js";
 import { PageQuerySchema, bearer, json, jsonBody, problems } from "../../core/http/openapi.js";
 import { parseAckId } from "../../mom/ledger/ledger.js";
@@ -25,15 +26,7 @@ const AckIdsSchema = z
   .min(1, { error: "list at least one ackId" })
   .max(MAX_PULL, { error: `list at most ${MAX_PULL} ackIds` });
 
-export const MessageSchema = z
-  .object({
-    ackId: z.string().openapi({ description: "Settles this delivery; stops working once the message is handed out again" }),
-    sequence: z.number().int().openapi({ description: "Stream sequence (live) or snapshot position (prefill)" }),
-    deliveryCount: z.number().int(),
-    phase: z.enum(["prefill", "live"]),
-    notification: NotificationSchema,
-  })
-  .openapi("Message");
+
 
 const SettleResultsSchema = z.object({
   results: z.array(

@@ -12,6 +12,9 @@ import type {
   getSubscriptionRoute,
   listAttemptsRoute,
   listSubscriptionsRoute,
+  positionRoute,
+  resumeSubscriptionRoute,
+  rewindSubscriptionRoute,
   rotateSecretRoute,
   rotateTokenRoute,
   updateSubscriptionRoute,
@@ -29,6 +32,7 @@ export function present(subscription: Subscription) {
     statusReason: subscription.statusReason,
     ackTimeoutSeconds: subscription.ackTimeoutSeconds,
     maxDeliveries: subscription.maxDeliveries,
+    slo: subscription.slo ?? null,
     prefill: { enabled: prefill.enabled, status: prefill.status, total: prefill.total, sent: prefill.sent, error: prefill.error },
     createdAt: subscription.createdAt.toISOString(),
     updatedAt: subscription.updatedAt.toISOString(),
@@ -55,7 +59,8 @@ export function subscriptionHandlers(subscriptions: Subscriptions, pushStore: Pu
   const get: RouteHandler<typeof getSubscriptionRoute, AppEnv> = async (c) => {
     const { name } = c.req.valid("param");
     const { subscription, stats } = await subscriptions.describe(name, requireSubscriptionAccess(c, name));
-    return c.json({ ...present(subscription), stats: { ...stats, oldestPendingAt: stats.oldestPendingAt?.toISOString() ?? null } }, 200);
+    const slo = stats.slo && { ...stats.slo, laggingSince: stats.slo.laggingSince?.toISOString() ?? null };
+    return c.json({ ...present(subscription), stats: { ...stats, oldestPendingAt: stats.oldestPendingAt?.toISOString() ?? null, slo } }, 200);
   };
 
   const update: RouteHandler<typeof updateSubscriptionRoute, AppEnv> = async (c) => {
@@ -70,6 +75,26 @@ export function subscriptionHandlers(subscriptions: Subscriptions, pushStore: Pu
     await subscriptions.delete(name, requireSubscriptionAccess(c, name));
     c.get("logger").info({ subscription: name }, "subscription deleted");
     return c.body(null, 204);
+  };
+
+  const resume: RouteHandler<typeof resumeSubscriptionRoute, AppEnv> = async (c) => {
+    const { name } = c.req.valid("param");
+    const resumed = await subscriptions.resume(name, requireSubscriptionAccess(c, name));
+    c.get("logger").info({ subscription: name }, "subscription resumed");
+    return c.json(present(resumed), 200);
+  };
+
+  const rewind: RouteHandler<typeof rewindSubscriptionRoute, AppEnv> = async (c) => {
+    const { name } = c.req.valid("param");
+    const principal = requireSubscriptionAccess(c, name);
+    const result = await subscriptions.rewind(name, principal, c.req.valid("json"));
+    c.get("logger").info({ subscription: name, ...result }, "subscription rewound");
+    return c.json(result, 200);
+  };
+
+  const position: RouteHandler<typeof positionRoute, AppEnv> = async (c) => {
+    const { name } = c.req.valid("param");
+    return c.json(await subscriptions.position(name, requireSubscriptionAccess(c, name)), 200);
   };
 
   const rotateToken: RouteHandler<typeof rotateTokenRoute, AppEnv> = async (c) => {
@@ -96,5 +121,5 @@ export function subscriptionHandlers(subscriptions: Subscriptions, pushStore: Pu
     return c.json({ data: items.map((attempt) => ({ ...attempt, startedAt: attempt.startedAt.toISOString() })), nextCursor }, 200);
   };
 
-  return { create, list, get, update, remove, rotateToken, rotateSecret, listAttempts };
+  return { create, list, get, update, remove, resume, rewind, position, rotateToken, rotateSecret, listAttempts };
 }

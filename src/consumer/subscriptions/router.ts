@@ -8,6 +8,9 @@ import {
   getSubscriptionRoute,
   listAttemptsRoute,
   listSubscriptionsRoute,
+  positionRoute,
+  resumeSubscriptionRoute,
+  rewindSubscriptionRoute,
   rotateSecretRoute,
   rotateTokenRoute,
   updateSubscriptionRoute,
@@ -22,6 +25,9 @@ export function subscriptionsRouter(subscriptions: Subscriptions, pushStore: Pus
   router.openapi(getSubscriptionRoute, handlers.get);
   router.openapi(updateSubscriptionRoute, handlers.update);
   router.openapi(deleteSubscriptionRoute, handlers.remove);
+  router.openapi(resumeSubscriptionRoute, handlers.resume);
+  router.openapi(rewindSubscriptionRoute, handlers.rewind);
+  router.openapi(positionRoute, handlers.position);
   router.openapi(rotateTokenRoute, handlers.rotateToken);
   router.openapi(rotateSecretRoute, handlers.rotateSecret);
   router.openapi(listAttemptsRoute, handlers.listAttempts);

@@ -5,6 +5,7 @@ import { PageQuerySchema, bearer, json, jsonBody, problems } from "../../core/ht
 import {
   CreateSubscriptionSchema,
   DeliverySchema,
+  SloSchema,
   SubscriptionNameSchema,
   UpdateSubscriptionSchema,
   WebhookSecretSchema,
@@ -21,6 +22,7 @@ export const SubscriptionSchema = z
     statusReason: z.string().nullable(),
     ackTimeoutSeconds: z.number().int(),
     maxDeliveries: z.number().int(),
+    slo: SloSchema.nullable(),
     prefill: z.object({
       enabled: z.boolean(),
       status: z.enum(["pending", "running", "done", "failed"]),
@@ -33,14 +35,40 @@ export const SubscriptionSchema = z
   })
   .openapi("Subscription");
 
-const StatsSchema = z
+export const PositionSchema = z
   .object({
+    ackFloorSequence: z.number().int().openapi({ description: "Every live message up to this stream sequence is finished" }),
+    lastDispatchedSequence: z.number().int().nullable().openapi({ description: "The newest notification queued into this subscription" }),
     pending: z.number().int().openapi({ description: "Messages waiting or in flight" }),
-    acked: z.number().int(),
-    deadLettered: z.number().int().openapi({ description: "Messages in dead letters now" }),
-    oldestPendingAt: z.string().nullable().openapi({ description: "When the oldest live message still waiting or in flight was accepted" }),
+    inFlight: z.number().int().openapi({ description: "Handed out, neither settled nor timed out" }),
+    oldestPendingAgeSeconds: z.number().openapi({ description: "Since the oldest unfinished live message was accepted; 0 when none" }),
   })
-  .openapi("SubscriptionStats");
+  .openapi("SubscriptionPosition");
+
+const seconds = z.number().nullable();
+const StatsSchema = PositionSchema.extend({
+  acked: z.number().int(),
+  ackedTotal: z.number().int().openapi({ description: "The same as acked: messages acknowledged since the subscription began" }),
+  deadLettered: z.number().int().openapi({ description: "Messages in dead letters now" }),
+  oldestPendingAt: z.string().nullable().openapi({ description: "When the oldest live message still waiting or in flight was accepted" }),
+  deliveredTotal: z.number().int().openapi({ description: "Messages handed out, redeliveries included" }),
+  windowSeconds: z.number().int().openapi({ description: "The recent window latencies and attempts are taken over (CERTFLOW_STATS_WINDOW_SECONDS)" }),
+  ackLatencySeconds: z
+    .object({ p50: seconds, p95: seconds, p99: seconds })
+    .openapi({ description: "Accept-to-ack latency of the live messages acked in the window; null without any" }),
+  attemptsPerMessage: z.number().nullable().openapi({ description: "Deliveries per message acked in the window" }),
+  slo: z
+    .object({ maxLagSeconds: z.number().int(), laggingSince: z.string().nullable(), breaches: z.number().int() })
+    .nullable()
+    .openapi({ description: "With a declared SLO: whether it is breached now (since when) and how many breaches there were" }),
+}).openapi("SubscriptionStats");
+
+export const RewindSchema = z
+  .union([
+    z.strictObject({ fromSequence: z.number().int().min(1).openapi({ description: "First stream sequence to deliver again" }) }),
+    z.strictObject({ fromTime: z.iso.datetime({ offset: true }).openapi({ description: "Deliver again from the first notification accepted at or after this time" }) }),
+  ], { error: 'expected {"fromSequence": n} or {"fromTime": "RFC 3339 time"}' })
+  .openapi("Rewind");
 
 export const NameParamSchema = z.object({ name: SubscriptionNameSchema.openapi({ param: { name: "name", in: "path" } }) });
 
@@ -121,6 +149,53 @@ export const deleteSubscriptionRoute = authorizedRoute({
   security: bearer,
   request: { params: NameParamSchema },
   responses: { 204: { description: "Deleted" }, ...problems(404) },
+});
+
+export const resumeSubscriptionRoute = authorizedRoute({
+  access: ["admin", "subscription"],
+  method: "post",
+  path: "/v1/subscriptions/{name}/resume",
+  tags: ["subscriptions"],
+  summary: "Resume a paused or disabled subscription",
+  description:
+    "Admin or the subscription's own token. Everything queued while it was paused or disabled is delivered, in per-subject order, each once (push: with its webhook-id); a disabled one publishes subscription.resumed. Resuming an active subscription changes nothing.",
+  security: bearer,
+  request: { params: NameParamSchema },
+  responses: { 200: json(SubscriptionSchema, "Active"), ...problems(404) },
+});
+
+export const rewindSubscriptionRoute = authorizedRoute({
+  access: ["admin", "subscription"],
+  method: "post",
+  path: "/v1/subscriptions/{name}/rewind",
+  tags: ["messages"],
+  summary: "Deliver again every matching notification from a sequence or a time on",
+  description:
+    "Admin or the subscription's own token. The subscription's current filters are evaluated again against the journal; every match from that point (acked ones included) is delivered again in order, each once, then live messages follow with no gap. Leases in flight from that point are expired (their ack ids answer `expired`) and the messages come again in order. A rewind starts no earlier than the subscription's first live sequence.",
+  security: bearer,
+  request: { params: NameParamSchema, body: jsonBody(RewindSchema) },
+  responses: {
+    200: json(
+      z.object({
+        fromSequence: z.number().int(),
+        requeued: z.number().int().openapi({ description: "Notifications queued again" }),
+        expiredLeases: z.number().int().openapi({ description: "Leases in flight the rewind ended" }),
+      }),
+      "Queued again",
+    ),
+    ...problems(404, 409),
+  },
+});
+
+export const positionRoute = authorizedRoute({
+  access: ["admin", "subscription"],
+  method: "get",
+  path: "/v1/subscriptions/{name}/position",
+  tags: ["messages"],
+  summary: "Where the subscription's queue stands",
+  security: bearer,
+  request: { params: NameParamSchema },
+  responses: { 200: json(PositionSchema, "The position"), ...problems(404) },
 });
 
 export const rotateTokenRoute = authorizedRoute({

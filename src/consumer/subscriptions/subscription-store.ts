@@ -1,6 +1,7 @@
 import { sql, type Selectable, type Updateable } from "kysely";
 import type { Executor, PrefillsTable, PrefillSnapshotsTable, SubscriptionsTable } from "../../core/db/schema.js";
 import type { Filter } from "../../core/filters.js";
+import type { OperationalEvents } from "../operations/operational-events.js";
 import type { Delivery, Prefill, Subscription, SubscriptionSpec } from "./subscription.js";
 
 export interface NewSubscription {
@@ -23,7 +24,8 @@ export interface SubscriptionStore {
   findByName(name: string): Promise<Subscription | undefined>;
   /** Undefined when the name is taken. */
   create(subscription: NewSubscription): Promise<Subscription | undefined>;
-  update(id: string, change: SubscriptionChange): Promise<Subscription | undefined>;
+  /** `resumedNow` says whether this change took it from paused or disabled to active. */
+  update(id: string, change: SubscriptionChange): Promise<(Subscription & { resumedNow: boolean }) | undefined>;
   delete(id: string): Promise<boolean>;
   list(limit: number, afterName?: string): Promise<Subscription[]>;
   /** Every push subscription, whatever its status. */
@@ -40,7 +42,10 @@ export interface SubscriptionStore {
  * dispatcher learns of it before it routes the next batch.
  */
 export class PostgresSubscriptionStore implements SubscriptionStore {
-  constructor(private readonly db: Executor) {}
+  constructor(
+    private readonly db: Executor,
+    private readonly events?: OperationalEvents,
+  ) {}
 
   async findByName(name: string): Promise<Subscription | undefined> {
     const row = await withPrefill(this.db).where("s.name", "=", name).executeTakeFirst();
@@ -64,6 +69,7 @@ export class PostgresSubscriptionStore implements SubscriptionStore {
           max_deliveries: spec.maxDeliveries,
           start_seq: subscription.startSeq,
           prefill_enabled: spec.prefill,
+          slo_max_lag_seconds: spec.slo?.maxLagSeconds ?? null,
           token_hash: subscription.tokenHash,
           status_reason: null,
           updated_at: new Date(),
@@ -79,7 +85,7 @@ export class PostgresSubscriptionStore implements SubscriptionStore {
     });
   }
 
-  update(id: string, change: SubscriptionChange): Promise<Subscription | undefined> {
+  update(id: string, change: SubscriptionChange): Promise<(Subscription & { resumedNow: boolean }) | undefined> {
     const { spec } = change;
     const values: Updateable<SubscriptionsTable> = {
       description: spec.description,
@@ -87,6 +93,7 @@ export class PostgresSubscriptionStore implements SubscriptionStore {
       delivery: JSON.stringify(spec.delivery),
       ack_timeout_seconds: spec.ackTimeoutSeconds,
       max_deliveries: spec.maxDeliveries,
+      slo_max_lag_seconds: spec.slo?.maxLagSeconds ?? null,
       request_fingerprint: change.fingerprint,
       updated_at: new Date(),
     };
@@ -95,12 +102,22 @@ export class PostgresSubscriptionStore implements SubscriptionStore {
       values.status_reason = null;
       values.failing_since = null;
     }
-    return this.db.transaction().execute(async (trx) => {
-      const updated = await trx.updateTable("subscriptions").set(values).where("id", "=", id).executeTakeFirst();
-      if (updated.numUpdatedRows === 0n) return undefined;
+    const outcome = this.db.transaction().execute(async (trx) => {
+      const before = await trx.selectFrom("subscriptions").select(["status", "name"]).where("id", "=", id).forUpdate().executeTakeFirst();
+      if (!before) return undefined;
+      await trx.updateTable("subscriptions").set(values).where("id", "=", id).execute();
       await bumpRevision(trx);
+      const resumed = change.status === "active" && before.status !== "active";
+      if (resumed && this.events) {
+        const previousStatus = before.status as "paused" | "disabled";
+        await this.events.record(trx, "subscription.resumed", before.name, { subscription: before.name, subscriptionId: id, previousStatus });
+      }
       const row = await withPrefill(trx).where("s.id", "=", id).executeTakeFirstOrThrow();
-      return toSubscription(row);
+      return { subscription: toSubscription(row), resumed };
+    });
+    return outcome.then((result) => {
+      if (result?.resumed) this.events?.kick();
+      return result && { ...result.subscription, resumedNow: result.resumed };
     });
   }
 
@@ -223,6 +240,7 @@ function toSubscription(row: Selectable<SubscriptionsTable> & PrefillColumns): S
     statusReason: row.status_reason,
     startSeq: row.start_seq,
     failingSince: row.failing_since,
+    ...(row.slo_max_lag_seconds !== null ? { slo: { maxLagSeconds: row.slo_max_lag_seconds } } : {}),
     prefillState: toPrefill(row),
     createdAt: row.created_at,
     updatedAt: row.updated_at,

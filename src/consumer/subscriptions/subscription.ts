@@ -67,6 +67,15 @@ export interface SubscriptionDefaults {
 const ackTimeoutSeconds = z.number().int().min(1).max(43_200).openapi({ description: "Seconds before an unacked message is redelivered" });
 const maxDeliveries = z.number().int().min(1).max(1000).openapi({ description: "Deliveries before a message is dead-lettered" });
 
+export const SloSchema = z
+  .strictObject({
+    maxLagSeconds: z.number().int().min(1).max(30 * 86_400).openapi({
+      description: "The oldest waiting message should be no older than this; a breach publishes subscription.lagging, its end subscription.recovered",
+    }),
+  })
+  .openapi("SubscriptionSlo");
+export type Slo = z.infer<typeof SloSchema>;
+
 export const CreateSubscriptionSchema = z
   .strictObject({
     name: SubscriptionNameSchema,
@@ -76,6 +85,7 @@ export const CreateSubscriptionSchema = z
     delivery: DeliveryInputSchema.default({ mode: "pull" }),
     ackTimeoutSeconds: ackTimeoutSeconds.optional(),
     maxDeliveries: maxDeliveries.optional(),
+    slo: SloSchema.optional(),
   })
   .openapi("CreateSubscription");
 export type CreateSubscription = z.infer<typeof CreateSubscriptionSchema>;
@@ -92,6 +102,7 @@ export const UpdateSubscriptionSchema = z
     }),
     ackTimeoutSeconds: ackTimeoutSeconds.optional(),
     maxDeliveries: maxDeliveries.optional(),
+    slo: SloSchema.nullable().optional().openapi({ description: "Declare, change or (null) drop the lag SLO" }),
   })
   .refine((patch) => Object.keys(patch).length > 0, { error: "name at least one field to change" })
   .openapi("UpdateSubscription");
@@ -106,6 +117,8 @@ export interface SubscriptionSpec {
   delivery: Delivery;
   ackTimeoutSeconds: number;
   maxDeliveries: number;
+  /** Absent when none is declared (so older subscriptions keep their fingerprint). */
+  slo?: Slo;
 }
 
 export interface Prefill {
@@ -141,12 +154,13 @@ export function toSpec(request: CreateSubscription, defaults: SubscriptionDefaul
     delivery: withoutSecret(request.delivery),
     ackTimeoutSeconds: request.ackTimeoutSeconds ?? defaults.ackTimeoutSeconds,
     maxDeliveries: request.maxDeliveries ?? defaults.maxDeliveries,
+    ...(request.slo ? { slo: request.slo } : {}),
   };
 }
 
 export function specOf(subscription: Subscription): SubscriptionSpec {
-  const { name, description, filters, prefill, delivery, ackTimeoutSeconds, maxDeliveries } = subscription;
-  return { name, description, filters, prefill, delivery, ackTimeoutSeconds, maxDeliveries };
+  const { name, description, filters, prefill, delivery, ackTimeoutSeconds, maxDeliveries, slo } = subscription;
+  return { name, description, filters, prefill, delivery, ackTimeoutSeconds, maxDeliveries, ...(slo ? { slo } : {}) };
 }
 
 /** A secret the client chose is part of its request; a secret we generate is not. */

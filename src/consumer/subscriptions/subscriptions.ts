@@ -4,7 +4,9 @@ import { generateToken, hashToken } from "../../core/auth/tokens.js";
 import { AppError, conflict, forbidden, notFound } from "../../core/errors.js";
 import { uuidv7 } from "../../core/ids.js";
 import type { Broker } from "../../mom/broker.js";
-import type { DeliveryLedger, LedgerStats } from "../../mom/ledger/ledger.js";
+import { compileFilters } from "../../core/filters.js";
+import type { DeliveryLedger, DeliveryTelemetry, LedgerStats, QueuePosition, RewindResult } from "../../mom/ledger/ledger.js";
+import type { SloState } from "../operations/slo-checker.js";
 import { AddressGuard, BlockedAddressError } from "../messages/push/address-guard.js";
 import { generateSecret } from "../messages/push/signature.js";
 import {
@@ -28,7 +30,22 @@ export type CreateOutcome =
 export interface PushSettings {
   guard: AddressGuard;
   secretGraceSeconds: number;
+  /** How long a push delivery's lease lasts (request timeout plus margin). */
+  leaseSeconds: number;
 }
+
+export interface TelemetrySettings {
+  statsWindowSeconds: number;
+  sloState(subscriptionId: string): Promise<Omit<SloState, "maxLagSeconds">>;
+}
+
+export type Position = QueuePosition & { pending: number };
+
+export type SubscriptionStats = LedgerStats &
+  Position &
+  Omit<DeliveryTelemetry, "windowAcked"> & { ackedTotal: number; windowSeconds: number; slo: SloState | null };
+
+export type RewindFrom = { fromSequence: number } | { fromTime: string };
 
 /**
  * Subscriptions read for a request are kept this long, so pulls and acks do not each pay a
@@ -46,6 +63,7 @@ export class Subscriptions {
     private readonly credentials: CredentialResolver,
     private readonly defaults: SubscriptionDefaults,
     private readonly push: PushSettings,
+    private readonly telemetry: TelemetrySettings,
   ) {}
 
   /**
@@ -110,10 +128,63 @@ export class Subscriptions {
     return subscription;
   }
 
-  async describe(name: string, principal: Principal): Promise<{ subscription: Subscription; stats: LedgerStats }> {
+  async describe(name: string, principal: Principal): Promise<{ subscription: Subscription; stats: SubscriptionStats }> {
     this.cache.delete(name);
     const subscription = await this.access(name, principal);
-    return { subscription, stats: await this.ledger.stats(leaseTarget(subscription)) };
+    const window = this.telemetry.statsWindowSeconds;
+    const [counts, position, telemetry, slo] = await Promise.all([
+      this.ledger.stats(leaseTarget(subscription)),
+      this.queuePosition(subscription),
+      this.ledger.telemetry(window, subscription.id),
+      subscription.slo ? this.telemetry.sloState(subscription.id) : undefined,
+    ]);
+    const { windowAcked: _windowAcked, ...delivery } = telemetry.get(subscription.id)!;
+    return {
+      subscription,
+      stats: {
+        ...counts,
+        ...position,
+        pending: counts.pending,
+        ...delivery,
+        ackedTotal: counts.acked,
+        windowSeconds: window,
+        slo: subscription.slo && slo ? { maxLagSeconds: subscription.slo.maxLagSeconds, ...slo } : null,
+      },
+    };
+  }
+
+  async position(name: string, principal: Principal): Promise<Position> {
+    this.cache.delete(name);
+    const subscription = await this.access(name, principal);
+    const [counts, position] = await Promise.all([this.ledger.stats(leaseTarget(subscription)), this.queuePosition(subscription)]);
+    return { ...position, pending: counts.pending };
+  }
+
+  private queuePosition(subscription: Subscription): Promise<QueuePosition> {
+    const leaseSeconds = subscription.delivery.mode === "push" ? this.push.leaseSeconds : subscription.ackTimeoutSeconds;
+    return this.ledger.queuePosition(subscription.id, leaseSeconds, subscription.startSeq);
+  }
+
+  /**
+   * Delivers again every notification from a sequence or a time on that the subscription's
+   * current filters match, acked ones included, then live ones as usual. It starts no earlier
+   * than the subscription's first live sequence (for a prefill subscription: after its P; a
+   * fresh state comes from a new prefill), and not while a prefill is running.
+   */
+  async rewind(name: string, principal: Principal, from: RewindFrom): Promise<RewindResult> {
+    this.cache.delete(name);
+    const subscription = await this.access(name, principal);
+    const { liveFromSeq } = leaseTarget(subscription);
+    if (liveFromSeq === null) throw conflict(`subscription ${name} is still being prefilled; rewind once its prefill is done`);
+    const requested = "fromSequence" in from ? from.fromSequence : await this.ledger.sequenceAt(new Date(from.fromTime));
+    if (requested === undefined) return { fromSequence: (await this.broker.stream()).lastSeq + 1, requeued: 0, expiredLeases: 0 };
+    const result = await this.ledger.rewind({
+      subscriptionId: subscription.id,
+      fromSeq: Math.max(requested, liveFromSeq),
+      matches: compileFilters(subscription.filters),
+    });
+    this.broker.wake(subscription.id);
+    return result;
   }
 
   list(limit: number, afterName?: string): Promise<Subscription[]> {
@@ -126,8 +197,11 @@ export class Subscriptions {
     if (patch.delivery && (patch.delivery.mode === "push") !== (current.delivery.mode === "push")) {
       throw new AppError("unprocessable", "a subscription cannot switch between pull and push; create another one");
     }
+    const { slo: _previousSlo, ...rest } = specOf(current);
+    const slo = patch.slo === undefined ? current.slo : (patch.slo ?? undefined);
     const spec = {
-      ...specOf(current),
+      ...rest,
+      ...(slo ? { slo } : {}),
       ...(patch.description !== undefined ? { description: patch.description } : {}),
       ...(patch.filters ? { filters: patch.filters } : {}),
       ...(patch.delivery ? { delivery: withoutSecret(patch.delivery) } : {}),
@@ -141,8 +215,21 @@ export class Subscriptions {
     });
     if (!updated) throw notFound(`subscription ${name}`);
     this.cache.delete(name);
+    // A resumed subscription's backlog goes out now, not at each message's next retry time.
+    if (updated.resumedNow) await this.ledger.releaseWaiting(updated.id);
     if (patch.status === "active") this.broker.wake(updated.id);
-    return updated;
+    const { resumedNow: _resumedNow, ...subscription } = updated;
+    return subscription;
+  }
+
+  /**
+   * `status: active` by one call, for the admin or the subscription's own token (its owner fixed
+   * the endpoint): what queued while it was paused or disabled is delivered, in per-subject order.
+   */
+  async resume(name: string, principal: Principal): Promise<Subscription> {
+    const current = await this.access(name, principal);
+    if (current.status === "active") return current;
+    return this.update(name, { status: "active" }, principal);
   }
 
   async delete(name: string, principal: Principal): Promise<void> {

@@ -33,6 +33,8 @@ export interface SubscriptionsTable {
   token_hash: string;
   /** Since when every push attempt has failed; cleared by a success. */
   failing_since: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  /** The subscription's SLO: its oldest waiting message should be no older than this. */
+  slo_max_lag_seconds: ColumnType<number | null, number | null | undefined, number | null>;
   created_at: CreatedAt;
   updated_at: Timestamp;
 }
@@ -49,6 +51,22 @@ export interface SubscriptionStatsTable {
   /** Live messages queued (dispatcher, redrive) and finished (acked, dead-lettered, skipped): pending is the difference. */
   queued: Generated<number>;
   settled: Generated<number>;
+  delivered: Generated<number>;
+}
+
+/** Operational notifications waiting to be published (and those published, until swept). */
+export interface OperationalOutboxTable {
+  seq: Generated<number>;
+  id: string;
+  envelope: ColumnType<unknown, string, never>;
+  created_at: CreatedAt;
+  published_at: Date | null;
+}
+
+export interface SubscriptionLagTable {
+  subscription_id: string;
+  lagging_since: Date | null;
+  breaches: Generated<number>;
 }
 
 export interface NotificationsTable {
@@ -78,6 +96,8 @@ export interface DeliveriesTable {
   last_delivered_at: Date | null;
   finished_at: Date | null;
   dead_reason: string | null;
+  /** Deliveries made before the last rewind; the attempt budget counts from here. */
+  replay_base: Generated<number>;
   /** Prefill rows carry the certificate's state here (their envelope is made when read); live rows read theirs from the journal. */
   payload: ColumnType<unknown, string | null, never> | null;
 }
@@ -172,6 +192,8 @@ export interface Database {
   subscriptions: SubscriptionsTable;
   subscription_changes: SubscriptionChangesTable;
   subscription_stats: SubscriptionStatsTable;
+  operational_outbox: OperationalOutboxTable;
+  subscription_lag: SubscriptionLagTable;
   notifications: NotificationsTable;
   deliveries: DeliveriesTable;
   registry_certificates: RegistryCertificatesTable;

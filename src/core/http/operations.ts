@@ -6,6 +6,7 @@ import type { Metrics } from "../metrics.js";
 import { mountDashboard } from "./dashboard.js";
 import type { App } from "./env.js";
 import { buildOpenApiDocument } from "./openapi-document.js";
+import { asyncApiDocument, asyncApiPage } from "./asyncapi.js";
 import { problemResponse } from "./problem.js";
 
 export type ReadinessChecks = Record<string, () => Promise<void>>;
@@ -40,6 +41,11 @@ export function mountOperations(app: App, options: OperationsOptions): void {
   // Built on the first request, once every service has mounted its routes.
   let document: ReturnType<typeof buildOpenApiDocument> | undefined;
   app.get("/openapi.json", (c) => c.json((document ??= buildOpenApiDocument(app, { version: options.version }))));
+
+  const asyncApi = asyncApiDocument(options.version);
+  const asyncApiHtml = asyncApiPage(asyncApi);
+  app.get("/asyncapi.json", (c) => c.json(asyncApi));
+  app.get("/asyncapi", (c) => c.html(asyncApiHtml));
 
   app.get("/docs", (c) => c.html(DOCS_PAGE));
   mountDashboard(app);

@@ -1,7 +1,15 @@
 import { z } from "@hono/zod-openapi";
 import { CertificateStateShape, identifier, utcTimestamp, type CertificateStatus } from "./certificate.js";
+import {
+  OPERATIONAL_DATA_SCHEMAS,
+  OPERATIONAL_TYPES,
+  PREFILL_COMPLETED,
+  PrefillCompletedDataSchema,
+  type OperationalData,
+  type OperationalType,
+} from "./operational.js";
 
-export const NOTIFICATION_TYPES = [
+export const CERTIFICATE_TYPES = [
   "certificate.issued",
   "certificate.cancelled",
   "certificate.converted",
@@ -12,10 +20,13 @@ export const NOTIFICATION_TYPES = [
   "certificate.expired",
   "certificate.snapshot",
 ] as const;
+export type CertificateType = (typeof CERTIFICATE_TYPES)[number];
+
+export const NOTIFICATION_TYPES = [...CERTIFICATE_TYPES, PREFILL_COMPLETED, ...OPERATIONAL_TYPES] as const;
 export type NotificationType = (typeof NOTIFICATION_TYPES)[number];
 
-/** Types a producer may post; snapshots are made by prefill only. */
-export const PRODUCED_TYPES = NOTIFICATION_TYPES.filter((type) => type !== "certificate.snapshot");
+/** Types a producer may post; snapshots are made by prefill only, operational ones by certflow itself. */
+export const PRODUCED_TYPES = CERTIFICATE_TYPES.filter((type) => type !== "certificate.snapshot");
 
 export const CHANNELS = ["http", "prefill", "internal"] as const;
 export type Channel = (typeof CHANNELS)[number];
@@ -40,10 +51,10 @@ const DATA_EXTRAS = {
   "certificate.withdrawn": { reason: z.string().max(500).optional() },
   "certificate.expired": {},
   "certificate.snapshot": {},
-} satisfies Record<NotificationType, z.ZodRawShape>;
+} satisfies Record<CertificateType, z.ZodRawShape>;
 
 /** The status a certificate must have after each kind of change. */
-const STATUS_AFTER: Record<NotificationType, readonly CertificateStatus[] | undefined> = {
+const STATUS_AFTER: Record<CertificateType, readonly CertificateStatus[] | undefined> = {
   "certificate.issued": ["active"],
   "certificate.cancelled": ["cancelled"],
   "certificate.converted": ["cancelled"],
@@ -55,7 +66,7 @@ const STATUS_AFTER: Record<NotificationType, readonly CertificateStatus[] | unde
   "certificate.snapshot": undefined,
 };
 
-function dataSchemaFor(type: NotificationType) {
+function dataSchemaFor(type: CertificateType) {
   return z.strictObject({ ...CertificateStateShape, ...DATA_EXTRAS[type] }).superRefine((data, ctx) => {
     if (Date.parse(data.periodEnd) <= Date.parse(data.periodStart)) {
       ctx.addIssue({ code: "custom", path: ["periodEnd"], message: "must be after periodStart" });
@@ -70,12 +81,22 @@ function dataSchemaFor(type: NotificationType) {
   });
 }
 
-export const DATA_SCHEMAS = Object.fromEntries(NOTIFICATION_TYPES.map((type) => [type, dataSchemaFor(type)])) as Record<
-  NotificationType,
+export const CERTIFICATE_DATA_SCHEMAS = Object.fromEntries(CERTIFICATE_TYPES.map((type) => [type, dataSchemaFor(type)])) as Record<
+  CertificateType,
   ReturnType<typeof dataSchemaFor>
 >;
 
-export type NotificationData = z.infer<(typeof DATA_SCHEMAS)[NotificationType]>;
+/** The `data` schema of every notification type. */
+export const DATA_SCHEMAS: Record<NotificationType, z.ZodType> = {
+  ...CERTIFICATE_DATA_SCHEMAS,
+  [PREFILL_COMPLETED]: PrefillCompletedDataSchema,
+  ...OPERATIONAL_DATA_SCHEMAS,
+};
+
+export type NotificationData =
+  | z.infer<(typeof CERTIFICATE_DATA_SCHEMAS)[CertificateType]>
+  | z.infer<typeof PrefillCompletedDataSchema>
+  | OperationalData<OperationalType>;
 
 export const SourceSchema = z.strictObject({ name: z.string().min(1).max(128), version: z.string().min(1).max(64) });
 
@@ -86,9 +107,13 @@ export const componentStem = (type: NotificationType) =>
     .map((part) => part[0]!.toUpperCase() + part.slice(1))
     .join("");
 
+const isCertificateType = (type: NotificationType): type is CertificateType => (CERTIFICATE_TYPES as readonly string[]).includes(type);
+
 export const dataComponent = (type: NotificationType) =>
   DATA_SCHEMAS[type].openapi(`${componentStem(type)}Data`, {
-    description: `The certificate's full state after a ${type}${Object.keys(DATA_EXTRAS[type]).length > 0 ? ", with the fields of this change" : ""}`,
+    description: isCertificateType(type)
+      ? `The certificate's full state after a ${type}${Object.keys(DATA_EXTRAS[type]).length > 0 ? ", with the fields of this change" : ""}`
+      : `What certflow reports with a ${type}`,
   });
 
 const storedEnvelopeShape = {
@@ -99,6 +124,8 @@ const storedEnvelopeShape = {
   parentId: uuid.nullable().openapi({ description: "The notification that caused this one" }),
   correlationId: uuid.openapi({ description: "The root of this notification's causal chain" }),
   channel: z.enum(CHANNELS),
+  traceparent: z.string().optional().openapi({ description: "W3C traceparent of this notification's span (its trace continues the producer's, or starts here)" }),
+  tracestate: z.string().optional().openapi({ description: "W3C tracestate, as the producer sent it" }),
 };
 
 const notificationOf = <T extends NotificationType>(type: T) =>
@@ -114,7 +141,7 @@ export const NotificationSchema = z
   )
   .openapi("Notification");
 /** A notification as stored and served (its data as the journal holds it). */
-export type StoredNotification = z.infer<typeof NotificationSchema>;
+export type StoredNotification = Omit<z.infer<typeof NotificationSchema>, "data"> & { data: Record<string, unknown> };
 export type Notification = {
   id: string;
   type: NotificationType;
@@ -125,6 +152,8 @@ export type Notification = {
   correlationId: string;
   channel: Channel;
   data: NotificationData;
+  traceparent?: string;
+  tracestate?: string;
 };
 
 const inputEnvelopeShape = {
@@ -158,7 +187,7 @@ export const NotificationInputSchema = z
     data: z.record(z.string(), z.unknown()).openapi({ description: "The certificate's full state after the change" }),
   })
   .transform((input, ctx) => {
-    const parsed = DATA_SCHEMAS[input.type].safeParse(input.data);
+    const parsed = CERTIFICATE_DATA_SCHEMAS[input.type].safeParse(input.data);
     if (!parsed.success) {
       for (const issue of parsed.error.issues) {
         ctx.addIssue({ code: "custom", path: ["data", ...issue.path], message: issue.message });

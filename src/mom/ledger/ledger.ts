@@ -1,3 +1,9 @@
+import type { QueuePosition } from "./postgres/position.js";
+import type { RewindRequest, RewindResult } from "./postgres/rewind.js";
+import type { DeliveryTelemetry } from "./postgres/subscription-stats.js";
+
+export type { DeliveryTelemetry, QueuePosition, RewindRequest, RewindResult };
+
 /**
  * The delivery ledger: one queue per subscription, with the state of every message in it.
  *
@@ -119,7 +125,19 @@ export interface DeliveryLedger {
   stats(target: LeaseTarget): Promise<LedgerStats>;
   /** Messages waiting or in flight, by subscription name (for the metrics gauge). */
   pendingBySubscription(): Promise<Map<string, number>>;
+  /** Queues again every journaled notification from a sequence on that the filters match (see rewind.ts). */
+  rewind(request: RewindRequest): Promise<RewindResult>;
+  /** The first journal sequence accepted at or after a time, if any. */
+  sequenceAt(time: Date): Promise<number | undefined>;
+  queuePosition(subscriptionId: string, leaseSeconds: number, startSeq: number): Promise<QueuePosition>;
+  /** Delivered totals, ack latency percentiles and attempts per message, by subscription id. */
+  telemetry(windowSeconds: number, subscriptionId?: string): Promise<Map<string, DeliveryTelemetry>>;
+  /** Makes every waiting message available now (a resume); returns how many were waiting. */
+  releaseWaiting(subscriptionId: string): Promise<number>;
 }
+
+/** The subject of a prefill's `prefill.completed` row: no certificate has an empty id. */
+export const PREFILL_MARKER_SUBJECT = "";
 
 /** How each phase is stored: named here once, used by the adapter's SQL and the push attempt log. */
 export const PHASE_CODE = { prefill: 0, live: 1 } as const satisfies Record<Phase, number>;

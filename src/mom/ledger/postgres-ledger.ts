@@ -12,12 +12,16 @@ import type {
   Phase,
   SettleOutcome,
 } from "./ledger.js";
-import { appendLive, appendSnapshot, position, type SnapshotPage } from "./postgres/append.js";
+import { appendLive, appendPrefillMarker, appendSnapshot, position, type SnapshotPage } from "./postgres/append.js";
 import { deadLetters } from "./postgres/dead-letters.js";
 import { lease, nextAvailableAt } from "./postgres/lease.js";
 import { redrive } from "./postgres/redrive.js";
 import { ack, nack, reject } from "./postgres/settle.js";
 import { pendingBySubscription, stats } from "./postgres/stats.js";
+import { queuePosition, type QueuePosition } from "./postgres/position.js";
+import { releaseWaiting } from "./postgres/release.js";
+import { rewind, sequenceAt, type RewindRequest, type RewindResult } from "./postgres/rewind.js";
+import { deliveryTelemetry, type DeliveryTelemetry } from "./postgres/subscription-stats.js";
 
 export type { SnapshotPage } from "./postgres/append.js";
 
@@ -51,6 +55,11 @@ export class PostgresDeliveryLedger implements DeliveryLedger {
   /** Queues a page of prefill messages numbered on from `after`; returns how many and the last subject. */
   appendSnapshot(subscriptionId: string, after: number, page: SnapshotPage): Promise<{ copied: number; last: string | null }> {
     return appendSnapshot(this.db, subscriptionId, after, page);
+  }
+
+  /** The prefill's boundary marker, after its last snapshot row. */
+  appendPrefillMarker(subscriptionId: string, seq: number): Promise<void> {
+    return appendPrefillMarker(this.db, subscriptionId, seq);
   }
 
   lease(target: LeaseTarget, max: number): Promise<LeaseResult> {
@@ -87,5 +96,25 @@ export class PostgresDeliveryLedger implements DeliveryLedger {
 
   pendingBySubscription(): Promise<Map<string, number>> {
     return pendingBySubscription(this.db);
+  }
+
+  releaseWaiting(subscriptionId: string): Promise<number> {
+    return releaseWaiting(this.db, subscriptionId);
+  }
+
+  rewind(request: RewindRequest): Promise<RewindResult> {
+    return rewind(this.db, request);
+  }
+
+  sequenceAt(time: Date): Promise<number | undefined> {
+    return sequenceAt(this.db, time);
+  }
+
+  queuePosition(subscriptionId: string, leaseSeconds: number, startSeq: number): Promise<QueuePosition> {
+    return queuePosition(this.db, subscriptionId, leaseSeconds, startSeq);
+  }
+
+  telemetry(windowSeconds: number, subscriptionId?: string): Promise<Map<string, DeliveryTelemetry>> {
+    return deliveryTelemetry(this.db, windowSeconds, subscriptionId);
   }
 }

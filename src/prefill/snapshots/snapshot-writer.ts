@@ -76,6 +76,7 @@ export class PostgresSnapshotWriter implements SnapshotWriter {
           after = last;
           onProgress({ total, sent });
         }
+        await this.ledger.within(trx).appendPrefillMarker(job.subscriptionId, sent + 1);
         await trx
           .insertInto("prefill_snapshots")
           .values({ subscription_id: job.subscriptionId, position: seq ?? 0, total: sent, source_version: this.sourceVersion })

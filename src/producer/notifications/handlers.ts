@@ -10,13 +10,13 @@ const iso = (date: Date | null) => date?.toISOString() ?? null;
 export function notificationHandlers(publish: PublishNotifications, inspect: InspectNotifications) {
   const publishOne: RouteHandler<typeof publishRoute, AppEnv> = async (c) => {
     const producer = requirePrincipal(c, "producer");
-    const result = await publish.publishOne(c.req.valid("json"), producer, c.get("logger"));
+    const result = await publish.publishOne(c.req.valid("json"), producer, c.get("logger"), c.get("trace"));
     return c.json(result, 202);
   };
 
   const publishBatch: RouteHandler<typeof publishBatchRoute, AppEnv> = async (c) => {
     const producer = requirePrincipal(c, "producer");
-    const results = await publish.publishBatch(c.req.valid("json").notifications, producer, c.get("logger"));
+    const results = await publish.publishBatch(c.req.valid("json").notifications, producer, c.get("logger"), c.get("trace"));
     return c.json({ results }, 202);
   };
 

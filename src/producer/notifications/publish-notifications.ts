@@ -1,3 +1,5 @@
+import { formatTraceparent, newSpanId, parseTraceparent, type TraceContext } from "../../core/trace-context.js";
+import { NO_TRACING, type Tracing } from "../../core/tracing.js";
 import { AppError, describeFieldErrors, fieldErrorsFromZod, type FieldError } from "../../core/errors.js";
 import { uuidv7 } from "../../core/ids.js";
 import type { Logger } from "../../core/logger.js";
@@ -29,11 +31,13 @@ export class PublishNotifications {
     private readonly broker: Broker,
     private readonly journal: NotificationJournal,
     private readonly metrics: Metrics,
+    private readonly tracing: Tracing = NO_TRACING,
   ) {}
 
-  async publishOne(input: NotificationInput, producer: Producer, logger: Logger): Promise<PublishResult> {
+  async publishOne(input: NotificationInput, producer: Producer, logger: Logger, trace?: TraceContext): Promise<PublishResult> {
     checkSourceName(input, producer, "source.name");
-    const [notification] = await this.envelopes([input], producer);
+    const started = new Date();
+    const [notification] = await this.envelopes([input], producer, trace);
     const known = await this.alreadyJournaled([input]);
     const journaled = known.get(notification!.id);
     if (journaled) return this.duplicate(notification!.id, journaled);
@@ -46,12 +50,14 @@ export class PublishNotifications {
     }
     this.count(notification!, result);
     this.remember(notification!);
+    this.recordAccept(notification!, trace, started);
     logger.info({ notificationId: result.id, sequence: result.sequence, duplicate: result.duplicate }, "notification accepted");
     return result;
   }
 
   /** Validates each item on its own: one bad item is reported, the others are still published. */
-  async publishBatch(items: readonly unknown[], producer: Producer, logger: Logger): Promise<ItemResult[]> {
+  async publishBatch(items: readonly unknown[], producer: Producer, logger: Logger, trace?: TraceContext): Promise<ItemResult[]> {
+    const started = new Date();
     const results: ItemResult[] = new Array(items.length);
     const valid: Array<{ index: number; input: NotificationInput }> = [];
     items.forEach((item, index) => {
@@ -68,6 +74,7 @@ export class PublishNotifications {
     const notifications = await this.envelopes(
       valid.map((item) => item.input),
       producer,
+      trace,
     );
     const known = await this.alreadyJournaled(valid.map((item) => item.input));
     const toPublish = notifications.map((notification, position) => ({ notification, index: valid[position]!.index }));
@@ -90,18 +97,41 @@ export class PublishNotifications {
       }
       this.count(notification, outcome);
       this.remember(notification);
+      this.recordAccept(notification, trace, started);
       results[index] = { index, ...outcome };
     });
     logger.info({ items: items.length, published: fresh.length }, "batch accepted");
     return results;
   }
 
+  /** The notification's own span: from the request's arrival to the broker's acknowledgement. */
+  private recordAccept(notification: Notification, trace: TraceContext | undefined, started: Date): void {
+    const span = parseTraceparent(notification.traceparent);
+    if (!span || !trace) return;
+    this.tracing.record({
+      name: `accept ${notification.type}`,
+      kind: "server",
+      traceId: span.traceId,
+      spanId: span.spanId,
+      parentSpanId: trace.parentSpanId,
+      start: started,
+      end: new Date(),
+      attributes: {
+        "certflow.notification.id": notification.id,
+        "certflow.notification.type": notification.type,
+        "certflow.subject": notification.subject,
+        "certflow.correlation_id": notification.correlationId,
+      },
+    });
+  }
+
   /**
    * Builds envelopes. The correlation id is inherited from the parent when the producer names
    * only the parent: from an earlier item of the same request, from what this process accepted
-   * lately, or from the journal; a parent nobody has seen roots the chain.
+   * lately, or from the journal; a parent nobody has seen roots the chain. Each notification is a
+   * span of the request's trace (a child of the caller's span, or of a new root).
    */
-  private async envelopes(inputs: readonly NotificationInput[], producer: Producer): Promise<Notification[]> {
+  private async envelopes(inputs: readonly NotificationInput[], producer: Producer, trace?: TraceContext): Promise<Notification[]> {
     const orphans = inputs
       .filter((input) => input.parentId && !input.correlationId && !this.recentCorrelations.has(input.parentId))
       .map((input) => input.parentId!);
@@ -127,6 +157,7 @@ export class PublishNotifications {
         correlationId,
         channel: "http",
         data: input.data,
+        ...(trace ? traceFields(trace) : {}),
       };
     });
   }
@@ -156,6 +187,11 @@ export class PublishNotifications {
     if (result.duplicate) this.metrics.notificationsDuplicate.inc();
     else this.metrics.notificationsAccepted.inc({ type: notification.type });
   }
+}
+
+function traceFields(trace: TraceContext): Pick<Notification, "traceparent" | "tracestate"> {
+  const traceparent = formatTraceparent(trace.traceId, newSpanId(), trace.flags);
+  return trace.tracestate ? { traceparent, tracestate: trace.tracestate } : { traceparent };
 }
 
 function sourceNameMismatch(input: NotificationInput, producer: Producer, path: string): FieldError | undefined {

@@ -1,6 +1,7 @@
 import type { Logger } from "../../../core/logger.js";
 import type { Metrics } from "../../../core/metrics.js";
 import { Outage, abortableDelay, isUnavailableError } from "../../../core/outage.js";
+import type { Tracing } from "../../../core/tracing.js";
 import type { AckId, DeliveryLedger, LeasedMessage, LeaseTarget } from "../../../mom/ledger/ledger.js";
 import { leaseTarget, type PushDelivery, type Subscription } from "../../subscriptions/subscription.js";
 import type { WakeHub } from "../wake-hub.js";
@@ -11,6 +12,7 @@ import { parseRetryAfter, type RetryPolicy } from "./retry-policy.js";
 import { signatureHeader } from "./signature.js";
 import type { WebhookClient, WebhookResult } from "./webhook-client.js";
 import { isIP } from "node:net";
+import { attemptSpanId, formatTraceparent, parseTraceparent } from "../../../core/trace-context.js";
 
 export interface PushEndpoint {
   subscription: Subscription;
@@ -32,12 +34,15 @@ export interface PushPumpDeps {
   client: WebhookClient;
   policy: RetryPolicy;
   metrics: Metrics;
+  tracing: Tracing;
   logger: Logger;
 }
 
 /** How long past the request timeout a lease lasts: if this process dies mid-request, the message is retried then. */
 const LEASE_MARGIN_SECONDS = 30;
 const MAX_IDLE_MS = 60_000;
+
+export const pushLeaseSeconds = (timeoutSeconds: number) => timeoutSeconds + LEASE_MARGIN_SECONDS;
 /** How many answered deliveries, per unit of concurrency, may wait for their batch to be written. */
 const UNSETTLED_FACTOR = 4;
 /** A delivery limit no message reaches (the column is a 32-bit integer). */
@@ -97,7 +102,7 @@ export class PushPump {
   private target(): LeaseTarget {
     return {
       ...leaseTarget(this.endpoint.subscription),
-      ackTimeoutSeconds: this.options.timeoutSeconds + LEASE_MARGIN_SECONDS,
+      ackTimeoutSeconds: pushLeaseSeconds(this.options.timeoutSeconds),
       maxDeliveries: this.deps.policy.maxAttempts,
     };
   }
@@ -149,7 +154,11 @@ export class PushPump {
     const { subscription, secrets } = this.endpoint;
     const delivery = subscription.delivery as PushDelivery;
     const url = new URL(delivery.url);
-    const notificationId = (JSON.parse(message.notificationJson) as { id: string }).id;
+    const { id: notificationId, traceparent, tracestate } = JSON.parse(message.notificationJson) as {
+      id: string;
+      traceparent?: string;
+      tracestate?: string;
+    };
     const { contentType, body } = pushBody(delivery.format, message.notificationJson);
     const timestamp = Math.floor(Date.now() / 1000);
     const now = Date.now();
@@ -169,9 +178,11 @@ export class PushPump {
         "certflow-phase": message.phase,
         "certflow-sequence": String(message.sequence),
         "certflow-attempt": String(message.deliveryCount),
+        ...attemptTraceHeaders(traceparent, tracestate, subscription.id, message),
       },
     }));
     const succeeded = result.kind === "response" && result.status >= 200 && result.status < 300;
+    this.recordAttempt(traceparent, message, startedAt, result, succeeded);
     this.deps.metrics.pushAttempts.observe({ outcome: succeeded ? "succeeded" : "failed" }, result.latencyMs / 1000);
     const attempt: NewAttempt = {
       subscriptionId: subscription.id,
@@ -197,6 +208,29 @@ export class PushPump {
     const retryAfter = result.kind === "response" ? parseRetryAfter(result.retryAfter) : undefined;
     const delaySeconds = this.deps.policy.delayAfter(message.deliveryCount, retryAfter) ?? 0;
     return this.settle({ kind: "retry", ackId: message.ackId, delaySeconds, attempt });
+  }
+
+  /** The attempt as a client span under the notification's span, with the id its `traceparent` header carried. */
+  private recordAttempt(traceparent: string | undefined, message: LeasedMessage, startedAt: Date, result: WebhookResult, succeeded: boolean): void {
+    const parent = parseTraceparent(traceparent);
+    if (!parent) return;
+    const { subscription } = this.endpoint;
+    this.deps.tracing.record({
+      name: `webhook ${subscription.name}`,
+      kind: "client",
+      traceId: parent.traceId,
+      spanId: attemptSpanId(subscription.id, message.phase, message.sequence, message.deliveryCount),
+      parentSpanId: parent.spanId,
+      start: startedAt,
+      end: new Date(startedAt.getTime() + result.latencyMs),
+      failed: !succeeded,
+      attributes: {
+        "certflow.subscription": subscription.name,
+        "certflow.attempt": message.deliveryCount,
+        "certflow.sequence": message.sequence,
+        ...(result.kind === "response" ? { "http.response.status_code": result.status } : { "error.type": result.error }),
+      },
+    });
   }
 
   /** IP literals skip the resolver, so they are checked here; names are checked as they resolve. */
@@ -291,6 +325,14 @@ type Settlement =
   | { kind: "ack"; ackId: AckId; attempt: NewAttempt }
   | { kind: "retry"; ackId: AckId; delaySeconds: number; attempt: NewAttempt }
   | { kind: "hold"; ackId: AckId; attempt: NewAttempt };
+
+/** Each attempt is a span in the notification's trace, a child of its span, with an id derived from the attempt. */
+function attemptTraceHeaders(traceparent: string | undefined, tracestate: string | undefined, subscriptionId: string, message: LeasedMessage) {
+  const parent = parseTraceparent(traceparent);
+  if (!parent) return {};
+  const spanId = attemptSpanId(subscriptionId, message.phase, message.sequence, message.deliveryCount);
+  return { traceparent: formatTraceparent(parent.traceId, spanId, parent.flags), ...(tracestate ? { tracestate } : {}) };
+}
 
 function describeFailure(result: WebhookResult): string {
   if (result.kind === "error") return result.error;

@@ -1,6 +1,7 @@
 import { sql } from "kysely";
 import type { Executor } from "../../../core/db/schema.js";
 import { phaseCode, phaseName, type Phase } from "../../../mom/ledger/ledger.js";
+import type { OperationalEvents } from "../../operations/operational-events.js";
 import { bumpRevision } from "../../subscriptions/subscription-store.js";
 
 export interface SigningSecret {
@@ -37,7 +38,10 @@ export interface PushStore {
 }
 
 export class PostgresPushStore implements PushStore {
-  constructor(private readonly db: Executor) {}
+  constructor(
+    private readonly db: Executor,
+    private readonly events: OperationalEvents,
+  ) {}
 
   async secrets(subscriptionIds: readonly string[]): Promise<Map<string, SigningSecret[]>> {
     const bySubscription = new Map<string, SigningSecret[]>();
@@ -91,19 +95,25 @@ export class PostgresPushStore implements PushStore {
     await this.db.updateTable("subscriptions").set({ failing_since: null }).where("id", "=", subscriptionId).where("failing_since", "is not", null).execute();
   }
 
-  /** Disabling also stops routing to it: the revision moves, in the same transaction. */
+  /**
+   * Disabling stops delivery, not queueing. Pumps learn of it by the revision, and the one
+   * `subscription.disabled` is recorded in the same transaction, so it is published once.
+   */
   async disable(subscriptionId: string, reason: string): Promise<void> {
-    await this.db.transaction().execute(async (trx) => {
+    const disabled = await this.db.transaction().execute(async (trx) => {
       const updated = await trx
         .updateTable("subscriptions")
         .set({ status: "disabled", status_reason: reason, updated_at: new Date() })
         .where("id", "=", subscriptionId)
         .where("status", "<>", "disabled")
+        .returning("name")
         .executeTakeFirst();
-      if (updated.numUpdatedRows > 0n) {
-        await bumpRevision(trx);
-      }
+      if (!updated) return false;
+      await bumpRevision(trx);
+      await this.events.record(trx, "subscription.disabled", updated.name, { subscription: updated.name, subscriptionId, reason });
+      return true;
     });
+    if (disabled) this.events.kick();
   }
 
   async attempts(subscriptionId: string, outcome: "succeeded" | "failed" | undefined, limit: number, beforeId?: number): Promise<Attempt[]> {

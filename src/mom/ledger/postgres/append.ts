@@ -1,6 +1,6 @@
 import { sql, type RawBuilder } from "kysely";
 import type { Executor } from "../../../core/db/schema.js";
-import type { AppendLiveInput, JournalEntry } from "../ledger.js";
+import { PREFILL_MARKER_SUBJECT, type AppendLiveInput, type JournalEntry } from "../ledger.js";
 import { LIVE, PREFILL, readerShard } from "./sql.js";
 
 export async function position(db: Executor, reader: string): Promise<number> {
@@ -84,6 +84,17 @@ export async function appendSnapshot(
     SELECT count(*)::int AS copied, max(subject) AS last FROM page
   `.execute(db);
   return result.rows[0]!;
+}
+
+/**
+ * The prefill's boundary marker, last of its rows (also when none matched). The lease hands it
+ * out only once every snapshot is finished, and live messages only after it.
+ */
+export async function appendPrefillMarker(db: Executor, subscriptionId: string, seq: number): Promise<void> {
+  await sql`
+    INSERT INTO deliveries (subscription_id, phase, seq, subject, is_head)
+    VALUES (${subscriptionId}, ${PREFILL}, ${seq}, ${PREFILL_MARKER_SUBJECT}, true)
+  `.execute(db);
 }
 
 /**

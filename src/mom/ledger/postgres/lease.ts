@@ -2,7 +2,7 @@ import { sql } from "kysely";
 import type { Executor } from "../../../core/db/schema.js";
 import { phaseName, type LeaseResult, type LeaseTarget } from "../ledger.js";
 import { finish } from "./settle.js";
-import { LIVE, PREFILL, keyOf, liveAllowed, messageJson, messageSources, type KeyRow } from "./sql.js";
+import { ATTEMPTS_USED, LIVE, keyOf, liveAllowed, messageJson, messageSources, prefillAllowed, settleShard, type KeyRow } from "./sql.js";
 
 /** Rounds of clearing dead or stale heads before a lease answers with what it has. */
 const MAX_LEASE_ROUNDS = 10;
@@ -20,7 +20,7 @@ export async function lease(db: Executor, target: LeaseTarget, max: number): Pro
     const exhausted = rows.filter((row) => row.disposition === "exhausted");
     const stale = rows.filter((row) => row.disposition === "stale");
     if (exhausted.length > 0) {
-      const guard = sql`d.delivery_count >= ${target.maxDeliveries} AND d.available_at <= now()`;
+      const guard = sql`${ATTEMPTS_USED} >= ${target.maxDeliveries} AND d.available_at <= now()`;
       deadLettered += (await finish(db, target.id, exhausted.map(keyOf), { state: "dead", reason: "max_deliveries" }, guard)).length;
     }
     if (stale.length > 0) {
@@ -51,12 +51,12 @@ async function leaseHeads(db: Executor, target: LeaseTarget, max: number) {
       SELECT d.phase, d.seq,
         CASE
           WHEN d.phase = ${LIVE} AND d.seq < ${live}::bigint THEN 'stale'
-          WHEN d.delivery_count >= ${target.maxDeliveries} THEN 'exhausted'
+          WHEN ${ATTEMPTS_USED} >= ${target.maxDeliveries} THEN 'exhausted'
           ELSE 'leased'
         END AS disposition
       FROM deliveries d
       WHERE d.subscription_id = ${target.id} AND d.state = 'pending' AND d.is_head AND d.available_at <= now()
-        AND (d.phase = ${PREFILL} OR ${liveAllowed(target)})
+        AND (${prefillAllowed(target)} OR ${liveAllowed(target)})
       ORDER BY d.phase, d.seq
       LIMIT ${max}
       FOR UPDATE SKIP LOCKED
@@ -68,6 +68,10 @@ async function leaseHeads(db: Executor, target: LeaseTarget, max: number) {
       FROM candidates c
       WHERE d.subscription_id = ${target.id} AND d.phase = c.phase AND d.seq = c.seq AND c.disposition = 'leased'
       RETURNING d.subscription_id, d.phase, d.seq, d.subject, d.delivery_count, d.payload
+    ), counted AS (
+      INSERT INTO subscription_stats (subscription_id, shard, delivered)
+      SELECT ${target.id}, ${settleShard()}, count(*) FROM leased HAVING count(*) > 0
+      ON CONFLICT (subscription_id, shard) DO UPDATE SET delivered = subscription_stats.delivered + EXCLUDED.delivered
     )
     SELECT l.phase, l.seq, l.delivery_count, 'leased' AS disposition, ${messageJson("l")} AS envelope
     FROM leased l
@@ -88,7 +92,7 @@ export async function nextAvailableAt(db: Executor, target: LeaseTarget): Promis
   const result = await sql<{ next: Date }>`
     SELECT d.available_at AS next FROM deliveries d
     WHERE d.subscription_id = ${target.id} AND d.state = 'pending' AND d.is_head
-      AND (d.phase = ${PREFILL} OR ${liveAllowed(target)})
+      AND (${prefillAllowed(target)} OR ${liveAllowed(target)})
     ORDER BY d.available_at
     LIMIT 1
   `.execute(db);

@@ -40,7 +40,7 @@ export async function redrive(db: Executor, subscriptionId: string, only?: Array
         }
         await sql`
           WITH revived AS (
-            UPDATE deliveries d SET state = 'pending', delivery_count = 0, available_at = now(), finished_at = NULL, dead_reason = NULL,
+            UPDATE deliveries d SET state = 'pending', delivery_count = 0, replay_base = 0, available_at = now(), finished_at = NULL, dead_reason = NULL,
               is_head = d.phase = ${PREFILL}
             FROM (${keyTable(dead.rows.map(keyOf))}) i
             WHERE d.subscription_id = ${subscriptionId} AND ${amongKeys(dead.rows)} AND d.phase = i.phase AND d.seq = i.seq

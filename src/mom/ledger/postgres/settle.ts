@@ -1,7 +1,7 @@
 import { sql, type RawBuilder } from "kysely";
 import type { Executor } from "../../../core/db/schema.js";
 import { PHASE_CODE, type AckId, type LeaseTarget, type NackItem, type SettleOutcome, type SettleStatus } from "../ledger.js";
-import { LEASE_HELD, retryOnDeadlock, LIVE, amongKeys, keyString, keyTable, settleShard, toKey, type Key, type KeyRow } from "./sql.js";
+import { ATTEMPTS_USED, LEASE_HELD, retryOnDeadlock, LIVE, amongKeys, keyString, keyTable, settleShard, toKey, type Key, type KeyRow } from "./sql.js";
 
 export type Finish =
   | { state: "acked"; reason: null }
@@ -24,7 +24,7 @@ export async function nack(db: Executor, target: LeaseTarget, items: NackItem[])
   const ackIds = items.map((item) => item.ackId);
   const keys = ackIds.map(toKey);
   const settled = new Map<string, SettleStatus>();
-  const lastAttempt = sql`${LEASE_HELD} AND d.delivery_count >= ${target.maxDeliveries}`;
+  const lastAttempt = sql`${LEASE_HELD} AND ${ATTEMPTS_USED} >= ${target.maxDeliveries}`;
   for (const row of await finish(db, target.id, keys, { state: "dead", reason: "max_deliveries" }, lastAttempt)) {
     settled.set(keyString(row), "dead_lettered");
   }

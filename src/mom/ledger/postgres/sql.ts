@@ -1,5 +1,5 @@
 import { sql, type RawBuilder } from "kysely";
-import { PHASE_CODE, phaseCode, type AckId, type LeaseTarget } from "../ledger.js";
+import { PHASE_CODE, PREFILL_MARKER_SUBJECT, phaseCode, type AckId, type LeaseTarget } from "../ledger.js";
 
 /** The phase codes as SQL literals, so statements say LIVE and PREFILL rather than 1 and 0. */
 export const LIVE = sql.lit(PHASE_CODE.live);
@@ -95,13 +95,31 @@ export function liveAllowed(target: LeaseTarget) {
 export function messageJson(alias: string): RawBuilder<string> {
   const row = (column: string) => sql.ref(`${alias}.${column}`);
   const snapshotId = sql`overlay(overlay(md5(${row("subscription_id")}::text || '/' || ${row("seq")}) placing '4' from 13) placing '8' from 17)::uuid`;
-  return sql<string>`CASE WHEN ${row("phase")} = ${LIVE} THEN n.envelope::text ELSE json_build_object(
+  const time = sql`to_char(ps.completed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+  return sql<string>`CASE WHEN ${row("phase")} = ${LIVE} THEN n.envelope::text
+    WHEN ${row("subject")} = ${PREFILL_MARKER_SUBJECT} THEN json_build_object(
+    'id', ${snapshotId}, 'type', 'prefill.completed',
+    'source', json_build_object('name', 'certflow', 'version', ps.source_version),
+    'time', ${time}, 'subject', ${row("subscription_id")}::text, 'parentId', NULL, 'correlationId', ${snapshotId},
+    'channel', 'prefill', 'data', json_build_object('subscriptionId', ${row("subscription_id")}, 'count', ps.total, 'position', ps.position))::text
+    ELSE json_build_object(
     'id', ${snapshotId}, 'type', 'certificate.snapshot',
     'source', json_build_object('name', 'certflow', 'version', ps.source_version),
-    'time', to_char(ps.completed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+    'time', ${time},
     'subject', ${row("subject")}, 'parentId', NULL, 'correlationId', ${snapshotId},
     'channel', 'prefill', 'data', ${row("payload")})::text END`;
 }
+
+/** Snapshots go out at once; the prefill's boundary marker only when every snapshot is finished. */
+export function prefillAllowed(target: LeaseTarget) {
+  return sql`(d.phase = ${PREFILL} AND (d.subject <> ${PREFILL_MARKER_SUBJECT} OR NOT EXISTS (
+    SELECT 1 FROM deliveries p WHERE p.subscription_id = ${target.id} AND p.phase = ${PREFILL} AND p.state = 'pending' AND p.is_head
+      AND p.subject <> ${PREFILL_MARKER_SUBJECT}
+  )))`;
+}
+
+/** Attempts a delivery has used of its budget: those since its last rewind. */
+export const ATTEMPTS_USED = sql`(d.delivery_count - d.replay_base)`;
 
 /** Joins that `messageJson(alias)` reads from. */
 export function messageSources(alias: string, subscriptionId: RawBuilder<unknown>) {

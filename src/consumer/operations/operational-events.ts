@@ -1,0 +1,84 @@
+import type { Executor } from "../../core/db/schema.js";
+import { uuidv7 } from "../../core/ids.js";
+import type { Logger } from "../../core/logger.js";
+import type { Notification } from "../../core/notifications/envelope.js";
+import type { OperationalData, OperationalType } from "../../core/notifications/operational.js";
+import type { Broker } from "../../mom/broker.js";
+
+/** Name in `source.name` of every notification certflow makes about itself. */
+export const CERTFLOW_SOURCE = "certflow";
+const RELAY_INTERVAL_MS = 5_000;
+const RELAY_BATCH = 100;
+
+/**
+ * Operational notifications (`subscription.*`). An event is recorded in the transaction of the
+ * change it reports, with its id fixed there; a relay publishes what is recorded, in order, on
+ * the process's one NATS connection. A crash between commit and publish is repaired by the next
+ * relay, and a publish repeated after a crash carries the same id, so the broker (within its
+ * duplicate window) or the journal (after it) keeps it once.
+ */
+export class OperationalEvents {
+  private timer: NodeJS.Timeout | undefined;
+  private relaying: Promise<void> | undefined;
+
+  constructor(
+    private readonly db: Executor,
+    private readonly broker: Broker,
+    private readonly version: string,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Records an event in the caller's transaction; nothing is published if it rolls back. */
+  async record<T extends OperationalType>(trx: Executor, type: T, subject: string, data: OperationalData<T>): Promise<void> {
+    const id = uuidv7();
+    const notification: Notification = {
+      id,
+      type,
+      source: { name: CERTFLOW_SOURCE, version: this.version },
+      time: new Date().toISOString(),
+      subject,
+      parentId: null,
+      correlationId: id,
+      channel: "internal",
+      data,
+    };
+    await trx.insertInto("operational_outbox").values({ id, envelope: JSON.stringify(notification) }).execute();
+  }
+
+  start(): void {
+    this.timer = setInterval(() => this.kick(), RELAY_INTERVAL_MS);
+    this.timer.unref();
+    this.kick();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.relaying;
+  }
+
+  /** Publishes what is waiting soon; called after a change that recorded an event. */
+  kick(): void {
+    this.relaying ??= this.relay()
+      .catch((error: unknown) => this.logger.warn({ err: error }, "could not publish operational notifications; will try again"))
+      .finally(() => (this.relaying = undefined));
+  }
+
+  private async relay(): Promise<void> {
+    for (;;) {
+      const rows = await this.db
+        .selectFrom("operational_outbox")
+        .select(["seq", "envelope"])
+        .where("published_at", "is", null)
+        .orderBy("seq")
+        .limit(RELAY_BATCH)
+        .execute();
+      if (rows.length === 0) return;
+      for (const row of rows) {
+        const notification = row.envelope as Notification;
+        await this.broker.publish(notification);
+        await this.db.updateTable("operational_outbox").set({ published_at: new Date() }).where("seq", "=", row.seq).execute();
+        this.logger.info({ notificationId: notification.id, type: notification.type, subscription: notification.subject }, "operational notification published");
+      }
+    }
+  }
+}
