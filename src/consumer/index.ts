@@ -1,5 +1,8 @@
 import { createRouter } from "../core/http/app.js";
 import { PostgresDeliveryLedger } from "../mom/ledger/postgres-ledger.js";
+import { sharePeriodic } from "../mom/cluster/coordinator.js";
+import { ledgerRetentionRules, PostgresRetentionHorizons } from "../mom/retention/postgres-retention.js";
+import { Retention } from "../mom/retention/retention.js";
 import type { Service, ServiceDeps } from "../mom/service.js";
 import { Messages } from "./messages/messages.js";
 import { AddressGuard } from "./messages/push/address-guard.js";
@@ -16,6 +19,8 @@ import { Subscriptions } from "./subscriptions/subscriptions.js";
 
 const SWEEP_INTERVAL_MS = 60_000;
 const SWEEP_BATCH = 10_000;
+const PUSH_LEASE_PREFIX = "push.";
+const pushLeaseName = (subscriptionId: string) => `${PUSH_LEASE_PREFIX}${subscriptionId}`;
 
 /** The subscriber side: subscription registration, pull delivery, and push delivery workers. */
 export function setupConsumer(deps: ServiceDeps): Service {
@@ -64,6 +69,7 @@ export function setupConsumer(deps: ServiceDeps): Service {
         },
       ),
     logger,
+    () => deps.work.kick(),
   );
 
   deps.metrics.gauge("certflow_subscription_pending", "Messages waiting or in flight, per subscription", ["subscription"], async (gauge) => {
@@ -72,14 +78,15 @@ export function setupConsumer(deps: ServiceDeps): Service {
     for (const [name, count] of pending) gauge.set({ subscription: name }, count);
   });
 
-  let sweeper: NodeJS.Timeout | undefined;
-  const sweep = async () => {
-    try {
-      while ((await ledger.sweep(SWEEP_BATCH)) === SWEEP_BATCH);
-    } catch (error) {
-      logger.warn({ err: error }, "ledger sweep failed; will try again");
-    }
-  };
+  const retention = new Retention(
+    [
+      ...ledgerRetentionRules(deps.db, config.retention),
+      { kind: "push_attempts", periodSeconds: config.retention.pushAttemptsSeconds, prune: (age, batch) => pushStore.pruneAttempts(age, batch) },
+    ],
+    new PostgresRetentionHorizons(deps.db),
+    { batch: config.retention.batch },
+    logger,
+  );
 
   const router = createRouter();
   router.route("/", subscriptionsRouter(subscriptions, pushStore));
@@ -89,11 +96,38 @@ export function setupConsumer(deps: ServiceDeps): Service {
     router,
     async start() {
       supervisor.start();
-      sweeper = setInterval(() => void sweep(), SWEEP_INTERVAL_MS);
-      sweeper.unref();
+      // One pump per push subscription across the consumer processes.
+      deps.work.share({
+        group: "push",
+        service: "consumer",
+        units: async () => (await supervisor.deliverableIds()).map(pushLeaseName),
+        start: (lease) => supervisor.own(lease.name.slice(PUSH_LEASE_PREFIX.length)),
+        stop: (name) => supervisor.disown(name.slice(PUSH_LEASE_PREFIX.length)),
+      });
+      sharePeriodic(
+        deps.work,
+        {
+          name: "ledger-sweep",
+          service: "consumer",
+          intervalMs: SWEEP_INTERVAL_MS,
+          async run(_lease, signal) {
+            while (!signal.aborted && (await ledger.sweep(SWEEP_BATCH)) === SWEEP_BATCH);
+          },
+        },
+        logger,
+      );
+      sharePeriodic(
+        deps.work,
+        {
+          name: "retention",
+          service: "consumer",
+          intervalMs: config.retention.intervalSeconds * 1000,
+          run: async (_lease, signal) => void (await retention.pass(signal)),
+        },
+        logger,
+      );
     },
     async stop() {
-      clearInterval(sweeper);
       await supervisor.stop();
       hub.close();
     },

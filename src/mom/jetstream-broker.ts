@@ -12,7 +12,7 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import type { Config } from "../core/config.js";
 import type { Logger } from "../core/logger.js";
 import type { Notification } from "../core/notifications/envelope.js";
-import type { Broker, PublishResult, ReadOptions, StreamIdentity, StreamReader } from "./broker.js";
+import type { Broker, PublishResult, ReadOptions, StreamClusterState, StreamIdentity, StreamReader } from "./broker.js";
 import { naming, partitionOf, type Naming } from "./naming.js";
 import { OrderedStreamReader } from "./ordered-stream-reader.js";
 
@@ -38,6 +38,7 @@ export class JetStreamBroker implements Broker {
     private readonly names: Naming,
     readonly partitions: number,
     private readonly logger: Logger,
+    private readonly replicas: number,
   ) {}
 
   static async connect(options: JetStreamBrokerOptions): Promise<JetStreamBroker> {
@@ -45,7 +46,7 @@ export class JetStreamBroker implements Broker {
     let nc: NatsConnection;
     try {
       nc = await connect({
-        servers: nats.url,
+        servers: nats.servers,
         name: options.connectionName,
         maxReconnectAttempts: -1,
         reconnectTimeWait: 500,
@@ -55,20 +56,25 @@ export class JetStreamBroker implements Broker {
       });
     } catch (error) {
       throw new Error(
-        `cannot reach NATS at ${nats.url} (${(error as Error).message}); start nats-server with JetStream (-js) or set NATS_URL`,
+        `cannot reach NATS at ${nats.servers.join(",")} (${(error as Error).message}); start nats-server with JetStream (-js) or set NATS_URL`,
       );
     }
     void logConnectionStatus(nc, logger);
     const jsm = await jetstreamManager(nc);
-    const broker = new JetStreamBroker(nc, jetstream(nc), jsm, naming(nats.namespace), nats.partitions, logger);
+    const broker = new JetStreamBroker(nc, jetstream(nc), jsm, naming(nats.namespace), nats.partitions, logger, nats.replicas);
     await broker.ensureStream(nats);
     return broker;
   }
 
-  /** Creates the stream, or brings an existing one to this configuration; safe to run from every process. */
+  /**
+   * Creates the stream, or brings an existing one to this configuration where JetStream allows
+   * it (replicas, max age, duplicate window); safe to run from every process. What cannot change
+   * in place (subjects, storage, the partition count) stops start-up with what to do instead.
+   */
   private async ensureStream(nats: Config["nats"]): Promise<void> {
     const config: Partial<StreamConfig> & { name: string } = {
       name: this.names.notificationsStream,
+      description: partitionsDescription(nats.partitions),
       subjects: [this.names.notificationsFilter],
       retention: RetentionPolicy.Limits,
       storage: StorageType.File,
@@ -76,20 +82,32 @@ export class JetStreamBroker implements Broker {
       max_age: nats.streamMaxAgeHours * 3600 * NANOS_PER_SECOND,
       duplicate_window: nats.dedupWindowSeconds * NANOS_PER_SECOND,
       max_msg_size: MAX_MESSAGE_BYTES,
-      num_replicas: 1,
+      num_replicas: nats.replicas,
     };
-    const existing = await this.jsm.streams.info(this.names.notificationsStream).catch(() => undefined);
+    let existing = await this.jsm.streams.info(this.names.notificationsStream).catch(() => undefined);
     if (!existing) {
       try {
         await this.jsm.streams.add(config);
-        this.logger.info({ stream: config.name }, "stream created");
+        this.logger.info({ stream: config.name, replicas: nats.replicas }, "stream created");
         return;
       } catch (error) {
         // Another process created it meanwhile: fall through to the update.
-        if (!(await this.jsm.streams.info(this.names.notificationsStream).catch(() => undefined))) throw error;
+        existing = await this.jsm.streams.info(this.names.notificationsStream).catch(() => undefined);
+        if (!existing) throw new Error(`cannot create NATS stream ${config.name} with ${nats.replicas} replica(s): ${(error as Error).message}${replicasHint(nats.replicas)}`);
       }
     }
-    await this.jsm.streams.update(this.names.notificationsStream, config);
+    const refusal = unchangeable(existing.config, config, nats.partitions);
+    if (refusal) throw new Error(`NATS stream ${config.name} cannot be brought to this configuration: ${refusal}`);
+    const changes = changedSettings(existing.config, config);
+    if (changes.length === 0) return;
+    try {
+      await this.jsm.streams.update(this.names.notificationsStream, { ...config, description: existing.config.description ?? config.description });
+    } catch (error) {
+      throw new Error(
+        `cannot update NATS stream ${config.name} (${changes.join(", ")}): ${(error as Error).message}${replicasHint(nats.replicas)}`,
+      );
+    }
+    this.logger.warn({ stream: config.name, changes }, "stream configuration updated");
   }
 
   publish(notification: Notification): Promise<PublishResult> {
@@ -155,6 +173,21 @@ export class JetStreamBroker implements Broker {
     await this.nc.flush();
   }
 
+  async clusterState(): Promise<StreamClusterState> {
+    const info = await this.jsm.streams.info(this.names.notificationsStream);
+    const cluster = info.cluster;
+    const leader = cluster?.leader ?? (this.replicas === 1 ? this.nc.info?.server_name ?? null : null);
+    if (!leader) throw new Error(`stream ${info.config.name} has no leader (too few NATS servers up for its ${info.config.num_replicas} replicas)`);
+    return {
+      stream: info.config.name,
+      replicas: { wanted: this.replicas, configured: info.config.num_replicas },
+      connectedServer: this.nc.info?.server_name ?? null,
+      cluster: cluster?.name ?? null,
+      leader,
+      peers: (cluster?.replicas ?? []).map((peer) => ({ name: peer.name, current: peer.current, offline: peer.offline, lag: peer.lag ?? 0 })),
+    };
+  }
+
   /** Stops readers, then drains: buffered publishes are sent and subscriptions finish before the socket closes. */
   async close(): Promise<void> {
     await Promise.all([...this.readers].map((reader) => reader.stop()));
@@ -169,4 +202,29 @@ async function logConnectionStatus(nc: NatsConnection, logger: Logger): Promise<
       logger.warn({ nats: status.type, server: "server" in status ? status.server : undefined }, "NATS connection status");
     }
   }
+}
+
+const partitionsDescription = (partitions: number) => `certflow notifications; partitions=${partitions}`;
+
+/** What JetStream cannot change in place, or certflow must not: positions and routing depend on them. */
+function unchangeable(existing: StreamConfig, wanted: Partial<StreamConfig>, partitions: number): string | undefined {
+  const made = /partitions=(\d+)/.exec(existing.description ?? "")?.[1];
+  if (made && Number(made) !== partitions) {
+    return `it was made with ${made} partitions and CERTFLOW_PARTITIONS is ${partitions}; set CERTFLOW_PARTITIONS=${made}, or use a new CERTFLOW_NAMESPACE and database for a new partition count`;
+  }
+  if (JSON.stringify(existing.subjects) !== JSON.stringify(wanted.subjects)) {
+    return `its subjects are ${JSON.stringify(existing.subjects)}, certflow needs ${JSON.stringify(wanted.subjects)}; use another CERTFLOW_NAMESPACE`;
+  }
+  if (existing.storage !== wanted.storage) return `its storage is ${existing.storage}, certflow needs file storage; move it or use another CERTFLOW_NAMESPACE`;
+  if (existing.retention !== wanted.retention) return `its retention policy is ${existing.retention}, certflow needs limits; use another CERTFLOW_NAMESPACE`;
+  return undefined;
+}
+
+function changedSettings(existing: StreamConfig, wanted: Partial<StreamConfig>): string[] {
+  const keys = ["num_replicas", "max_age", "duplicate_window", "max_msg_size", "discard"] as const;
+  return keys.filter((key) => existing[key] !== wanted[key]).map((key) => `${key} ${existing[key]} -> ${wanted[key]}`);
+}
+
+function replicasHint(replicas: number): string {
+  return replicas > 1 ? `; ${replicas} replicas need a NATS cluster of at least ${replicas} JetStream servers (or set CERTFLOW_STREAM_REPLICAS=1)` : "";
 }

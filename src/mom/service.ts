@@ -5,6 +5,7 @@ import type { App } from "../core/http/env.js";
 import type { Logger } from "../core/logger.js";
 import type { Metrics } from "../core/metrics.js";
 import type { Broker } from "./broker.js";
+import type { WorkCoordinator } from "./cluster/coordinator.js";
 
 /** What every service is built from; `src/main.ts` makes one set per process. */
 export interface ServiceDeps {
@@ -14,6 +15,8 @@ export interface ServiceDeps {
   broker: Broker;
   metrics: Metrics;
   credentials: CredentialResolver;
+  /** Spreads background work over the live processes through leases. */
+  work: WorkCoordinator;
   /** The running certflow version, e.g. for the source of messages it makes itself. */
   version: string;
 }

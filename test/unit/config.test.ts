@@ -251,7 +251,26 @@ describe("loadConfig other variables", () => {
   });
 
   it.each(["nats://a:4222", "tls://a:4222", "ws://a", "wss://a"])("accepts NATS_URL=%s", (url) => {
-    expect(loadConfig(env({ NATS_URL: url })).nats.url).toBe(url);
+    expect(loadConfig(env({ NATS_URL: url })).nats.servers).toEqual([url]);
+  });
+
+  it("takes NATS_URL as a comma-separated list of servers", () => {
+    expect(loadConfig(env({ NATS_URL: "nats://a:4222, nats://b:4222,nats://c:4222" })).nats.servers).toEqual([
+      "nats://a:4222",
+      "nats://b:4222",
+      "nats://c:4222",
+    ]);
+    expectOneLineNaming(env({ NATS_URL: "nats://a:4222,http://b" }), "NATS_URL");
+  });
+
+  it("takes CERTFLOW_STREAM_REPLICAS 1 or 3 and retention periods with a unit", () => {
+    const config = loadConfig(env({ CERTFLOW_STREAM_REPLICAS: "3", CERTFLOW_RETENTION_DELIVERIES: "36h", CERTFLOW_RETENTION_JOURNAL: "90s" }));
+    expect(config.nats.replicas).toBe(3);
+    expect(config.retention.deliveriesSeconds).toBe(36 * 3600);
+    expect(config.retention.journalSeconds).toBe(90);
+    expect(loadConfig(env({})).retention.deliveriesSeconds).toBe(7 * 86_400);
+    expectOneLineNaming(env({ CERTFLOW_STREAM_REPLICAS: "2" }), "CERTFLOW_STREAM_REPLICAS");
+    expectOneLineNaming(env({ CERTFLOW_RETENTION_DEAD_LETTERS: "30" }), "CERTFLOW_RETENTION_DEAD_LETTERS");
   });
 
   it("reports only the first invalid variable when several are wrong", () => {

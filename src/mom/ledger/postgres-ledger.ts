@@ -1,5 +1,7 @@
 import { sql, type RawBuilder } from "kysely";
 import type { Executor } from "../../core/db/schema.js";
+import { LeaseLostError } from "../cluster/leases.js";
+import { leaseFence } from "../cluster/postgres-leases.js";
 import {
   phaseCode,
   phaseName,
@@ -62,12 +64,14 @@ export class PostgresDeliveryLedger implements DeliveryLedger {
     // together or not at all. A notification already journaled (a redelivery, or the same id
     // beyond the broker's duplicate window) creates no delivery. Groups are locked in
     // (subscription, subject) order, the order every finisher uses too.
-    const result = await sql<{ subscription_id: string; created: number }>`
-      WITH journaled AS (
+    // The reader's lease is checked (and share-locked) in the same statement: a stale owner writes nothing.
+    const result = await sql<{ subscription_id: string | null; created: number }>`
+      WITH fence AS (${leaseFence(input.lease)}), journaled AS (
         INSERT INTO notifications (seq, id, type, subject, source_name, parent_id, correlation_id, time, envelope)
         SELECT * FROM json_to_recordset(${journalRows(entries)}::json) AS t(
           seq bigint, id uuid, type text, subject text, source_name text, parent_id uuid, correlation_id uuid,
           time timestamptz, envelope json)
+        WHERE EXISTS (SELECT 1 FROM fence)
         ON CONFLICT DO NOTHING
         RETURNING seq
       ), wanted AS (
@@ -94,12 +98,14 @@ export class PostgresDeliveryLedger implements DeliveryLedger {
         JOIN grouped g ON g.subscription_id = w.subscription_id AND g.subject = w.subject
         RETURNING subscription_id
       ), moved AS (
-        INSERT INTO consumer_positions (name, seq) VALUES (${input.reader}, ${input.position})
+        INSERT INTO consumer_positions (name, seq) SELECT ${input.reader}, ${input.position} WHERE EXISTS (SELECT 1 FROM fence)
         ON CONFLICT (name) DO UPDATE SET seq = GREATEST(consumer_positions.seq, EXCLUDED.seq)
       )
       SELECT subscription_id, count(*)::int AS created FROM delivered GROUP BY subscription_id
+      UNION ALL SELECT NULL, -1 WHERE NOT EXISTS (SELECT 1 FROM fence)
     `.execute(this.db);
-    return new Map(result.rows.map((row) => [row.subscription_id, row.created]));
+    if (input.lease && result.rows.some((row) => row.subscription_id === null)) throw new LeaseLostError(input.lease);
+    return new Map(result.rows.map((row) => [row.subscription_id!, row.created]));
   }
 
   /**

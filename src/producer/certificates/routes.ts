@@ -2,6 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { identifier } from "../../core/notifications/certificate.js";
 import { NotificationSchema } from "../../core/notifications/envelope.js";
 import { PageQuerySchema, bearer, json, problems } from "../../core/http/openapi.js";
+import { PastRetentionSchema } from "../notifications/routes.js";
 
 export const CertificateIdParamSchema = z.object({ id: identifier("id").openapi({ param: { name: "id", in: "path" } }) });
 
@@ -18,6 +19,7 @@ export const historyRoute = createRoute({
         certificateId: z.string(),
         notifications: z.array(z.object({ sequence: z.number().int(), acceptedAt: z.string(), notification: NotificationSchema })),
         nextCursor: z.string().nullable(),
+        pastRetention: PastRetentionSchema,
       }),
       "A page of the certificate's history",
     ),

@@ -75,6 +75,14 @@ const DeliveryStateSchema = z
   })
   .openapi("DeliveryState");
 
+/** Whether retention removed part of what this answer would show (CERTFLOW_RETENTION_*). */
+export const PastRetentionSchema = z
+  .object({
+    truncated: z.boolean().openapi({ description: "true when records this answer would include were removed by retention" }),
+    removedBefore: z.string().nullable().openapi({ description: "Records older than this may have been removed; null if retention never removed any" }),
+  })
+  .openapi("PastRetention");
+
 export const getNotificationRoute = createRoute({
   method: "get",
   path: "/v1/notifications/{id}",
@@ -90,6 +98,7 @@ export const getNotificationRoute = createRoute({
         acceptedAt: z.string(),
         notification: NotificationSchema,
         deliveries: z.array(DeliveryStateSchema),
+        pastRetention: PastRetentionSchema,
       }),
       "The notification",
     ),
@@ -114,6 +123,7 @@ export const traceRoute = createRoute({
         notification: NotificationSchema,
         ancestors: z.array(NotificationSchema).openapi({ description: "Root first, the parent last" }),
         descendants: z.array(TraceTreeSchema),
+        pastRetention: PastRetentionSchema,
       }),
       "The causal tree",
     ),
