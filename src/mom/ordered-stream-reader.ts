@@ -3,6 +3,10 @@ import type { Logger } from "../core/logger.js";
 import type { ReadOptions, StreamMessage, StreamReader } from "./broker.js";
 
 const MAX_BACKOFF_MS = 5_000;
+/** Pull requests expire this often; the server heart-beats at half of it, so a lost consumer shows within seconds. */
+const PULL_EXPIRES_MS = 5_000;
+/** Heartbeats missed in a row before the reader makes a new consumer itself (e.g. its server was lost). */
+const MISSED_HEARTBEATS_LIMIT = 2;
 
 /**
  * Reads a stream in order through a JetStream ordered consumer. The client library checks
@@ -55,9 +59,10 @@ export class OrderedStreamReader implements StreamReader {
 
   private async readUntilInterrupted(): Promise<void> {
     const consumer = await this.js.consumers.get(this.stream, { filter_subjects: this.filter, opt_start_seq: this.nextSeq });
-    const messages = await consumer.consume({ max_messages: this.options.maxBatch });
+    const messages = await consumer.consume({ max_messages: this.options.maxBatch, expires: PULL_EXPIRES_MS });
     this.messages = messages;
     if (this.stopped) messages.stop();
+    void this.restartWhenSilent(messages);
     const queue = new BatchQueue(this.options.maxBatch * 2);
     const handling = this.handleQueued(queue, messages);
     try {
@@ -67,6 +72,21 @@ export class OrderedStreamReader implements StreamReader {
     } finally {
       queue.end();
       await handling;
+    }
+  }
+
+  /**
+   * When the server holding the (single-replica, ephemeral) consumer goes away in a cluster, the
+   * client may keep waiting on it; after missed heartbeats the reader starts over from its own
+   * position on a new consumer, which lands on a live server.
+   */
+  private async restartWhenSilent(messages: ConsumerMessages): Promise<void> {
+    for await (const status of messages.status()) {
+      if (status.type === "heartbeats_missed" && status.count >= MISSED_HEARTBEATS_LIMIT) {
+        this.logger.warn({ reader: this.options.name, missed: status.count }, "stream reader heard nothing from its consumer; making a new one");
+        messages.stop();
+        return;
+      }
     }
   }
 
