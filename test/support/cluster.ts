@@ -154,3 +154,13 @@ export function ownership(view: ClusterView, group: string, service = group): Ma
 }
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Calls `sample` every `intervalMs`, `count` times, and returns what it returned, in order. */
+export async function sampleEvery<T>(intervalMs: number, count: number, sample: () => Promise<T>): Promise<T[]> {
+  const samples: T[] = [];
+  for (let index = 0; index < count; index++) {
+    await pause(intervalMs);
+    samples.push(await sample());
+  }
+  return samples;
+}
