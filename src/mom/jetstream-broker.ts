@@ -89,23 +89,39 @@ export class JetStreamBroker implements Broker {
       try {
         await this.jsm.streams.add(config);
         this.logger.info({ stream: config.name, replicas: nats.replicas }, "stream created");
-        return;
       } catch (error) {
         // Another process created it meanwhile: fall through to the update.
         existing = await this.jsm.streams.info(this.names.notificationsStream).catch(() => undefined);
         if (!existing) throw new Error(`cannot create NATS stream ${config.name} with ${nats.replicas} replica(s): ${(error as Error).message}${replicasHint(nats.replicas)}`);
       }
+      if (!existing) return this.checkReplicas(nats.replicas);
     }
     const refusal = unchangeable(existing.config, config, nats.partitions);
     if (refusal) throw new Error(`NATS stream ${config.name} cannot be brought to this configuration: ${refusal}`);
     const changes = changedSettings(existing.config, config);
     if (changes.length === 0) return;
+    await this.updateStream(config, existing.config, changes, nats.replicas);
+    await this.checkReplicas(nats.replicas);
+  }
+
+  /** A server outside a cluster accepts more replicas and keeps one copy: say so rather than run on one copy unknowingly. */
+  private async checkReplicas(wanted: number): Promise<void> {
+    const info = await this.jsm.streams.info(this.names.notificationsStream);
+    if (info.config.num_replicas !== wanted) {
+      throw new Error(`NATS stream ${info.config.name} has ${info.config.num_replicas} replica(s), not ${wanted}${replicasHint(wanted)}`);
+    }
+    // Peers are listed (current or not) once placed; a lone server lists none.
+    const peers = info.cluster?.replicas?.length ?? 0;
+    if (wanted > 1 && (!info.cluster?.name || peers < wanted - 1)) {
+      throw new Error(`NATS stream ${info.config.name} asks for ${wanted} replicas, but ${peers + 1} server(s) hold it${replicasHint(wanted)}`);
+    }
+  }
+
+  private async updateStream(config: Partial<StreamConfig> & { name: string }, existing: StreamConfig, changes: string[], replicas: number): Promise<void> {
     try {
-      await this.jsm.streams.update(this.names.notificationsStream, { ...config, description: existing.config.description ?? config.description });
+      await this.jsm.streams.update(this.names.notificationsStream, { ...config, description: existing.description ?? config.description });
     } catch (error) {
-      throw new Error(
-        `cannot update NATS stream ${config.name} (${changes.join(", ")}): ${(error as Error).message}${replicasHint(nats.replicas)}`,
-      );
+      throw new Error(`cannot update NATS stream ${config.name} (${changes.join(", ")}): ${(error as Error).message}${replicasHint(replicas)}`);
     }
     this.logger.warn({ stream: config.name, changes }, "stream configuration updated");
   }
