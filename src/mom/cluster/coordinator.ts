@@ -224,9 +224,9 @@ export function sharePeriodic(work: WorkCoordinator, job: PeriodicJob, logger: L
     async start(lease) {
       const current = new AbortController();
       controller = current;
+      // The first pass after one interval, as a timer would: a lease taken at start-up does no work at once.
       timer = setInterval(() => runPass(lease, current.signal), job.intervalMs);
       timer.unref();
-      runPass(lease, current.signal);
     },
     async stop() {
       clearInterval(timer);
