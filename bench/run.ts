@@ -1,6 +1,6 @@
 /**
  * certflow's benchmark suite: `npm run bench` runs every benchmark, `npm run bench -- ingest`
- * (or end-to-end, latency, prefill, push, certificates, registry-emulator, peers) runs those named. Every figure is a ratio to a baseline measured in
+ * (or end-to-end, latency, prefill, push, certificates, registry-emulator, peers, scale) runs those named. Every figure is a ratio to a baseline measured in
  * the same run with the same client. BENCH_SCALE multiplies the sizes; see bench/lib/env.ts.
  */
 import { certificates } from "./certificates.js";
@@ -11,6 +11,7 @@ import { peers } from "./peers.js";
 import { prefill } from "./prefill.js";
 import { push } from "./push.js";
 import { registryEmulator } from "./registry-emulator.js";
+import { scale } from "./scale.js";
 import { runAllCleanups } from "./lib/cleanup.js";
 import { CERTFLOW_DIR, CPU_PROF_DIR, ROOT, ROUNDS, SCALE } from "./lib/env.js";
 import { printSummary, writeResults, type Figure } from "./lib/results.js";
@@ -24,6 +25,7 @@ const BENCHMARKS: Record<string, () => Promise<Figure[]>> = {
   certificates,
   "registry-emulator": registryEmulator,
   peers,
+  scale,
 };
 const ALIASES: Record<string, string> = { e2e: "end-to-end", endtoend: "end-to-end", registry: "registry-emulator" };
 

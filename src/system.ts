@@ -1,5 +1,7 @@
+import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { Server } from "node:http";
+import { hostname } from "node:os";
 import type { AddressInfo } from "node:net";
 import { serve, type ServerType } from "@hono/node-server";
 import { CredentialResolver, PostgresCredentialStore } from "./core/auth/credentials.js";
@@ -14,6 +16,9 @@ import { createMetrics } from "./core/metrics.js";
 import { createTracing, type Tracing } from "./core/tracing.js";
 import { setupConsumer } from "./consumer/index.js";
 import { setupDispatcher } from "./dispatcher/index.js";
+import { WorkCoordinator } from "./mom/cluster/coordinator.js";
+import { PostgresWorkLeases } from "./mom/cluster/postgres-leases.js";
+import { clusterRouter } from "./mom/cluster/router.js";
 import { JetStreamBroker } from "./mom/jetstream-broker.js";
 import type { Service, ServiceDeps } from "./mom/service.js";
 import { setupPrefill } from "./prefill/index.js";
@@ -75,20 +80,31 @@ export async function startSystem(config: Config, logger: Logger): Promise<Runni
     config.auth.cacheSeconds * 1000,
   );
   const tracing = createTracing(config.tracing, VERSION);
-  const deps: ServiceDeps = { config, logger, db: database.db, broker, metrics, credentials, tracing, version: VERSION };
+  const leases = new PostgresWorkLeases(database.db);
+  const processId = `${hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`;
+  const work = new WorkCoordinator(
+    leases,
+    { id: processId, services: config.services, host: hostname(), pid: process.pid },
+    { leaseSeconds: config.cluster.leaseSeconds },
+    logger.child({ component: "leases", process: processId }),
+  );
+  observeLeases(metrics, work);
+  const deps: ServiceDeps = { config, logger, db: database.db, broker, metrics, credentials, tracing, work, version: VERSION };
   const services = config.services.map((name) => SETUP[name](deps));
 
   const app = createHttpApp({ logger, metrics, credentials, maxBodyBytes: config.http.maxBodyBytes });
   mountOperations(app, {
     metrics,
     version: VERSION,
-    readiness: { nats: () => broker!.ping(), postgres: () => pingDatabase(database.db) },
+    readiness: { nats: () => broker!.ping(), postgres: () => pingDatabase(database.db), stream: () => broker!.clusterState() },
   });
+  app.route("/", clusterRouter({ leases, leaseSeconds: config.cluster.leaseSeconds }));
   for (const service of services) if (service.router) app.route("/", service.router);
 
   const server = await listen(app.fetch, config.http.port, config.http.host);
   const port = (server.address() as AddressInfo).port;
   for (const service of services) await service.start?.();
+  await work.start();
   const stream = await broker.stream();
   const report: StartupReport = {
     version: VERSION,
@@ -96,14 +112,26 @@ export async function startSystem(config: Config, logger: Logger): Promise<Runni
     database: { url: withoutPassword(config.database.url), schema: config.database.schema, created: databaseState.created, migrationsApplied },
     stream: { name: stream.name, created: broker.streamCreated, messages: Math.max(0, stream.lastSeq - stream.firstSeq + 1) },
   };
-  logger.info({ port, services: config.services, version: VERSION, startup: report }, "certflow started");
+  logger.info({ port, services: config.services, version: VERSION, process: processId, startup: report }, "certflow started");
 
   return {
     url: `http://127.0.0.1:${port}`,
     port,
     report,
-    stop: () => shutdown({ server, services, broker: broker!, database, tracing, logger, timeoutMs: config.shutdownTimeoutSeconds * 1000 }),
+    stop: () => shutdown({ server, work, services, broker: broker!, database, tracing, logger, timeoutMs: config.shutdownTimeoutSeconds * 1000 }),
   };
+}
+
+/** What this process owns, as metrics: the same picture GET /v1/cluster gives. */
+function observeLeases(metrics: ReturnType<typeof createMetrics>, work: WorkCoordinator): void {
+  metrics.gauge("certflow_leases_owned", "Units of background work this process holds a lease on", ["group"], async (gauge) => {
+    gauge.reset();
+    for (const unit of work.owned()) gauge.inc({ group: unit.group });
+  });
+  metrics.gauge("certflow_lease_owned_since_seconds", "When this process took each lease (unix time)", ["lease", "epoch"], async (gauge) => {
+    gauge.reset();
+    for (const unit of work.owned()) gauge.set({ lease: unit.name, epoch: String(unit.epoch) }, unit.since.getTime() / 1000);
+  });
 }
 
 function withoutPassword(url: string): string {
@@ -123,6 +151,7 @@ function listen(fetch: (request: Request) => Response | Promise<Response>, port:
 
 interface ShutdownParts {
   server: ServerType;
+  work: WorkCoordinator;
   services: Service[];
   broker: JetStreamBroker;
   database: DatabaseHandle;
@@ -135,7 +164,7 @@ interface ShutdownParts {
  * Stops taking requests, lets in-flight ones finish (long-polls are answered at once), stops
  * background work after its current batch, drains NATS, then closes the database pool.
  */
-async function shutdown({ server, services, broker, database, tracing, logger, timeoutMs }: ShutdownParts): Promise<void> {
+async function shutdown({ server, work, services, broker, database, tracing, logger, timeoutMs }: ShutdownParts): Promise<void> {
   logger.info("shutting down");
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   // Connections that fall idle after close() (a long-poll just answered) are kept alive by
@@ -144,6 +173,8 @@ async function shutdown({ server, services, broker, database, tracing, logger, t
   closeIdle();
   const idleSweeper = setInterval(closeIdle, 50);
   const orderly = (async () => {
+    // Leased work first, its leases handed back, so the other processes take it over at once.
+    await work.stop();
     await Promise.all(services.map((service) => service.stop?.()));
     await closed;
     await broker.close();

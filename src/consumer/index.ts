@@ -1,5 +1,8 @@
 import { createRouter } from "../core/http/app.js";
 import { PostgresDeliveryLedger } from "../mom/ledger/postgres-ledger.js";
+import { sharePeriodic } from "../mom/cluster/coordinator.js";
+import { ledgerRetentionRules, PostgresRetentionHorizons } from "../mom/retention/postgres-retention.js";
+import { Retention } from "../mom/retention/retention.js";
 import type { Service, ServiceDeps } from "../mom/service.js";
 import { Messages } from "./messages/messages.js";
 import { AddressGuard } from "./messages/push/address-guard.js";
@@ -16,6 +19,9 @@ import { registerSubscriptionMetrics } from "./operations/subscription-metrics.j
 import { subscriptionsRouter } from "./subscriptions/router.js";
 import { PostgresSubscriptionStore } from "./subscriptions/subscription-store.js";
 import { Subscriptions } from "./subscriptions/subscriptions.js";
+
+const PUSH_LEASE_PREFIX = "push.";
+const pushLeaseName = (subscriptionId: string) => `${PUSH_LEASE_PREFIX}${subscriptionId}`;
 
 /** The subscriber side: subscription registration, pull delivery, and push delivery workers. */
 export function setupConsumer(deps: ServiceDeps): Service {
@@ -68,6 +74,7 @@ export function setupConsumer(deps: ServiceDeps): Service {
         },
       ),
     logger,
+    () => deps.work.kick(),
   );
 
   deps.metrics.gauge("certflow_subscription_pending", "Messages waiting or in flight, per subscription", ["subscription"], async (gauge) => {
@@ -86,6 +93,17 @@ export function setupConsumer(deps: ServiceDeps): Service {
     pushLeaseSeconds: pushLeaseSeconds(config.push.timeoutSeconds),
   });
 
+  const retention = new Retention(
+    [
+      ...ledgerRetentionRules(deps.db, config.retention),
+      { kind: "push_attempts", periodSeconds: config.retention.pushAttemptsSeconds, prune: (age, batch) => pushStore.pruneAttempts(age, batch) },
+      { kind: "operational_outbox", periodSeconds: config.retention.journalSeconds, prune: (age, batch) => events.prunePublished(age, batch) },
+    ],
+    new PostgresRetentionHorizons(deps.db),
+    { batch: config.retention.batch },
+    logger,
+  );
+
   const router = createRouter();
   router.route("/", subscriptionsRouter(subscriptions, pushStore));
   router.route("/", messagesRouter(subscriptions, messages));
@@ -96,6 +114,24 @@ export function setupConsumer(deps: ServiceDeps): Service {
       events.start();
       slo.start();
       supervisor.start();
+      // One pump per push subscription across the consumer processes.
+      deps.work.share({
+        group: "push",
+        service: "consumer",
+        units: async () => (await supervisor.deliverableIds()).map(pushLeaseName),
+        start: (lease) => supervisor.own(lease.name.slice(PUSH_LEASE_PREFIX.length)),
+        stop: (name) => supervisor.disown(name.slice(PUSH_LEASE_PREFIX.length)),
+      });
+      sharePeriodic(
+        deps.work,
+        {
+          name: "retention",
+          service: "consumer",
+          intervalMs: config.retention.intervalSeconds * 1000,
+          run: async (_lease, signal) => void (await retention.pass(signal)),
+        },
+        logger,
+      );
     },
     async stop() {
       await supervisor.stop();

@@ -26,6 +26,25 @@ const retrySchedule = z
   .transform((value) => value.split(",").map((part) => Number(part.trim())))
   .refine((delays) => delays.length <= 50, { error: "at most 50 attempts" });
 
+const DURATION_UNITS = { s: 1, m: 60, h: 3600, d: 86_400 } as const;
+
+/** A period such as "30s", "15m", "12h" or "7d", in seconds. */
+const duration = z
+  .string()
+  .trim()
+  .regex(/^[1-9]\d{0,6}[smhd]$/, { error: "expected a period such as 30s, 15m, 12h or 7d" })
+  .transform((value) => Number(value.slice(0, -1)) * DURATION_UNITS[value.slice(-1) as keyof typeof DURATION_UNITS]);
+
+/** One or more servers, e.g. "nats://a:4222,nats://b:4222": the client fails over between them. */
+const natsServers = z
+  .string()
+  .transform((value) => value.split(",").map((url) => url.trim()).filter(Boolean))
+  .pipe(
+    z
+      .array(z.string().regex(/^(nats|tls|ws|wss):\/\/[^\s,]+$/, { error: "expected nats:// URLs, separated by commas" }))
+      .min(1, { error: "name at least one nats:// URL" }),
+  );
+
 const servicesList = z
   .string()
   .transform((value) => value.split(",").map((name) => name.trim()).filter(Boolean))
@@ -65,10 +84,17 @@ const EnvSchema = z.object({
     .regex(/^[a-z_][a-z0-9_]{0,62}$/, { error: "expected a lower-case SQL identifier" })
     .default("public"),
   DATABASE_POOL_SIZE: integer(2, 200).default(16),
-  NATS_URL: z
-    .string()
-    .regex(/^(nats|tls|ws|wss):\/\/[^\s]+$/, { error: "expected a nats:// URL" })
-    .default("nats://127.0.0.1:4222"),
+  NATS_URL: natsServers.default(["nats://127.0.0.1:4222"]),
+  CERTFLOW_STREAM_REPLICAS: z.enum(["1", "3"], { error: "expected 1 or 3" }).transform(Number).default(1),
+  CERTFLOW_LEASE_SECONDS: integer(1, 300).default(10),
+  CERTFLOW_RETENTION_DELIVERIES: duration.default(7 * 86_400),
+  CERTFLOW_RETENTION_DEAD_LETTERS: duration.default(30 * 86_400),
+  CERTFLOW_RETENTION_JOURNAL: duration.default(30 * 86_400),
+  CERTFLOW_RETENTION_PUSH_ATTEMPTS: duration.default(30 * 86_400),
+  CERTFLOW_RETENTION_PREFILL: duration.default(7 * 86_400),
+  CERTFLOW_RETENTION_LEASE_HISTORY: duration.default(7 * 86_400),
+  CERTFLOW_RETENTION_INTERVAL_SECONDS: integer(1, 86_400).default(60),
+  CERTFLOW_RETENTION_BATCH: integer(10, 100_000).default(1000),
   CERTFLOW_ADMIN_TOKEN: z
     .string({ error: "is required: set it to a random secret of at least 16 characters" })
     .min(16, { error: "must be at least 16 characters" })
@@ -132,7 +158,8 @@ function toConfig(env: z.infer<typeof EnvSchema>) {
     http: { port: env.PORT, host: env.HOST, maxBodyBytes: env.CERTFLOW_MAX_BODY_BYTES },
     database: { url: env.DATABASE_URL, schema: env.DATABASE_SCHEMA, poolSize: env.DATABASE_POOL_SIZE },
     nats: {
-      url: env.NATS_URL,
+      servers: env.NATS_URL,
+      replicas: env.CERTFLOW_STREAM_REPLICAS,
       namespace: env.CERTFLOW_NAMESPACE,
       partitions: env.CERTFLOW_PARTITIONS,
       dedupWindowSeconds: env.CERTFLOW_DEDUP_WINDOW_SECONDS,
@@ -182,6 +209,17 @@ function toConfig(env: z.infer<typeof EnvSchema>) {
     },
     telemetry: { statsWindowSeconds: env.CERTFLOW_STATS_WINDOW_SECONDS, sloCheckSeconds: env.CERTFLOW_SLO_CHECK_SECONDS },
     tracing: { otlpTracesUrl: otlpTracesUrl(env), serviceName: env.OTEL_SERVICE_NAME },
+    cluster: { leaseSeconds: env.CERTFLOW_LEASE_SECONDS },
+    retention: {
+      deliveriesSeconds: env.CERTFLOW_RETENTION_DELIVERIES,
+      deadLettersSeconds: env.CERTFLOW_RETENTION_DEAD_LETTERS,
+      journalSeconds: env.CERTFLOW_RETENTION_JOURNAL,
+      pushAttemptsSeconds: env.CERTFLOW_RETENTION_PUSH_ATTEMPTS,
+      prefillSeconds: env.CERTFLOW_RETENTION_PREFILL,
+      leaseHistorySeconds: env.CERTFLOW_RETENTION_LEASE_HISTORY,
+      intervalSeconds: env.CERTFLOW_RETENTION_INTERVAL_SECONDS,
+      batch: env.CERTFLOW_RETENTION_BATCH,
+    },
     services: env.SERVICES as ServiceName[],
     logLevel: env.LOG_LEVEL,
     shutdownTimeoutSeconds: env.CERTFLOW_SHUTDOWN_TIMEOUT_SECONDS,

@@ -2,6 +2,7 @@ import type { Logger } from "../core/logger.js";
 import type { Metrics } from "../core/metrics.js";
 import { asStoredNotification } from "../core/notifications/envelope.js";
 import type { Broker, StreamMessage } from "../mom/broker.js";
+import type { Lease } from "../mom/cluster/leases.js";
 import type { DeliveryLedger, JournalEntry, LiveDelivery } from "../mom/ledger/ledger.js";
 import type { RoutingTable } from "./routing-table.js";
 
@@ -21,7 +22,7 @@ export class Dispatcher {
     private readonly logger: Logger,
   ) {}
 
-  async dispatch(reader: string, batch: StreamMessage[]): Promise<void> {
+  async dispatch(reader: string, batch: StreamMessage[], lease?: Lease): Promise<void> {
     await this.routing.refresh();
     const entries: JournalEntry[] = [];
     const deliveries: LiveDelivery[] = [];
@@ -33,7 +34,7 @@ export class Dispatcher {
         deliveries.push({ subscriptionId, seq: message.seq, subject: entry.notification.subject });
       }
     }
-    const created = await this.ledger.appendLive({ reader, position: batch[batch.length - 1]!.seq, entries, deliveries });
+    const created = await this.ledger.appendLive({ reader, position: batch[batch.length - 1]!.seq, lease, entries, deliveries });
     let total = 0;
     for (const [subscriptionId, count] of created) {
       total += count;

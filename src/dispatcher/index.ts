@@ -10,36 +10,53 @@ const MAX_BATCH = 500;
 
 export const dispatcherReaderName = (partition: number) => `dispatcher.${partition}`;
 
-/** One ordered reader per partition: subjects keep their order, partitions run in parallel. */
+/**
+ * One ordered reader per partition: subjects keep their order, partitions run in parallel. The
+ * partitions are spread over the dispatcher processes through leases (a partition's lease name
+ * is its reader name); each batch's position write is refused once the lease has moved on.
+ */
 export function setupDispatcher(deps: ServiceDeps): Service {
   const ledger = new PostgresDeliveryLedger(deps.db);
   const logger = deps.logger.child({ service: "dispatcher" });
-  const readers: StreamReader[] = [];
+  const readers = new Map<string, StreamReader>();
+  const partitionOf = new Map(Array.from({ length: deps.broker.partitions }, (_, partition) => [dispatcherReaderName(partition), partition]));
 
   return {
     name: "dispatcher",
     async start() {
       await checkStreamEpoch(deps.db, deps.broker);
-      for (let partition = 0; partition < deps.broker.partitions; partition++) {
-        // Each partition has its own routing table: they refresh independently, no shared mutable state.
-        const dispatcher = new Dispatcher(
-          new RoutingTable(new PostgresSubscriptionDirectory(deps.db)),
-          ledger,
-          deps.broker,
-          deps.metrics,
-          logger,
-        );
-        const name = dispatcherReaderName(partition);
-        const fromSeq = (await ledger.position(name)) + 1;
-        readers.push(
-          deps.broker.read({ name, partition, fromSeq, maxBatch: MAX_BATCH, handle: (batch) => dispatcher.dispatch(name, batch) }),
-        );
-      }
+      deps.work.share({
+        group: "dispatcher",
+        service: "dispatcher",
+        units: () => [...partitionOf.keys()],
+        async start(lease) {
+          // Each partition has its own routing table: they refresh independently, no shared mutable state.
+          const dispatcher = new Dispatcher(new RoutingTable(new PostgresSubscriptionDirectory(deps.db)), ledger, deps.broker, deps.metrics, logger);
+          const name = lease.name;
+          const fromSeq = (await ledger.position(name)) + 1;
+          readers.set(
+            name,
+            deps.broker.read({
+              name,
+              partition: partitionOf.get(name)!,
+              fromSeq,
+              maxBatch: MAX_BATCH,
+              handle: (batch) => dispatcher.dispatch(name, batch, lease),
+            }),
+          );
+          logger.info({ partition: partitionOf.get(name), fromSeq, epoch: lease.epoch }, "dispatching partition");
+        },
+        async stop(name) {
+          const reader = readers.get(name);
+          readers.delete(name);
+          await reader?.stop();
+        },
+      });
       logger.info({ partitions: deps.broker.partitions }, "dispatcher started");
     },
     async stop() {
-      await Promise.all(readers.map((reader) => reader.stop()));
-      readers.length = 0;
+      await Promise.all([...readers.values()].map((reader) => reader.stop()));
+      readers.clear();
     },
   };
 }

@@ -38,6 +38,18 @@ export interface StreamIdentity {
   lastSeq: number;
 }
 
+/** Where the notifications stream lives: its leader and how current each replica is. */
+export interface StreamClusterState {
+  stream: string;
+  /** Replicas asked for (CERTFLOW_STREAM_REPLICAS) and replicas the stream has. */
+  replicas: { wanted: number; configured: number };
+  /** The NATS server this process is connected to. */
+  connectedServer: string | null;
+  cluster: string | null;
+  leader: string | null;
+  peers: Array<{ name: string; current: boolean; offline: boolean; lag: number }>;
+}
+
 /** The message broker, by capability: an ordered, deduplicating log of notifications and wake-up signals. */
 export interface Broker {
   readonly partitions: number;
@@ -53,5 +65,7 @@ export interface Broker {
   requestPrefill(): void;
   onPrefillRequested(handler: () => void): () => void;
   ping(): Promise<void>;
+  /** The notifications stream's leader and replicas; throws when it has no leader (no quorum). */
+  clusterState(): Promise<StreamClusterState>;
   close(): Promise<void>;
 }

@@ -12,7 +12,7 @@ import { connect, errors, type NatsConnection } from "@nats-io/transport-node";
 import type { Config } from "../core/config.js";
 import type { Logger } from "../core/logger.js";
 import type { Notification } from "../core/notifications/envelope.js";
-import type { Broker, PublishResult, ReadOptions, StreamIdentity, StreamReader } from "./broker.js";
+import type { Broker, PublishResult, ReadOptions, StreamClusterState, StreamIdentity, StreamReader } from "./broker.js";
 import { naming, partitionOf, type Naming } from "./naming.js";
 import { OrderedStreamReader } from "./ordered-stream-reader.js";
 
@@ -42,6 +42,7 @@ export class JetStreamBroker implements Broker {
     private readonly names: Naming,
     readonly partitions: number,
     private readonly logger: Logger,
+    private readonly replicas: number,
   ) {
     this.armDisconnect();
   }
@@ -51,7 +52,7 @@ export class JetStreamBroker implements Broker {
     let nc: NatsConnection;
     try {
       nc = await connect({
-        servers: nats.url,
+        servers: nats.servers,
         name: options.connectionName,
         maxReconnectAttempts: -1,
         reconnectTimeWait: 500,
@@ -61,11 +62,11 @@ export class JetStreamBroker implements Broker {
       });
     } catch (error) {
       throw new Error(
-        `cannot reach NATS at ${nats.url} (${(error as Error).message}); start nats-server with JetStream (-js) or set NATS_URL`,
+        `cannot reach NATS at ${nats.servers.join(",")} (${(error as Error).message}); start nats-server with JetStream (-js) or set NATS_URL`,
       );
     }
     const jsm = await jetstreamManager(nc);
-    const broker = new JetStreamBroker(nc, jetstream(nc), jsm, naming(nats.namespace), nats.partitions, logger);
+    const broker = new JetStreamBroker(nc, jetstream(nc), jsm, naming(nats.namespace), nats.partitions, logger, nats.replicas);
     void broker.followConnectionStatus();
     broker.streamCreated = await broker.ensureStream(nats);
     return broker;
@@ -96,13 +97,19 @@ export class JetStreamBroker implements Broker {
     }
   }
 
-  /** Creates the stream, or brings an existing one to this configuration; safe to run from every process. */
   /** Whether this process created the notifications stream (first start-up), for the start-up report. */
   streamCreated = false;
 
+  /**
+   * Creates the stream, or brings an existing one to this configuration where JetStream allows
+   * it (replicas, max age, duplicate window); safe to run from every process. What cannot change
+   * in place (subjects, storage, the partition count) stops start-up with what to do instead.
+   * Says whether this process created it.
+   */
   private async ensureStream(nats: Config["nats"]): Promise<boolean> {
     const config: Partial<StreamConfig> & { name: string } = {
       name: this.names.notificationsStream,
+      description: partitionsDescription(nats.partitions),
       subjects: [this.names.notificationsFilter],
       retention: RetentionPolicy.Limits,
       storage: StorageType.File,
@@ -110,21 +117,50 @@ export class JetStreamBroker implements Broker {
       max_age: nats.streamMaxAgeHours * 3600 * NANOS_PER_SECOND,
       duplicate_window: nats.dedupWindowSeconds * NANOS_PER_SECOND,
       max_msg_size: MAX_MESSAGE_BYTES,
-      num_replicas: 1,
+      num_replicas: nats.replicas,
     };
-    const existing = await this.jsm.streams.info(this.names.notificationsStream).catch(() => undefined);
+    let existing = await this.jsm.streams.info(this.names.notificationsStream).catch(() => undefined);
     if (!existing) {
       try {
         await this.jsm.streams.add(config);
-        this.logger.info({ stream: config.name }, "stream created");
+        this.logger.info({ stream: config.name, replicas: nats.replicas }, "stream created");
+        await this.checkReplicas(nats.replicas);
         return true;
       } catch (error) {
         // Another process created it meanwhile: fall through to the update.
-        if (!(await this.jsm.streams.info(this.names.notificationsStream).catch(() => undefined))) throw error;
+        existing = await this.jsm.streams.info(this.names.notificationsStream).catch(() => undefined);
+        if (!existing) throw new Error(`cannot create NATS stream ${config.name} with ${nats.replicas} replica(s): ${(error as Error).message}${replicasHint(nats.replicas)}`);
       }
     }
-    await this.jsm.streams.update(this.names.notificationsStream, config);
+    const refusal = unchangeable(existing.config, config, nats.partitions);
+    if (refusal) throw new Error(`NATS stream ${config.name} cannot be brought to this configuration: ${refusal}`);
+    const changes = changedSettings(existing.config, config);
+    if (changes.length === 0) return false;
+    await this.updateStream(config, existing.config, changes, nats.replicas);
+    await this.checkReplicas(nats.replicas);
     return false;
+  }
+
+  /** A server outside a cluster accepts more replicas and keeps one copy: say so rather than run on one copy unknowingly. */
+  private async checkReplicas(wanted: number): Promise<void> {
+    const info = await this.jsm.streams.info(this.names.notificationsStream);
+    if (info.config.num_replicas !== wanted) {
+      throw new Error(`NATS stream ${info.config.name} has ${info.config.num_replicas} replica(s), not ${wanted}${replicasHint(wanted)}`);
+    }
+    // Peers are listed (current or not) once placed; a lone server lists none.
+    const peers = info.cluster?.replicas?.length ?? 0;
+    if (wanted > 1 && (!info.cluster?.name || peers < wanted - 1)) {
+      throw new Error(`NATS stream ${info.config.name} asks for ${wanted} replicas, but ${peers + 1} server(s) hold it${replicasHint(wanted)}`);
+    }
+  }
+
+  private async updateStream(config: Partial<StreamConfig> & { name: string }, existing: StreamConfig, changes: string[], replicas: number): Promise<void> {
+    try {
+      await this.jsm.streams.update(this.names.notificationsStream, { ...config, description: existing.description ?? config.description });
+    } catch (error) {
+      throw new Error(`cannot update NATS stream ${config.name} (${changes.join(", ")}): ${(error as Error).message}${replicasHint(replicas)}`);
+    }
+    this.logger.warn({ stream: config.name, changes }, "stream configuration updated");
   }
 
   publish(notification: Notification): Promise<PublishResult> {
@@ -195,10 +231,50 @@ export class JetStreamBroker implements Broker {
     await this.nc.flush();
   }
 
+  async clusterState(): Promise<StreamClusterState> {
+    const info = await this.jsm.streams.info(this.names.notificationsStream);
+    const cluster = info.cluster;
+    const leader = cluster?.leader ?? (this.replicas === 1 ? this.nc.info?.server_name ?? null : null);
+    if (!leader) throw new Error(`stream ${info.config.name} has no leader (too few NATS servers up for its ${info.config.num_replicas} replicas)`);
+    return {
+      stream: info.config.name,
+      replicas: { wanted: this.replicas, configured: info.config.num_replicas },
+      connectedServer: this.nc.info?.server_name ?? null,
+      cluster: cluster?.name ?? null,
+      leader,
+      peers: (cluster?.replicas ?? []).map((peer) => ({ name: peer.name, current: peer.current, offline: peer.offline, lag: peer.lag ?? 0 })),
+    };
+  }
+
   /** Stops readers, then drains: buffered publishes are sent and subscriptions finish before the socket closes. */
   async close(): Promise<void> {
     await Promise.all([...this.readers].map((reader) => reader.stop()));
     this.readers.clear();
     if (!this.nc.isClosed()) await this.nc.drain();
   }
+}
+
+const partitionsDescription = (partitions: number) => `certflow notifications; partitions=${partitions}`;
+
+/** What JetStream cannot change in place, or certflow must not: positions and routing depend on them. */
+function unchangeable(existing: StreamConfig, wanted: Partial<StreamConfig>, partitions: number): string | undefined {
+  const made = /partitions=(\d+)/.exec(existing.description ?? "")?.[1];
+  if (made && Number(made) !== partitions) {
+    return `it was made with ${made} partitions and CERTFLOW_PARTITIONS is ${partitions}; set CERTFLOW_PARTITIONS=${made}, or use a new CERTFLOW_NAMESPACE and database for a new partition count`;
+  }
+  if (JSON.stringify(existing.subjects) !== JSON.stringify(wanted.subjects)) {
+    return `its subjects are ${JSON.stringify(existing.subjects)}, certflow needs ${JSON.stringify(wanted.subjects)}; use another CERTFLOW_NAMESPACE`;
+  }
+  if (existing.storage !== wanted.storage) return `its storage is ${existing.storage}, certflow needs file storage; move it or use another CERTFLOW_NAMESPACE`;
+  if (existing.retention !== wanted.retention) return `its retention policy is ${existing.retention}, certflow needs limits; use another CERTFLOW_NAMESPACE`;
+  return undefined;
+}
+
+function changedSettings(existing: StreamConfig, wanted: Partial<StreamConfig>): string[] {
+  const keys = ["num_replicas", "max_age", "duplicate_window", "max_msg_size", "discard"] as const;
+  return keys.filter((key) => existing[key] !== wanted[key]).map((key) => `${key} ${existing[key]} -> ${wanted[key]}`);
+}
+
+function replicasHint(replicas: number): string {
+  return replicas > 1 ? `; ${replicas} replicas need a NATS cluster of at least ${replicas} JetStream servers (or set CERTFLOW_STREAM_REPLICAS=1)` : "";
 }

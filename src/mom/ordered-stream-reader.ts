@@ -6,6 +6,8 @@ import type { ReadOptions, StreamMessage, StreamReader } from "./broker.js";
 /** Short heartbeats, so a consumer lost without a reconnect being noticed is re-created within seconds. */
 const IDLE_HEARTBEAT_MS = 2_000;
 const PULL_EXPIRES_MS = 10_000;
+/** Heartbeats missed in a row before the reader makes a new consumer itself (e.g. its server was lost). */
+const MISSED_HEARTBEATS_LIMIT = 2;
 
 /**
  * Reads a stream in order through a JetStream ordered consumer. The client library checks
@@ -31,7 +33,7 @@ export class OrderedStreamReader implements StreamReader {
     private readonly stream: string,
     private readonly filter: string,
     private readonly options: ReadOptions,
-    logger: Logger,
+    private readonly logger: Logger,
   ) {
     this.nextSeq = options.fromSeq;
     this.reading = new Outage(logger.child({ reader: options.name }), "stream reader");
@@ -39,6 +41,20 @@ export class OrderedStreamReader implements StreamReader {
     this.finished = this.run();
   }
 
+  /**
+   * When the server holding the (single-replica, ephemeral) consumer goes away in a cluster, the
+   * client may keep waiting on it; after missed heartbeats the reader starts over from its own
+   * position on a new consumer, which lands on a live server.
+   */
+  private async restartWhenSilent(messages: ConsumerMessages): Promise<void> {
+    for await (const status of messages.status()) {
+      if (status.type === "heartbeats_missed" && status.count >= MISSED_HEARTBEATS_LIMIT) {
+        this.logger.warn({ reader: this.options.name, missed: status.count }, "stream reader heard nothing from its consumer; making a new one");
+        messages.stop();
+        return;
+      }
+    }
+  }
   /**
    * After NATS reconnects the server may have lost the ephemeral consumer (a restart): the
    * reader drops it and makes a new one at its position at once rather than waiting for
@@ -77,6 +93,7 @@ export class OrderedStreamReader implements StreamReader {
       expires: PULL_EXPIRES_MS,
     });
     this.reading.succeeded();
+    void this.restartWhenSilent(messages);
     this.messages = messages;
     if (this.stopped) messages.stop();
     const queue = new BatchQueue(this.options.maxBatch * 2);

@@ -6,6 +6,7 @@ import type { Logger } from "../core/logger.js";
 import type { Metrics } from "../core/metrics.js";
 import type { Tracing } from "../core/tracing.js";
 import type { Broker } from "./broker.js";
+import type { WorkCoordinator } from "./cluster/coordinator.js";
 
 /** What every service is built from; `src/main.ts` makes one set per process. */
 export interface ServiceDeps {
@@ -17,6 +18,8 @@ export interface ServiceDeps {
   credentials: CredentialResolver;
   /** Span export (OTLP), or nothing when not configured. */
   tracing: Tracing;
+  /** Spreads background work over the live processes through leases. */
+  work: WorkCoordinator;
   /** The running certflow version, e.g. for the source of messages it makes itself. */
   version: string;
 }

@@ -34,10 +34,29 @@ export function setupPrefill(deps: ServiceDeps): Service {
     router: prefillsRouter(new PostgresSubscriptionLookup(deps.db), queue, deps.broker),
     async start() {
       await checkStreamEpoch(deps.db, deps.broker);
-      const fromSeq = (await states.position(PROJECTION_READER)) + 1;
-      reader = deps.broker.read({ name: PROJECTION_READER, fromSeq, maxBatch: PROJECTION_BATCH, handle: (batch) => projection.handle(batch) });
+      // One projection across the prefill processes, through its lease; prefills are claimed job by job.
+      deps.work.share({
+        group: "projection",
+        service: "prefill",
+        units: () => [PROJECTION_READER],
+        async start(lease) {
+          const fromSeq = (await states.position(PROJECTION_READER)) + 1;
+          reader = deps.broker.read({
+            name: PROJECTION_READER,
+            fromSeq,
+            maxBatch: PROJECTION_BATCH,
+            handle: (batch) => projection.handle(batch, lease),
+          });
+          logger.info({ fromSeq, epoch: lease.epoch }, "projection started");
+        },
+        async stop() {
+          const running = reader;
+          reader = undefined;
+          await running?.stop();
+        },
+      });
       worker.start();
-      logger.info({ fromSeq }, "projection and prefill worker started");
+      logger.info("prefill worker started");
     },
     async stop() {
       await worker.stop();

@@ -2,6 +2,7 @@ import type { Logger } from "../core/logger.js";
 import { CertificateStateSchema, type CertificateState } from "../core/notifications/certificate.js";
 import { isCertificateType } from "../core/notifications/operational.js";
 import type { StreamMessage } from "../mom/broker.js";
+import type { Lease } from "../mom/cluster/leases.js";
 import type { CertificateStateStore, StateChange } from "./read-model/certificate-states.js";
 
 export const PROJECTION_READER = "projection";
@@ -19,13 +20,13 @@ export class Projection {
     private readonly logger: Logger,
   ) {}
 
-  async handle(batch: StreamMessage[]): Promise<void> {
+  async handle(batch: StreamMessage[], lease?: Lease): Promise<void> {
     const changes: StateChange[] = [];
     for (const message of batch) {
       const state = this.stateOf(message);
       if (state) changes.push({ seq: message.seq, state });
     }
-    await this.store.apply(PROJECTION_READER, batch[batch.length - 1]!.seq, changes);
+    await this.store.apply(PROJECTION_READER, batch[batch.length - 1]!.seq, changes, lease);
   }
 
   private stateOf(message: StreamMessage): CertificateState | undefined {

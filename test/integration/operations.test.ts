@@ -13,7 +13,11 @@ afterEach(() => system.destroy());
 describe("operations", () => {
   it("reports health and readiness", async () => {
     expect(await system.api.get("/healthz")).toMatchObject({ status: 200, body: { status: "ok" } });
-    expect(await system.api.get("/readyz")).toMatchObject({ status: 200, body: { status: "ready", checks: ["nats", "postgres"] } });
+    const ready = await system.api.get("/readyz");
+    expect(ready).toMatchObject({ status: 200, body: { status: "ready", checks: ["nats", "postgres", "stream"] } });
+    // One server: the stream has one replica, led by the server this process is connected to.
+    expect(ready.body.stream).toMatchObject({ replicas: { wanted: 1, configured: 1 } });
+    expect(ready.body.stream.leader).toBe(ready.body.stream.connectedServer);
   });
 
   it("echoes a request id, and makes one when none is given", async () => {

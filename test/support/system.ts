@@ -32,6 +32,7 @@ export function isolation(overrides: Record<string, string> = {}): Isolation {
       NATS_URL,
       CERTFLOW_NAMESPACE: id,
       CERTFLOW_PARTITIONS: "4",
+      CERTFLOW_LEASE_SECONDS: "2",
       PORT: "0",
       HOST: "127.0.0.1",
       LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",

@@ -35,7 +35,8 @@ describe("loadConfig defaults", () => {
       http: { port: 8080, host: "0.0.0.0", maxBodyBytes: 16 * 1024 * 1024 },
       database: { url: "postgres://postgres@127.0.0.1:5432/certflow", schema: "public", poolSize: 16 },
       nats: {
-        url: "nats://127.0.0.1:4222",
+        servers: ["nats://127.0.0.1:4222"],
+        replicas: 1,
         namespace: "certflow",
         partitions: 8,
         dedupWindowSeconds: 600,
@@ -58,6 +59,17 @@ describe("loadConfig defaults", () => {
       registryEmulator: { port: 8090, faults: {} },
       telemetry: { statsWindowSeconds: 300, sloCheckSeconds: 10 },
       tracing: { otlpTracesUrl: undefined, serviceName: "certflow" },
+      cluster: { leaseSeconds: 10 },
+      retention: {
+        deliveriesSeconds: 7 * 86_400,
+        deadLettersSeconds: 30 * 86_400,
+        journalSeconds: 30 * 86_400,
+        pushAttemptsSeconds: 30 * 86_400,
+        prefillSeconds: 7 * 86_400,
+        leaseHistorySeconds: 7 * 86_400,
+        intervalSeconds: 60,
+        batch: 1000,
+      },
       services: ["producer", "dispatcher", "consumer", "prefill"],
       logLevel: "info",
       shutdownTimeoutSeconds: 20,
@@ -119,7 +131,7 @@ describe("loadConfig defaults", () => {
     expect(config).toEqual({
       http: { port: 9000, host: "127.0.0.1", maxBodyBytes: 2048 },
       database: { url: "postgresql://user:pw@db:5432/app", schema: "tenant_1", poolSize: 4 },
-      nats: { url: "tls://nats.example:4222", namespace: "test-ns_1", partitions: 16, dedupWindowSeconds: 60, streamMaxAgeHours: 24 },
+      nats: { servers: ["tls://nats.example:4222"], replicas: 1, namespace: "test-ns_1", partitions: 16, dedupWindowSeconds: 60, streamMaxAgeHours: 24 },
       auth: { adminToken: ADMIN_TOKEN, cacheSeconds: 0 },
       delivery: { ackTimeoutSeconds: 10, maxDeliveries: 3 },
       prefill: { concurrency: 2, pageSize: 1000, staleSeconds: 5, catchUpTimeoutSeconds: 60 },
@@ -137,6 +149,8 @@ describe("loadConfig defaults", () => {
       registryEmulator: { port: 8090, faults: {} },
       telemetry: { statsWindowSeconds: 60, sloCheckSeconds: 2 },
       tracing: { otlpTracesUrl: "http://collector:4318/v1/traces", serviceName: "certflow-test" },
+      cluster: { leaseSeconds: 10 },
+      retention: expect.any(Object),
       services: ["consumer"],
       logLevel: "debug",
       shutdownTimeoutSeconds: 7,
@@ -247,7 +261,7 @@ describe("loadConfig other variables", () => {
     ["DATABASE_URL", "not a url", "expected a postgres:// URL"],
     ["DATABASE_SCHEMA", "Public", "expected a lower-case SQL identifier"],
     ["DATABASE_SCHEMA", "1abc", "expected a lower-case SQL identifier"],
-    ["NATS_URL", "http://127.0.0.1:4222", "expected a nats:// URL"],
+    ["NATS_URL", "http://127.0.0.1:4222", "expected nats:// URLs"],
     ["CERTFLOW_NAMESPACE", "with.dot", "expected 1-40 letters"],
     ["CERTFLOW_NAMESPACE", "n".repeat(41), "expected 1-40 letters"],
   ])("refuses %s=%s", (variable, value, expected) => {
@@ -261,7 +275,26 @@ describe("loadConfig other variables", () => {
   });
 
   it.each(["nats://a:4222", "tls://a:4222", "ws://a", "wss://a"])("accepts NATS_URL=%s", (url) => {
-    expect(loadConfig(env({ NATS_URL: url })).nats.url).toBe(url);
+    expect(loadConfig(env({ NATS_URL: url })).nats.servers).toEqual([url]);
+  });
+
+  it("takes NATS_URL as a comma-separated list of servers", () => {
+    expect(loadConfig(env({ NATS_URL: "nats://a:4222, nats://b:4222,nats://c:4222" })).nats.servers).toEqual([
+      "nats://a:4222",
+      "nats://b:4222",
+      "nats://c:4222",
+    ]);
+    expectOneLineNaming(env({ NATS_URL: "nats://a:4222,http://b" }), "NATS_URL");
+  });
+
+  it("takes CERTFLOW_STREAM_REPLICAS 1 or 3 and retention periods with a unit", () => {
+    const config = loadConfig(env({ CERTFLOW_STREAM_REPLICAS: "3", CERTFLOW_RETENTION_DELIVERIES: "36h", CERTFLOW_RETENTION_JOURNAL: "90s" }));
+    expect(config.nats.replicas).toBe(3);
+    expect(config.retention.deliveriesSeconds).toBe(36 * 3600);
+    expect(config.retention.journalSeconds).toBe(90);
+    expect(loadConfig(env({})).retention.deliveriesSeconds).toBe(7 * 86_400);
+    expectOneLineNaming(env({ CERTFLOW_STREAM_REPLICAS: "2" }), "CERTFLOW_STREAM_REPLICAS");
+    expectOneLineNaming(env({ CERTFLOW_RETENTION_DEAD_LETTERS: "30" }), "CERTFLOW_RETENTION_DEAD_LETTERS");
   });
 
   it("reports only the first invalid variable when several are wrong", () => {

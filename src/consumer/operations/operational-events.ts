@@ -1,3 +1,4 @@
+import { sql } from "kysely";
 import type { Executor } from "../../core/db/schema.js";
 import { uuidv7 } from "../../core/ids.js";
 import type { Logger } from "../../core/logger.js";
@@ -43,6 +44,17 @@ export class OperationalEvents {
       data,
     };
     await trx.insertInto("operational_outbox").values({ id, envelope: JSON.stringify(notification) }).execute();
+  }
+
+  /** Removes published events older than `ageSeconds` (they live on in the journal while it keeps them). */
+  async prunePublished(ageSeconds: number, batch: number): Promise<number> {
+    const result = await sql`
+      DELETE FROM operational_outbox o USING (
+        SELECT seq FROM operational_outbox WHERE published_at < now() - make_interval(secs => ${ageSeconds}) ORDER BY seq LIMIT ${batch}
+      ) old
+      WHERE o.seq = old.seq
+    `.execute(this.db);
+    return Number(result.numAffectedRows ?? 0);
   }
 
   start(): void {

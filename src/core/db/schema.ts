@@ -201,6 +201,10 @@ export interface Database {
   trades: TradesTable;
   trade_certificates: TradeCertificatesTable;
   registry_outbox: RegistryOutboxTable;
+  cluster_processes: ClusterProcessesTable;
+  work_leases: WorkLeasesTable;
+  lease_history: LeaseHistoryTable;
+  retention_horizons: RetentionHorizonsTable;
 }
 
 /** A database handle or an open transaction: repositories take either. */
@@ -283,4 +287,40 @@ export interface RegistryOutboxTable {
   subject: string;
   envelope: ColumnType<unknown, string, never>;
   created_at: CreatedAt;
+}
+
+/** Processes that run background work, with their last heartbeat. */
+export interface ClusterProcessesTable {
+  id: string;
+  services: string[];
+  host: string;
+  pid: number;
+  started_at: CreatedAt;
+  heartbeat_at: Timestamp;
+}
+
+/** One unit of background work and who holds it; `epoch` rises with every new owner. */
+export interface WorkLeasesTable {
+  name: string;
+  grp: string;
+  owner: string | null;
+  epoch: Generated<number>;
+  acquired_at: Date | null;
+  expires_at: Date | null;
+}
+
+/** Every owner a lease had, one row per epoch. */
+export interface LeaseHistoryTable {
+  name: string;
+  epoch: number;
+  owner: string;
+  acquired_at: Date;
+  ended_at: Date | null;
+  end_reason: "released" | "expired" | null;
+}
+
+export interface RetentionHorizonsTable {
+  kind: string;
+  removed_before: Date;
+  removed_rows: Generated<number>;
 }

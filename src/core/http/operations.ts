@@ -9,7 +9,8 @@ import { buildOpenApiDocument } from "./openapi-document.js";
 import { asyncApiDocument, asyncApiPage } from "./asyncapi.js";
 import { problemResponse } from "./problem.js";
 
-export type ReadinessChecks = Record<string, () => Promise<void>>;
+/** Each check throws when its part is not ready; what it returns (e.g. the stream's cluster state) is shown. */
+export type ReadinessChecks = Record<string, () => Promise<unknown>>;
 
 export interface OperationsOptions {
   metrics: Metrics;
@@ -25,13 +26,17 @@ export function mountOperations(app: App, options: OperationsOptions): void {
 
   app.get("/readyz", async (c) => {
     const failures: string[] = [];
+    const details: Record<string, unknown> = {};
     await Promise.all(
       Object.entries(options.readiness).map(([name, check]) =>
-        withTimeout(check(), 2000).catch((error: unknown) => failures.push(`${name}: ${(error as Error).message}`)),
+        withTimeout(check(), 2000).then(
+          (detail) => (detail === undefined ? undefined : (details[name] = detail)),
+          (error: unknown) => failures.push(`${name}: ${(error as Error).message}`),
+        ),
       ),
     );
     if (failures.length > 0) return problemResponse(c, new AppError("unavailable", `not ready: ${failures.join("; ")}`));
-    return c.json({ status: "ready", checks: Object.keys(options.readiness) });
+    return c.json({ status: "ready", checks: Object.keys(options.readiness), ...details });
   });
 
   app.get("/metrics", async (c) =>

@@ -39,6 +39,8 @@ export interface Trace {
 }
 
 export interface NotificationJournal {
+  /** Before when retention may have removed journal rows, or the deliveries of finished messages; null when it never did. */
+  removedBefore(kind: "journal" | "deliveries"): Promise<Date | null>;
   /** The journaled notifications among these ids. */
   findMany(ids: readonly string[]): Promise<Map<string, JournalRecord>>;
   find(id: string): Promise<JournalEntry | undefined>;

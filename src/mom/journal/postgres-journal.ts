@@ -1,5 +1,6 @@
 import { sql } from "kysely";
 import type { Executor } from "../../core/db/schema.js";
+import { PostgresRetentionHorizons } from "../retention/postgres-retention.js";
 import type { DeliveryState, DeliveryStatus, JournalEntry, JournalRecord, NotificationJournal, Trace, TraceNode } from "./journal.js";
 
 /** How deep a causal chain is followed: far beyond any real chain, short of a runaway cycle. */
@@ -7,6 +8,10 @@ const MAX_DEPTH = 10_000;
 
 export class PostgresNotificationJournal implements NotificationJournal {
   constructor(private readonly db: Executor) {}
+
+  removedBefore(kind: "journal" | "deliveries"): Promise<Date | null> {
+    return new PostgresRetentionHorizons(this.db).removedBefore(kind);
+  }
 
   async findMany(ids: readonly string[]): Promise<Map<string, JournalRecord>> {
     if (ids.length === 0) return new Map();

@@ -12,6 +12,8 @@ export type { DeliveryTelemetry, QueuePosition, RewindRequest, RewindResult };
  * redeliveries, nacks and ack timeouts; messages of different subjects go out in parallel.
  */
 
+import type { Lease } from "../cluster/leases.js";
+
 export type Phase = "prefill" | "live";
 
 /** Identifies one lease of one message: it stops working once the message is handed out again. */
@@ -44,6 +46,8 @@ export interface AppendLiveInput {
   /** The stream reader whose position advances with this batch. */
   reader: string;
   position: number;
+  /** The reader's lease: the batch is refused (LeaseLostError) once another process holds it. */
+  lease?: Lease;
   entries: JournalEntry[];
   deliveries: LiveDelivery[];
 }

@@ -18,7 +18,11 @@ export function certificateHandlers(journal: NotificationJournal) {
       acceptedAt: entry.acceptedAt.toISOString(),
       notification: JSON.parse(entry.json) as StoredNotification,
     }));
-    return c.json({ certificateId: id, notifications, nextCursor }, 200);
+    const removedBefore = await journal.removedBefore("journal");
+    // The first page starts at the beginning only if its first change is the certificate's first version.
+    const first = notifications[0]?.notification.data as { version?: number } | undefined;
+    const truncated = removedBefore !== null && !after && (first === undefined || (first.version ?? 1) > 1);
+    return c.json({ certificateId: id, notifications, nextCursor, pastRetention: { truncated, removedBefore: removedBefore?.toISOString() ?? null } }, 200);
   };
   return { history };
 }

@@ -3,6 +3,7 @@ import { authorizedRoute } from "../../core/http/authorize.js";
 import { identifier } from "../../core/notifications/certificate.js";
 import { NotificationSchema } from "../../core/notifications/envelope.js";
 import { PageQuerySchema, bearer, json, problems } from "../../core/http/openapi.js";
+import { PastRetentionSchema } from "../notifications/routes.js";
 
 export const CertificateIdParamSchema = z.object({ id: identifier("id").openapi({ param: { name: "id", in: "path" } }) });
 
@@ -22,6 +23,7 @@ export const historyRoute = authorizedRoute({
         certificateId: z.string(),
         notifications: z.array(z.object({ sequence: z.number().int(), acceptedAt: z.string(), notification: NotificationSchema })),
         nextCursor: z.string().nullable(),
+        pastRetention: PastRetentionSchema,
       }),
       "A page of the certificate's history",
     ),

@@ -33,6 +33,7 @@ export function notificationHandlers(publish: PublishNotifications, inspect: Ins
           lastDeliveredAt: iso(state.lastDeliveredAt),
           finishedAt: iso(state.finishedAt),
         })),
+        pastRetention: found.pastRetention,
       },
       200,
     );

@@ -17,21 +17,30 @@ export class InspectNotifications {
   /** Producers see what they published; the admin sees everything. */
   async describe(id: string, principal: Principal) {
     const entry = await this.visibleEntry(id, principal);
+    const removedBefore = await this.journal.removedBefore("deliveries");
     return {
       sequence: entry.seq,
       acceptedAt: entry.acceptedAt,
       notification: JSON.parse(entry.json) as StoredNotification,
       deliveries: await this.journal.deliveryStates(entry.seq),
+      // Finished deliveries older than the retention are gone: the list may lack them.
+      pastRetention: { truncated: removedBefore !== null && entry.acceptedAt < removedBefore, removedBefore: removedBefore?.toISOString() ?? null },
     };
   }
 
   async trace(id: string, principal: Principal) {
     const entry = await this.visibleEntry(id, principal);
     const { ancestors, descendants } = await this.journal.trace(id, MAX_TRACE_NODES);
+    const notification = JSON.parse(entry.json) as StoredNotification;
+    const parsedAncestors = ancestors.map((node) => JSON.parse(node.json) as StoredNotification);
+    const removedBefore = await this.journal.removedBefore("journal");
+    // The oldest ancestor found still names a parent: it was there, retention removed it.
+    const oldest = parsedAncestors[0] ?? notification;
     return {
-      notification: JSON.parse(entry.json) as StoredNotification,
-      ancestors: ancestors.map((node) => JSON.parse(node.json) as StoredNotification),
+      notification,
+      ancestors: parsedAncestors,
       descendants: buildTree(id, descendants),
+      pastRetention: { truncated: removedBefore !== null && oldest.parentId !== null, removedBefore: removedBefore?.toISOString() ?? null },
     };
   }
 

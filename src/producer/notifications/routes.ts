@@ -78,6 +78,14 @@ const DeliveryStateSchema = z
   })
   .openapi("DeliveryState");
 
+/** Whether retention removed part of what this answer would show (CERTFLOW_RETENTION_*). */
+export const PastRetentionSchema = z
+  .object({
+    truncated: z.boolean().openapi({ description: "true when records this answer would include were removed by retention" }),
+    removedBefore: z.string().nullable().openapi({ description: "Records older than this may have been removed; null if retention never removed any" }),
+  })
+  .openapi("PastRetention");
+
 export const getNotificationRoute = authorizedRoute({
   access: ["admin", "producer"],
   method: "get",
@@ -94,6 +102,7 @@ export const getNotificationRoute = authorizedRoute({
         acceptedAt: z.string(),
         notification: NotificationSchema,
         deliveries: z.array(DeliveryStateSchema),
+        pastRetention: PastRetentionSchema,
       }),
       "The notification",
     ),
@@ -126,6 +135,7 @@ export const traceRoute = authorizedRoute({
         notification: NotificationSchema,
         ancestors: z.array(NotificationSchema).openapi({ description: "Root first, the parent last" }),
         descendants: z.array(TraceTreeSchema),
+        pastRetention: PastRetentionSchema,
       }),
       "The causal tree",
     ),

@@ -35,6 +35,8 @@ export interface PushStore {
   recovered(subscriptionId: string): Promise<void>;
   disable(subscriptionId: string, reason: string): Promise<void>;
   attempts(subscriptionId: string, outcome: "succeeded" | "failed" | undefined, limit: number, beforeId?: number): Promise<Attempt[]>;
+  /** Deletes up to `batch` attempts older than the age; returns how many. */
+  pruneAttempts(olderThanSeconds: number, batch: number): Promise<number>;
 }
 
 export class PostgresPushStore implements PushStore {
@@ -59,6 +61,15 @@ export class PostgresPushStore implements PushStore {
       bySubscription.set(row.subscription_id, list);
     }
     return bySubscription;
+  }
+
+  async pruneAttempts(olderThanSeconds: number, batch: number): Promise<number> {
+    const result = await sql`
+      DELETE FROM delivery_attempts WHERE id IN (
+        SELECT id FROM delivery_attempts WHERE started_at < now() - make_interval(secs => ${olderThanSeconds}) LIMIT ${batch}
+      )
+    `.execute(this.db);
+    return Number(result.numAffectedRows ?? 0);
   }
 
   async recordAttempts(attempts: readonly NewAttempt[]): Promise<void> {

@@ -10,9 +10,10 @@ const CHECK_MS = 500;
 const FULL_RELOAD_MS = 30_000;
 
 /**
- * Keeps one pump per push subscription in this process: starts them, hands them new settings
- * (URL, format, secrets, pause) when the subscription revision moves, and stops them when a
- * subscription is deleted or disabled.
+ * Keeps one pump per push subscription this process holds the lease of (`own`/`disown`, called
+ * by the work coordinator): starts them, hands them new settings (URL, format, secrets, pause)
+ * when the subscription revision moves, and stops them when a subscription is deleted or
+ * disabled, or its lease moves to another process.
  */
 export class PushSupervisor {
   private readonly pumps = new Map<string, PushPump>();
@@ -21,14 +22,38 @@ export class PushSupervisor {
   private timer: NodeJS.Timeout | undefined;
   private reconciling: Promise<void> | undefined;
   private readonly outage: Outage;
+  private readonly owned = new Set<string>();
 
   constructor(
     private readonly subscriptions: SubscriptionStore,
     private readonly store: PushStore,
     private readonly makePump: (endpoint: PushEndpoint) => PushPump,
     logger: Logger,
+    /** Called when the set of push subscriptions may have changed, so their leases are looked at soon. */
+    private readonly onChange: () => void = () => {},
   ) {
     this.outage = new Outage(logger, "push subscriptions reload");
+  }
+
+  /** Ids of the push subscriptions that need a pump somewhere. */
+  async deliverableIds(): Promise<string[]> {
+    return (await this.subscriptions.listPush()).filter(deliverable).map((subscription) => subscription.id);
+  }
+
+  async own(subscriptionId: string): Promise<void> {
+    this.owned.add(subscriptionId);
+    await this.reconciling;
+    this.revision = -1;
+    await this.reconcile();
+  }
+
+  /** Stops the pump (its requests in flight settle first); no new one starts for it here. */
+  async disown(subscriptionId: string): Promise<void> {
+    this.owned.delete(subscriptionId);
+    await this.reconciling;
+    const pump = this.pumps.get(subscriptionId);
+    this.pumps.delete(subscriptionId);
+    await pump?.stop();
   }
 
   start(): void {
@@ -63,10 +88,11 @@ export class PushSupervisor {
   private async load(): Promise<void> {
     const revision = await this.subscriptions.revision();
     if (revision === this.revision && Date.now() - this.loadedAt < FULL_RELOAD_MS) return;
+    if (revision !== this.revision) this.onChange();
     const subscriptions = await this.subscriptions.listPush();
     const secrets = await this.store.secrets(subscriptions.map((subscription) => subscription.id));
     const wanted = new Map<string, PushEndpoint>();
-    for (const subscription of subscriptions.filter(deliverable)) {
+    for (const subscription of subscriptions.filter((subscription) => deliverable(subscription) && this.owned.has(subscription.id))) {
       wanted.set(subscription.id, { subscription, secrets: secrets.get(subscription.id) ?? [] });
     }
     for (const [id, pump] of this.pumps) {
@@ -75,6 +101,8 @@ export class PushSupervisor {
       await pump.stop();
     }
     for (const [id, endpoint] of wanted) {
+      // Checked here, after every await above: a lease handed back meanwhile starts no pump.
+      if (!this.owned.has(id)) continue;
       const pump = this.pumps.get(id);
       if (pump) pump.update(endpoint);
       else this.pumps.set(id, this.makePump(endpoint));

@@ -4,6 +4,7 @@ import * as prefillAndTrace from "./0002_prefill_and_trace.js";
 import * as push from "./0003_push.js";
 import * as certificates from "./0004_certificates.js";
 import * as ledgerHeads from "./0008_ledger_heads.js";
+import * as cluster from "./0009_cluster.js";
 import * as deliveryOperations from "./0010_delivery_operations.js";
 
 /** Every migration, in order. A new one is appended here; none is ever edited once released. */
@@ -13,5 +14,6 @@ export const MIGRATIONS: Record<string, Migration> = {
   "0003_push": push,
   "0004_certificates": certificates,
   "0008_ledger_heads": ledgerHeads,
+  "0009_cluster": cluster,
   "0010_delivery_operations": deliveryOperations,
 };

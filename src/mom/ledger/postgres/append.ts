@@ -1,6 +1,8 @@
 import { sql, type RawBuilder } from "kysely";
 import type { Executor } from "../../../core/db/schema.js";
 import { PREFILL_MARKER_SUBJECT, type AppendLiveInput, type JournalEntry } from "../ledger.js";
+import { LeaseLostError } from "../../cluster/leases.js";
+import { leaseFence } from "../../cluster/postgres-leases.js";
 import { LIVE, PREFILL, readerShard } from "./sql.js";
 
 export async function position(db: Executor, reader: string): Promise<number> {
@@ -22,12 +24,14 @@ export async function position(db: Executor, reader: string): Promise<number> {
  */
 export async function appendLive(db: Executor, input: AppendLiveInput): Promise<Map<string, number>> {
   const { entries, deliveries } = input;
-  const result = await sql<{ subscription_id: string; created: number }>`
-    WITH journaled AS (
+  // The reader's lease is checked (and share-locked) in the same statement: a stale owner writes nothing.
+  const result = await sql<{ subscription_id: string | null; created: number }>`
+    WITH fence AS (${leaseFence(input.lease)}), journaled AS (
       INSERT INTO notifications (seq, id, type, subject, source_name, parent_id, correlation_id, time, envelope)
       SELECT * FROM json_to_recordset(${journalRows(entries)}::json) AS t(
         seq bigint, id uuid, type text, subject text, source_name text, parent_id uuid, correlation_id uuid,
         time timestamptz, envelope json)
+      WHERE EXISTS (SELECT 1 FROM fence)
       ON CONFLICT DO NOTHING
       RETURNING seq
     ), wanted AS (
@@ -54,12 +58,14 @@ export async function appendLive(db: Executor, input: AppendLiveInput): Promise<
       SELECT subscription_id, ${readerShard(input.reader)}, count(*) FROM wanted GROUP BY subscription_id ORDER BY subscription_id
       ON CONFLICT (subscription_id, shard) DO UPDATE SET queued = subscription_stats.queued + EXCLUDED.queued
     ), moved AS (
-      INSERT INTO consumer_positions (name, seq) VALUES (${input.reader}, ${input.position})
+      INSERT INTO consumer_positions (name, seq) SELECT ${input.reader}, ${input.position} WHERE EXISTS (SELECT 1 FROM fence)
       ON CONFLICT (name) DO UPDATE SET seq = GREATEST(consumer_positions.seq, EXCLUDED.seq)
     )
     SELECT subscription_id, count(*)::int AS created FROM wanted GROUP BY subscription_id
+    UNION ALL SELECT NULL, -1 WHERE NOT EXISTS (SELECT 1 FROM fence)
   `.execute(db);
-  return new Map(result.rows.map((row) => [row.subscription_id, row.created]));
+  if (input.lease && result.rows.some((row) => row.subscription_id === null)) throw new LeaseLostError(input.lease);
+  return new Map(result.rows.map((row) => [row.subscription_id!, row.created]));
 }
 
 /** One page of a snapshot: rows of (subject, payload), in the order they are to be delivered. */
