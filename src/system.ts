@@ -15,12 +15,14 @@ import { JetStreamBroker } from "./mom/jetstream-broker.js";
 import type { Service, ServiceDeps } from "./mom/service.js";
 import { setupPrefill } from "./prefill/index.js";
 import { setupProducer } from "./producer/index.js";
+import { setupCertificates } from "./certificates/index.js";
 
 const SETUP: Record<ServiceName, (deps: ServiceDeps) => Service> = {
   producer: setupProducer,
   dispatcher: setupDispatcher,
   consumer: setupConsumer,
   prefill: setupPrefill,
+  certificates: setupCertificates,
 };
 
 export interface RunningSystem {

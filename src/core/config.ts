@@ -1,7 +1,7 @@
 import { availableParallelism } from "node:os";
 import { z } from "zod";
 
-export const SERVICE_NAMES = ["producer", "dispatcher", "consumer", "prefill"] as const;
+export const SERVICE_NAMES = ["producer", "dispatcher", "consumer", "prefill", "certificates"] as const;
 export type ServiceName = (typeof SERVICE_NAMES)[number];
 
 const booleanFlag = z
@@ -82,6 +82,17 @@ const EnvSchema = z.object({
   CERTFLOW_PUSH_SECRET_GRACE_SECONDS: integer(0, 30 * 86_400).default(86_400),
   CERTFLOW_CONVERSION_WORKERS: integer(1, 256).default(Math.max(1, availableParallelism())),
   CERTFLOW_CONVERSION_QUEUE: integer(1, 100_000).default(1000),
+  CERTFLOW_REGISTRY_URL: z.url({ protocol: /^https?$/, error: "expected an http:// or https:// URL" }).optional(),
+  CERTFLOW_REGISTRY_TOKEN: z.string().min(1).optional(),
+  CERTFLOW_REGISTRY_TIMEOUT_MS: integer(10, 600_000).default(10_000),
+  CERTFLOW_REGISTRY_POLL_MS: integer(1, 600_000).default(1000),
+  CERTFLOW_REGISTRY_POLL_MAX_MS: integer(1, 3_600_000).default(30_000),
+  CERTFLOW_REGISTRY_RETRY_MS: integer(1, 600_000).default(1000),
+  CERTFLOW_REGISTRY_DEADLINE_SECONDS: integer(1, 30 * 86_400).default(3600),
+  CERTFLOW_REGISTRY_UNKNOWN_GRACE_MS: integer(0, 86_400_000).default(30_000),
+  CERTFLOW_REGISTRY_BATCH: integer(1, 1000).default(1000),
+  CERTFLOW_REGISTRY_CONCURRENCY: integer(1, 1024).default(64),
+  CERTFLOW_RECONCILE_INTERVAL_SECONDS: integer(1, 86_400).default(300),
 });
 
 export type Config = ReturnType<typeof toConfig>;
@@ -119,6 +130,19 @@ function toConfig(env: z.infer<typeof EnvSchema>) {
       allowPrivate: env.CERTFLOW_PUSH_ALLOW_PRIVATE,
     },
     conversions: { workers: env.CERTFLOW_CONVERSION_WORKERS, queue: env.CERTFLOW_CONVERSION_QUEUE },
+    registry: {
+      url: env.CERTFLOW_REGISTRY_URL,
+      token: env.CERTFLOW_REGISTRY_TOKEN,
+      timeoutMs: env.CERTFLOW_REGISTRY_TIMEOUT_MS,
+      pollMs: env.CERTFLOW_REGISTRY_POLL_MS,
+      pollMaxMs: env.CERTFLOW_REGISTRY_POLL_MAX_MS,
+      retryMs: env.CERTFLOW_REGISTRY_RETRY_MS,
+      deadlineSeconds: env.CERTFLOW_REGISTRY_DEADLINE_SECONDS,
+      unknownGraceMs: env.CERTFLOW_REGISTRY_UNKNOWN_GRACE_MS,
+      batch: env.CERTFLOW_REGISTRY_BATCH,
+      concurrency: env.CERTFLOW_REGISTRY_CONCURRENCY,
+      reconcileIntervalSeconds: env.CERTFLOW_RECONCILE_INTERVAL_SECONDS,
+    },
     services: env.SERVICES as ServiceName[],
     logLevel: env.LOG_LEVEL,
     shutdownTimeoutSeconds: env.CERTFLOW_SHUTDOWN_TIMEOUT_SECONDS,

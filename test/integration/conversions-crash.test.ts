@@ -4,7 +4,7 @@ import { sql } from "kysely";
 import { afterEach, expect, it } from "vitest";
 import { Api } from "../support/api.js";
 import { startServiceProcess, type ServiceProcess } from "../support/process.js";
-import { registryNotification } from "../../src/producer/certificates/envelopes.js";
+import { registryNotification } from "../../src/certificates/book/envelopes.js";
 import { cancelledAnnual, registerAnnual, requestConversion, waitForConversion } from "../support/registry.js";
 import { ADMIN_TOKEN, NATS_URL, isolation, startTestSystem, type TestSystem } from "../support/system.js";
 
@@ -27,7 +27,7 @@ it("a producer killed mid-conversion converts each certificate exactly once afte
   const iso = isolation();
   // This process runs the dispatcher (which journals every notification); the producer runs on its own and is killed.
   system = await startTestSystem({ isolation: iso, env: { SERVICES: "dispatcher" } });
-  const producerEnv = { ...iso.env, SERVICES: "producer", CERTFLOW_CONVERSION_WORKERS: "1" };
+  const producerEnv = { ...iso.env, SERVICES: "certificates", CERTFLOW_CONVERSION_WORKERS: "1" };
   producer = await startServiceProcess(producerEnv);
   let api = new Api(producer.url);
 

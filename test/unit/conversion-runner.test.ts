@@ -3,13 +3,13 @@ import { AppError } from "../../src/core/errors.js";
 import { createLogger } from "../../src/core/logger.js";
 import type { Notification } from "../../src/core/notifications/envelope.js";
 import type { Broker } from "../../src/mom/broker.js";
-import type { OutboxRelay } from "../../src/producer/certificates/outbox.js";
-import type { CertificateRecord, CertificateStore, FamilyFacts } from "../../src/producer/certificates/registry-store.js";
-import { convert } from "../../src/producer/conversions/compute.js";
-import type { ConversionPool } from "../../src/producer/conversions/conversion-pool.js";
-import { ConversionRunner } from "../../src/producer/conversions/conversion-runner.js";
-import type { ConversionRecord, ConversionStore } from "../../src/producer/conversions/conversion-store.js";
-import type { ConversionLeases } from "../../src/producer/conversions/leases.js";
+import type { OutboxRelay } from "../../src/certificates/book/outbox.js";
+import type { CertificateRecord, CertificateStore, FamilyFacts } from "../../src/certificates/book/registry-store.js";
+import { convert } from "../../src/certificates/conversions/compute.js";
+import type { ConversionPool } from "../../src/certificates/conversions/conversion-pool.js";
+import { ConversionRunner } from "../../src/certificates/conversions/conversion-runner.js";
+import type { ConversionRecord, ConversionStore } from "../../src/certificates/conversions/conversion-store.js";
+import type { ConversionLeases } from "../../src/certificates/conversions/leases.js";
 
 const HOURS = 8760;
 

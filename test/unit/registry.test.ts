@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { DATA_SCHEMAS, NotificationSchema } from "../../src/core/notifications/envelope.js";
-import { REGISTRY_SOURCE_NAME, registryNotification } from "../../src/producer/certificates/envelopes.js";
-import { changeNotificationId, hourlyCertificateId, uuidv5 } from "../../src/producer/certificates/ids.js";
-import type { CertificateRecord, FamilyFacts } from "../../src/producer/certificates/registry-store.js";
-import { validateAnnual, validateHourly } from "../../src/producer/certificates/validation.js";
-import { hourlyIssuedNotifications } from "../../src/producer/conversions/hourly-notifications.js";
+import { REGISTRY_SOURCE_NAME, registryNotification } from "../../src/certificates/book/envelopes.js";
+import { changeNotificationId, hourlyCertificateId, uuidv5 } from "../../src/certificates/book/ids.js";
+import type { CertificateRecord, FamilyFacts } from "../../src/certificates/book/registry-store.js";
+import { validateAnnual, validateHourly } from "../../src/certificates/book/validation.js";
+import { hourlyIssuedNotifications } from "../../src/certificates/conversions/hourly-notifications.js";
 
 const annual = {
   certificateId: "A-1",

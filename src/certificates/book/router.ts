@@ -2,7 +2,7 @@ import { createRouter } from "../../core/http/app.js";
 import type { App } from "../../core/http/env.js";
 import type { NotificationJournal } from "../../mom/journal/journal.js";
 import { certificateHandlers } from "./handlers.js";
-import type { CertificateRegistry } from "./registry.js";
+import type { CertificateBook } from "./registry.js";
 import { registryHandlers } from "./registry-handlers.js";
 import {
   cancelCertificateRoute,
@@ -13,7 +13,7 @@ import {
 } from "./registry-routes.js";
 import { historyRoute } from "./routes.js";
 
-export function certificatesRouter(journal: NotificationJournal, registry: CertificateRegistry): App {
+export function certificatesRouter(journal: NotificationJournal, registry: CertificateBook): App {
   const history = certificateHandlers(journal);
   const handlers = registryHandlers(registry);
   const router = createRouter();

@@ -2,7 +2,7 @@ import { sql, type Selectable } from "kysely";
 import type { ConversionStatus, ConversionsTable, Executor } from "../../core/db/schema.js";
 import { conflict } from "../../core/errors.js";
 import type { Notification } from "../../core/notifications/envelope.js";
-import { enqueueNotifications } from "../certificates/outbox.js";
+import { enqueueNotifications } from "../book/outbox.js";
 
 export type ProfileKind = "uniform" | "hourly" | "csv";
 

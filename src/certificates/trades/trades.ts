@@ -1,9 +1,9 @@
 import { AppError, conflict, notFound } from "../../core/errors.js";
 import { uuidv7 } from "../../core/ids.js";
 import type { Logger } from "../../core/logger.js";
-import { registryNotification } from "../certificates/envelopes.js";
-import type { OutboxRelay } from "../certificates/outbox.js";
-import type { CertificateRecord, CertificateStore } from "../certificates/registry-store.js";
+import { registryNotification } from "../book/envelopes.js";
+import type { OutboxRelay } from "../book/outbox.js";
+import type { CertificateRecord, CertificateStore } from "../book/registry-store.js";
 import type { CertificateTrade, TradeFilter, TradeRecord, TradedCertificate, TradeStore } from "./trade-store.js";
 
 export interface TradeRequest {

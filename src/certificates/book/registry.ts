@@ -22,7 +22,7 @@ export interface AnnualRegistration {
  * The certificate registry: registers annual certificates, cancels certificates, and answers
  * questions about them. Every change bumps the version and commits its notification with it.
  */
-export class CertificateRegistry {
+export class CertificateBook {
   constructor(
     private readonly store: CertificateStore,
     private readonly relay: OutboxRelay,

@@ -1,9 +1,10 @@
 import { createRouter } from "../core/http/app.js";
-import type { App } from "../core/http/env.js";
-import type { ServiceDeps } from "../mom/service.js";
-import { OutboxRelay } from "./certificates/outbox.js";
-import { CertificateRegistry } from "./certificates/registry.js";
-import { PostgresCertificateStore } from "./certificates/registry-store.js";
+import { PostgresNotificationJournal } from "../mom/journal/postgres-journal.js";
+import type { Service, ServiceDeps } from "../mom/service.js";
+import { certificatesRouter } from "./book/router.js";
+import { OutboxRelay } from "./book/outbox.js";
+import { CertificateBook } from "./book/registry.js";
+import { PostgresCertificateStore } from "./book/registry-store.js";
 import { ConversionPool } from "./conversions/conversion-pool.js";
 import { ConversionRunner } from "./conversions/conversion-runner.js";
 import { PostgresConversionStore } from "./conversions/conversion-store.js";
@@ -16,22 +17,12 @@ import { tradesRouter } from "./trades/router.js";
 import { PostgresTradeStore } from "./trades/trade-store.js";
 import { Trades } from "./trades/trades.js";
 
-export interface CertificateRegistryService {
-  /** Served by the certificates router beside the certificate history. */
-  registry: CertificateRegistry;
-  /** Conversions, trades and statistics. */
-  router: App;
-  /** Publishes what a crash left in the outbox and resumes unfinished conversions. */
-  start(): Promise<void>;
-  stop(): Promise<void>;
-}
-
-/** The granular certificate registry: annual certificates, conversions on the worker pool, trades, statistics. */
-export function setupCertificateRegistry(deps: ServiceDeps): CertificateRegistryService {
+/** The certificates domain: the book of certificates, conversions on the worker pool, trades, statistics. */
+export function setupCertificates(deps: ServiceDeps): Service {
   const logger = deps.logger.child({ component: "registry" });
   const certificates = new PostgresCertificateStore(deps.db);
   const relay = new OutboxRelay(deps.db, deps.broker, logger);
-  const registry = new CertificateRegistry(certificates, relay, deps.version);
+  const registry = new CertificateBook(certificates, relay, deps.version);
 
   const pool = new ConversionPool(deps.config.conversions);
   const conversionStore = new PostgresConversionStore(deps.db);
@@ -60,16 +51,17 @@ export function setupCertificateRegistry(deps: ServiceDeps): CertificateRegistry
   });
 
   const router = createRouter();
+  router.route("/", certificatesRouter(new PostgresNotificationJournal(deps.db), registry));
   router.route("/", conversionsRouter(conversions));
   router.route("/", tradesRouter(trades));
   router.route("/", statisticsRouter(new PostgresStatisticsStore(deps.db)));
   return {
-    registry,
+    name: "certificates",
     router,
     async start() {
       relay.start();
       runner.start();
-      logger.info({ workers: pool.workers, queue: deps.config.conversions.queue }, "certificate registry started");
+      logger.info({ workers: pool.workers, queue: deps.config.conversions.queue }, "certificates service started");
     },
     async stop() {
       await runner.stop();

@@ -1,7 +1,7 @@
 import type { CertificateState } from "../../core/notifications/certificate.js";
 import type { Notification } from "../../core/notifications/envelope.js";
-import { REGISTRY_SOURCE_NAME } from "../certificates/envelopes.js";
-import { changeNotificationId, hourlyCertificateId } from "../certificates/ids.js";
+import { REGISTRY_SOURCE_NAME } from "../book/envelopes.js";
+import { changeNotificationId, hourlyCertificateId } from "../book/ids.js";
 import { HOUR_MS } from "./hours.js";
 
 /** A run of consecutive hours of one conversion, to publish as `certificate.issued`. */

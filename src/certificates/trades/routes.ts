@@ -1,7 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { identifier } from "../../core/notifications/certificate.js";
 import { PageQuerySchema, bearer, json, jsonBody, problems } from "../../core/http/openapi.js";
-import { CertificateIdParamSchema } from "../certificates/routes.js";
+import { CertificateIdParamSchema } from "../book/routes.js";
 
 export const MAX_TRADE_CERTIFICATES = 10_000;
 

@@ -4,7 +4,7 @@ import type { Principal } from "../../core/auth/principal.js";
 import { requirePrincipal } from "../../core/http/authorize.js";
 import type { AppEnv } from "../../core/http/env.js";
 import { decodeCursor, pageOf } from "../../core/http/openapi.js";
-import type { CertificateRegistry } from "./registry.js";
+import type { CertificateBook } from "./registry.js";
 import type { CertificateRecord } from "./registry-store.js";
 import type {
   cancelCertificateRoute,
@@ -28,7 +28,7 @@ export const presentCertificate = (record: CertificateRecord) => ({
   updatedAt: record.updatedAt.toISOString(),
 });
 
-export function registryHandlers(registry: CertificateRegistry) {
+export function registryHandlers(registry: CertificateBook) {
   const registerAnnual: RouteHandler<typeof registerAnnualRoute, AppEnv> = async (c) => {
     const principal = requirePrincipal(c, "admin", "producer");
     const { created, certificate } = await registry.registerAnnual(c.req.valid("json"), actorName(principal));

@@ -3,7 +3,7 @@ import { z } from "@hono/zod-openapi";
 import { requirePrincipal } from "../../core/http/authorize.js";
 import type { AppEnv } from "../../core/http/env.js";
 import { decodeCursor, pageOf } from "../../core/http/openapi.js";
-import { actorName } from "../certificates/registry-handlers.js";
+import { actorName } from "../book/registry-handlers.js";
 import type { TradeRecord } from "./trade-store.js";
 import type { Trades } from "./trades.js";
 import type { certificateTradesRoute, createTradeRoute, getTradeRoute, listTradesRoute } from "./routes.js";

@@ -1,8 +1,8 @@
 import { sql, type Selectable } from "kysely";
 import type { Executor, TradesTable } from "../../core/db/schema.js";
 import type { Notification } from "../../core/notifications/envelope.js";
-import { enqueueNotifications } from "../certificates/outbox.js";
-import { selectCertificates, toRecord, type CertificateRecord } from "../certificates/registry-store.js";
+import { enqueueNotifications } from "../book/outbox.js";
+import { selectCertificates, toRecord, type CertificateRecord } from "../book/registry-store.js";
 
 export interface TradeRecord {
   id: string;
