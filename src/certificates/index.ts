@@ -2,7 +2,6 @@ import { createRouter } from "../core/http/app.js";
 import { PostgresNotificationJournal } from "../mom/journal/postgres-journal.js";
 import type { Service, ServiceDeps } from "../mom/service.js";
 import { certificatesRouter } from "./book/router.js";
-import { OutboxRelay } from "./book/outbox.js";
 import { CertificateBook } from "./book/registry.js";
 import { PostgresCertificateStore } from "./book/registry-store.js";
 import { ConversionPool } from "./conversions/conversion-pool.js";
@@ -16,13 +15,15 @@ import { statisticsRouter } from "./statistics/router.js";
 import { tradesRouter } from "./trades/router.js";
 import { PostgresTradeStore } from "./trades/trade-store.js";
 import { Trades } from "./trades/trades.js";
+import { commandsRouter } from "./commands/router.js";
+import { commandParts } from "./parts.js";
 
 /** The certificates domain: the book of certificates, conversions on the worker pool, trades, statistics. */
 export function setupCertificates(deps: ServiceDeps): Service {
-  const logger = deps.logger.child({ component: "registry" });
+  const parts = commandParts(deps, "certificates");
+  const { logger, relay } = parts;
   const certificates = new PostgresCertificateStore(deps.db);
-  const relay = new OutboxRelay(deps.db, deps.broker, logger);
-  const registry = new CertificateBook(certificates, relay, deps.version);
+  const book = new CertificateBook(certificates);
 
   const pool = new ConversionPool(deps.config.conversions);
   const conversionStore = new PostgresConversionStore(deps.db);
@@ -30,7 +31,7 @@ export function setupCertificates(deps: ServiceDeps): Service {
     conversionStore,
     certificates,
     pool,
-    deps.broker,
+    { hours: parts.commands.issueHours, accepted: () => parts.commands.accepted() },
     new ConversionLeases(deps.db, logger),
     relay,
     logger,
@@ -38,7 +39,7 @@ export function setupCertificates(deps: ServiceDeps): Service {
     { lanes: deps.config.conversions.workers, queue: deps.config.conversions.queue },
   );
   const conversions = new Conversions(conversionStore, certificates, pool, runner);
-  const trades = new Trades(new PostgresTradeStore(deps.db), certificates, relay, deps.version);
+  const trades = new Trades(new PostgresTradeStore(deps.db), certificates, parts.log, parts.commands);
 
   deps.metrics.gauge("certflow_conversions", "Conversions by status", ["status"], async (gauge) => {
     const rows = await deps.db.selectFrom("conversions").select(["status", (eb) => eb.fn.countAll<number>().as("count")]).groupBy("status").execute();
@@ -51,7 +52,8 @@ export function setupCertificates(deps: ServiceDeps): Service {
   });
 
   const router = createRouter();
-  router.route("/", certificatesRouter(new PostgresNotificationJournal(deps.db), registry));
+  router.route("/", certificatesRouter(new PostgresNotificationJournal(deps.db), book, parts.commands));
+  router.route("/", commandsRouter(parts.commands, parts.outcomes, parts.reconciler));
   router.route("/", conversionsRouter(conversions));
   router.route("/", tradesRouter(trades));
   router.route("/", statisticsRouter(new PostgresStatisticsStore(deps.db)));

@@ -1,7 +1,7 @@
 import { availableParallelism } from "node:os";
 import { z } from "zod";
 
-export const SERVICE_NAMES = ["producer", "dispatcher", "consumer", "prefill", "certificates"] as const;
+export const SERVICE_NAMES = ["producer", "dispatcher", "consumer", "prefill", "certificates", "connector"] as const;
 export type ServiceName = (typeof SERVICE_NAMES)[number];
 
 const booleanFlag = z

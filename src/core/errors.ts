@@ -14,6 +14,7 @@ export const ERROR_STATUS = {
   unsupported_media_type: 415,
   unprocessable: 422,
   internal: 500,
+  not_implemented: 501,
   unavailable: 503,
 } as const;
 
@@ -32,6 +33,7 @@ const TITLES: Record<ErrorCode, string> = {
   unsupported_media_type: "Unsupported media type",
   unprocessable: "The request cannot be carried out",
   internal: "Internal error",
+  not_implemented: "Not offered",
   unavailable: "A dependency is unavailable",
 };
 

@@ -4,6 +4,7 @@ import type { Executor } from "../core/db/schema.js";
 import type { App } from "../core/http/env.js";
 import type { Logger } from "../core/logger.js";
 import type { Metrics } from "../core/metrics.js";
+import type { CertificateRegistry } from "../core/registry/port.js";
 import type { Broker } from "./broker.js";
 
 /** What every service is built from; `src/main.ts` makes one set per process. */
@@ -16,6 +17,8 @@ export interface ServiceDeps {
   credentials: CredentialResolver;
   /** The running certflow version, e.g. for the source of messages it makes itself. */
   version: string;
+  /** The external certificate registry (one adapter per process: HTTP, or the embedded one). */
+  certificateRegistry: CertificateRegistry;
 }
 
 export interface Service {

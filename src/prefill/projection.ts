@@ -1,5 +1,6 @@
 import type { Logger } from "../core/logger.js";
 import { CertificateStateSchema, type CertificateState } from "../core/notifications/certificate.js";
+import { isRegistryType } from "../core/notifications/envelope.js";
 import type { StreamMessage } from "../mom/broker.js";
 import type { CertificateStateStore, StateChange } from "./read-model/certificate-states.js";
 
@@ -29,14 +30,17 @@ export class Projection {
 
   private stateOf(message: StreamMessage): CertificateState | undefined {
     try {
-      const data = (JSON.parse(decoder.decode(message.data)) as { data?: Record<string, unknown> }).data ?? {};
+      const envelope = JSON.parse(decoder.decode(message.data)) as { type?: string; data?: Record<string, unknown> };
+      // Registry events describe commands, not certificate states: nothing to project.
+      if (envelope.type && isRegistryType(envelope.type)) return undefined;
+      const data = envelope.data ?? {};
       const picked = Object.fromEntries(STATE_KEYS.filter((key) => data[key] !== undefined).map((key) => [key, data[key]]));
       const parsed = CertificateStateSchema.safeParse(picked);
       if (parsed.success) return parsed.data;
+      this.logger.error({ seq: message.seq }, "skipping a stream message without a certificate state");
     } catch {
-      // fall through: logged below
+      this.logger.error({ seq: message.seq }, "skipping a stream message that is not JSON");
     }
-    this.logger.error({ seq: message.seq }, "skipping a stream message without a certificate state");
     return undefined;
   }
 }

@@ -68,7 +68,7 @@ describe("loadConfig defaults", () => {
         concurrency: 64,
         reconcileIntervalSeconds: 300,
       },
-      services: ["producer", "dispatcher", "consumer", "prefill", "certificates"],
+      services: ["producer", "dispatcher", "consumer", "prefill", "certificates", "connector"],
       logLevel: "info",
       shutdownTimeoutSeconds: 20,
     });

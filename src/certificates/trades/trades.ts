@@ -1,9 +1,9 @@
 import { AppError, conflict, notFound } from "../../core/errors.js";
 import { uuidv7 } from "../../core/ids.js";
 import type { Logger } from "../../core/logger.js";
-import { registryNotification } from "../book/envelopes.js";
-import type { OutboxRelay } from "../book/outbox.js";
-import type { CertificateRecord, CertificateStore } from "../book/registry-store.js";
+import type { CertificateStore } from "../book/registry-store.js";
+import type { CommandLog, CommandRecord } from "../commands/command-log.js";
+import { checkCommandable, type Commands } from "../commands/commands.js";
 import type { CertificateTrade, TradeFilter, TradeRecord, TradedCertificate, TradeStore } from "./trade-store.js";
 
 export interface TradeRequest {
@@ -15,21 +15,24 @@ export interface TradeRequest {
   pricePerMwh?: number | undefined;
 }
 
-const NAMED = 10;
-
-const list = (ids: readonly string[]) => ids.slice(0, NAMED).join(", ") + (ids.length > NAMED ? ` and ${ids.length - NAMED} more` : "");
+export interface TradeView {
+  trade: TradeRecord;
+  certificates: TradedCertificate[];
+  commands: CommandRecord[];
+}
 
 /**
- * Trades move certificates from a seller to a buyer, all of them or none. Concurrent trades of
- * the same certificate serialise on its row lock: the first commits, the next sees the new owner
- * and is refused with 409. Each certificate's `certificate.transferred` commits with the trade.
+ * Trades move certificates from a seller to a buyer, all or none, as a saga (see saga.ts): at
+ * acceptance every certificate is checked and reserved (a certificate with a command in flight
+ * cannot trade: 409) and one transfer command per certificate is queued, with the trade, in one
+ * transaction.
  */
 export class Trades {
   constructor(
     private readonly store: TradeStore,
     private readonly certificates: CertificateStore,
-    private readonly relay: OutboxRelay,
-    private readonly sourceVersion: string,
+    private readonly log: CommandLog,
+    private readonly commands: Commands,
   ) {}
 
   async trade(request: TradeRequest, requestedBy: string, logger: Logger): Promise<{ created: boolean; trade: TradeRecord }> {
@@ -43,29 +46,65 @@ export class Trades {
       ]);
     }
     const id = request.id ?? uuidv7();
-    const time = new Date();
-    const { created, trade } = await this.store.execute(
-      { id, seller: request.seller, buyer: request.buyer, certificateIds, pricePerMwh: request.pricePerMwh ?? null, requestedBy, time },
-      (found) => this.transfer(found, certificateIds, request, id, time),
-    );
-    if (!created) {
+    const existing = await this.store.find(id);
+    if (existing) {
       const same =
-        trade.seller === request.seller &&
-        trade.buyer === request.buyer &&
-        trade.pricePerMwh === (request.pricePerMwh ?? null) &&
-        sameIds(await this.store.certificatesOf(id), certificateIds);
+        existing.seller === request.seller &&
+        existing.buyer === request.buyer &&
+        existing.pricePerMwh === (request.pricePerMwh ?? null) &&
+        sameIds(await this.log.bySaga(id), certificateIds);
       if (!same) throw conflict(`trade ${id} exists with other values`);
-      return { created, trade };
+      return { created: false, trade: existing };
     }
-    logger.info({ tradeId: id, certificates: trade.certificateCount, quantityWh: trade.quantityWh }, "trade executed");
-    await this.relay.flushQuietly();
-    return { created, trade };
+    let trade: TradeRecord | undefined;
+    await this.log.accept(certificateIds, async (contexts, trx) => {
+      const plans = certificateIds.map((certificateId) => {
+        const { certificate, owner, expectedVersion } = checkCommandable(certificateId, contexts.get(certificateId)!, true);
+        if (owner !== request.seller) throw conflict(`the seller ${request.seller} does not own ${certificateId} (owned by ${owner})`);
+        return { certificate, expectedVersion };
+      });
+      trade = await this.store.insert(trx, {
+        id,
+        seller: request.seller,
+        buyer: request.buyer,
+        pricePerMwh: request.pricePerMwh ?? null,
+        certificateCount: plans.length,
+        quantityWh: plans.reduce((sum, plan) => sum + plan.certificate.state.quantityWh, 0),
+        requestedBy,
+        time: new Date(),
+      });
+      return plans.map(({ certificate, expectedVersion }) =>
+        this.commands.plan(
+          certificate.state.certificateId,
+          "transfer",
+          { to: request.buyer },
+          { to: request.buyer, tradeId: id },
+          expectedVersion,
+          { requestedBy, parentId: id, correlationId: id },
+          { sagaId: id, sagaRole: "forward" },
+        ),
+      );
+    });
+    this.commands.accepted();
+    logger.info({ tradeId: id, certificates: trade!.certificateCount, quantityWh: trade!.quantityWh }, "trade accepted: one transfer command per certificate");
+    return { created: true, trade: trade! };
   }
 
-  async get(id: string): Promise<{ trade: TradeRecord; certificates: TradedCertificate[] }> {
+  async get(id: string): Promise<TradeView> {
     const trade = await this.store.find(id);
     if (!trade) throw notFound(`trade ${id}`);
-    return { trade, certificates: await this.store.certificatesOf(id) };
+    const [certificates, commands] = await Promise.all([this.store.certificatesOf(id), this.log.bySaga(id)]);
+    return { trade, certificates, commands };
+  }
+
+  /** Waits up to `seconds` for the trade to end (completed or failed). */
+  async waitFor(id: string, seconds: number): Promise<TradeView> {
+    const deadline = Date.now() + seconds * 1000;
+    for (let pause = 20; ; pause = Math.min(250, pause * 2)) {
+      const view = await this.get(id);
+      if (view.trade.state === "completed" || view.trade.state === "failed" || Date.now() >= deadline) return view;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(pause, Math.max(1, deadline - Date.now()))));
+    }
   }
 
   list(filter: TradeFilter, limit: number, afterId?: string): Promise<TradeRecord[]> {
@@ -76,43 +115,11 @@ export class Trades {
     if (!(await this.certificates.find(certificateId))) throw notFound(`certificate ${certificateId}`);
     return this.store.historyOf(certificateId, limit, afterVersion);
   }
-
-  /** Under the row locks: every certificate exists, is active, settled, and the seller's; else nothing moves. */
-  private transfer(found: CertificateRecord[], ids: readonly string[], request: TradeRequest, tradeId: string, time: Date) {
-    const present = new Set(found.map((record) => record.state.certificateId));
-    const missing = ids.filter((id) => !present.has(id));
-    if (missing.length > 0) throw notFound(`certificate${missing.length > 1 ? "s" : ""} ${list(missing)}`);
-    const inactive = found.filter((record) => record.state.status !== "active");
-    if (inactive.length > 0) {
-      throw conflict(`only active certificates trade: ${list(inactive.map((record) => `${record.state.certificateId} is ${record.state.status}`))}`);
-    }
-    const foreign = found.filter((record) => record.state.owner !== request.seller);
-    if (foreign.length > 0) {
-      throw conflict(
-        `the seller ${request.seller} does not own ${list(foreign.map((record) => `${record.state.certificateId} (owned by ${record.state.owner})`))}`,
-      );
-    }
-    const unsettled = found.filter((record) => !record.settled);
-    if (unsettled.length > 0) {
-      throw conflict(`still being issued by their conversion: ${list(unsettled.map((record) => record.state.certificateId))}; retry when it is done`);
-    }
-    return found.map((record) =>
-      registryNotification(
-        {
-          type: "certificate.transferred",
-          state: { ...record.state, owner: request.buyer, version: record.state.version + 1 },
-          extras: { previousOwner: record.state.owner, tradeId },
-          time,
-          causeId: tradeId,
-        },
-        this.sourceVersion,
-      ),
-    );
-  }
 }
 
-function sameIds(traded: TradedCertificate[], ids: readonly string[]): boolean {
-  if (traded.length !== ids.length) return false;
+function sameIds(commands: CommandRecord[], ids: readonly string[]): boolean {
+  const forwards = commands.filter((command) => command.sagaRole === "forward");
+  if (forwards.length !== ids.length) return false;
   const set = new Set(ids);
-  return traded.every((certificate) => set.has(certificate.certificateId));
+  return forwards.every((command) => set.has(command.certificateId));
 }

@@ -22,6 +22,7 @@ const DESCRIPTIONS: Record<number, string> = {
   413: "Body too large",
   415: "Body is not JSON",
   422: "Valid, but cannot be carried out",
+  501: "Not offered by the external registry",
   503: "A dependency (NATS or PostgreSQL) is unavailable",
 };
 

@@ -1,7 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { CertificateStateShape, identifier, utcTimestamp, type CertificateStatus } from "./certificate.js";
 
-export const NOTIFICATION_TYPES = [
+export const CERTIFICATE_TYPES = [
   "certificate.issued",
   "certificate.cancelled",
   "certificate.converted",
@@ -12,10 +12,27 @@ export const NOTIFICATION_TYPES = [
   "certificate.expired",
   "certificate.snapshot",
 ] as const;
+export type CertificateNotificationType = (typeof CERTIFICATE_TYPES)[number];
+
+/** What certflow's registry connector records about each command it carries to the external registry (DESIGN.md §8). */
+export const REGISTRY_TYPES = [
+  "registry.command.accepted",
+  "registry.command.sent",
+  "registry.transaction.committed",
+  "registry.transaction.failed",
+  "registry.command.indeterminate",
+  "registry.command.resolved",
+  "registry.misalignment.detected",
+] as const;
+export type RegistryNotificationType = (typeof REGISTRY_TYPES)[number];
+
+export const NOTIFICATION_TYPES = [...CERTIFICATE_TYPES, ...REGISTRY_TYPES] as const;
 export type NotificationType = (typeof NOTIFICATION_TYPES)[number];
 
-/** Types a producer may post; snapshots are made by prefill only. */
-export const PRODUCED_TYPES = NOTIFICATION_TYPES.filter((type) => type !== "certificate.snapshot");
+export const isRegistryType = (type: string): type is RegistryNotificationType => type.startsWith("registry.");
+
+/** Types a producer may post: snapshots are made by prefill, registry events by the certificates domain. */
+export const PRODUCED_TYPES = CERTIFICATE_TYPES.filter((type) => type !== "certificate.snapshot");
 
 export const CHANNELS = ["http", "prefill", "internal"] as const;
 export type Channel = (typeof CHANNELS)[number];
@@ -40,10 +57,10 @@ const DATA_EXTRAS = {
   "certificate.withdrawn": { reason: z.string().max(500).optional() },
   "certificate.expired": {},
   "certificate.snapshot": {},
-} satisfies Record<NotificationType, z.ZodRawShape>;
+} satisfies Record<CertificateNotificationType, z.ZodRawShape>;
 
 /** The status a certificate must have after each kind of change. */
-const STATUS_AFTER: Record<NotificationType, readonly CertificateStatus[] | undefined> = {
+const STATUS_AFTER: Record<CertificateNotificationType, readonly CertificateStatus[] | undefined> = {
   "certificate.issued": ["active"],
   "certificate.cancelled": ["cancelled"],
   "certificate.converted": ["cancelled"],
@@ -55,7 +72,7 @@ const STATUS_AFTER: Record<NotificationType, readonly CertificateStatus[] | unde
   "certificate.snapshot": undefined,
 };
 
-function dataSchemaFor(type: NotificationType) {
+function dataSchemaFor(type: CertificateNotificationType) {
   return z.strictObject({ ...CertificateStateShape, ...DATA_EXTRAS[type] }).superRefine((data, ctx) => {
     if (Date.parse(data.periodEnd) <= Date.parse(data.periodStart)) {
       ctx.addIssue({ code: "custom", path: ["periodEnd"], message: "must be after periodStart" });
@@ -70,12 +87,20 @@ function dataSchemaFor(type: NotificationType) {
   });
 }
 
-export const DATA_SCHEMAS = Object.fromEntries(NOTIFICATION_TYPES.map((type) => [type, dataSchemaFor(type)])) as Record<
-  NotificationType,
+export const DATA_SCHEMAS = Object.fromEntries(CERTIFICATE_TYPES.map((type) => [type, dataSchemaFor(type)])) as Record<
+  CertificateNotificationType,
   ReturnType<typeof dataSchemaFor>
 >;
 
-export type NotificationData = z.infer<(typeof DATA_SCHEMAS)[NotificationType]>;
+/** The data of a registry event: which command, which certificate, and what happened to it. */
+export const RegistryEventDataSchema = z.looseObject({
+  certificateId: z.string().min(1),
+  commandId: z.string().min(1).optional(),
+  txId: z.string().optional(),
+  commandType: z.string().optional(),
+});
+
+export type NotificationData = z.infer<(typeof DATA_SCHEMAS)[CertificateNotificationType]> | z.infer<typeof RegistryEventDataSchema>;
 
 export const SourceSchema = z.strictObject({ name: z.string().min(1).max(128), version: z.string().min(1).max(64) });
 

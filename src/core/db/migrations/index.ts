@@ -3,6 +3,7 @@ import * as pipeline from "./0001_pipeline.js";
 import * as prefillAndTrace from "./0002_prefill_and_trace.js";
 import * as push from "./0003_push.js";
 import * as certificates from "./0004_certificates.js";
+import * as registryCommands from "./0006_registry_commands.js";
 
 /** Every migration, in order. A new one is appended here; none is ever edited once released. */
 export const MIGRATIONS: Record<string, Migration> = {
@@ -10,4 +11,5 @@ export const MIGRATIONS: Record<string, Migration> = {
   "0002_prefill_and_trace": prefillAndTrace,
   "0003_push": push,
   "0004_certificates": certificates,
+  "0006_registry_commands": registryCommands,
 };
