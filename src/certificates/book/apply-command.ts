@@ -11,6 +11,8 @@ export interface CommittedCommand {
   type: CommandType;
   certificateId: string;
   intent: Record<string, unknown>;
+  /** The root of the command's causal chain, kept by every event it causes. */
+  correlationId: string;
 }
 
 export interface SlicePart {
@@ -33,7 +35,7 @@ export async function applyCommitted(
   sourceVersion: string,
 ): Promise<Notification[]> {
   const note = (type: Exclude<NotificationType, "certificate.snapshot">, state: CertificateState, extras?: Record<string, unknown>) =>
-    registryNotification({ type, state, time, causeId, ...(extras ? { extras } : {}) }, sourceVersion);
+    ({ ...registryNotification({ type, state, time, causeId, ...(extras ? { extras } : {}) }, sourceVersion), correlationId: command.correlationId });
 
   if (command.type === "issue") {
     const intent = command.intent as { state: CertificateState; registeredBy: string; hour?: number; conversionId?: string };
