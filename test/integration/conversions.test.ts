@@ -35,12 +35,12 @@ async function quantities(annualId: string): Promise<number[]> {
   return rows.map((row) => row.quantity_wh);
 }
 
-/** Waits until the journal holds `expected` notifications caused by this command. */
-async function journaled(parentId: string, type: string, expected: number) {
+/** Waits until the journal holds `expected` notifications of this causal chain (rooted at the conversion). */
+async function journaled(correlationId: string, type: string, expected: number) {
   let found = { count: 0, subjects: 0 };
   for (let attempt = 0; attempt < 600; attempt++) {
     const result = await sql<{ count: number; subjects: number }>`
-      SELECT count(*)::int AS count, count(DISTINCT subject)::int AS subjects FROM notifications WHERE parent_id = ${parentId} AND type = ${type}
+      SELECT count(*)::int AS count, count(DISTINCT subject)::int AS subjects FROM notifications WHERE correlation_id = ${correlationId} AND type = ${type}
     `.execute(system.db);
     found = result.rows[0]!;
     if (found.count >= expected) return found;
@@ -87,7 +87,7 @@ describe("POST /v1/conversions (uniform)", () => {
     expect([shares[0], shares[2206], shares[2207], shares[8759]]).toEqual([114_156, 114_156, 114_155, 114_155]);
 
     const converted = await system.api.get(`/v1/certificates/${annual.certificateId}`, producer);
-    expect(converted.body).toMatchObject({ status: "cancelled", version: 3, conversionId, convertedAt: expect.any(String) });
+    expect(converted.body).toMatchObject({ status: "cancelled", version: 2, conversionId, convertedAt: expect.any(String) });
     const hour = await system.api.get(`/v1/certificates/${annual.certificateId}-h0025`, producer);
     expect(hour.body).toMatchObject({
       kind: "hourly",
@@ -127,7 +127,7 @@ describe("POST /v1/conversions (uniform)", () => {
     expect(history.body.notifications.map((entry: any) => [entry.notification.type, entry.notification.data.version])).toEqual([
       ["certificate.issued", 1],
       ["certificate.cancelled", 2],
-      ["certificate.converted", 3],
+      ["certificate.converted", 2],
     ]);
     expect(history.body.notifications[2].notification.data).toMatchObject({ conversionId, hourlyCertificateCount: 8760, status: "cancelled" });
 

@@ -20,7 +20,7 @@ export function annual(overrides: Record<string, unknown> = {}) {
 /** Every change goes through the registry; with this preference the answer waits for the commit. */
 export const WAIT = { prefer: "wait=30" };
 
-export type Certificate = { certificateId: string; version: number; quantityWh: number; owner: string; [key: string]: any };
+export type Certificate = { certificateId: string; version: number; quantityWh: number; owner: string; status: string; [key: string]: any };
 
 /** Sends a command and waits for it to commit (201); returns the command. */
 export async function committed(api: Api, token: string, path: string, body: unknown) {

@@ -37,11 +37,7 @@ export async function applyCommitted(
   const note = (type: Exclude<NotificationType, "certificate.snapshot">, state: CertificateState, extras?: Record<string, unknown>) =>
     ({ ...registryNotification({ type, state, time, causeId, ...(extras ? { extras } : {}) }, sourceVersion), correlationId: command.correlationId });
 
-  if (command.type === "issue") {
-    const intent = command.intent as { state: CertificateState; registeredBy: string; hour?: number; conversionId?: string };
-    await insertCertificate(trx, intent.state, intent.registeredBy, null, intent.hour ?? null, intent.conversionId ?? null);
-    return [note("certificate.issued", intent.state)];
-  }
+  if (command.type === "issue") return applyIssues(trx, [command], [causeId], time, sourceVersion);
 
   const row = await selectCertificates(trx).where("c.certificate_id", "=", command.certificateId).forNoKeyUpdate("c").executeTakeFirst();
   if (!row) throw new Error(`certificate ${command.certificateId} is not in the book, yet the registry committed ${command.type} on it`);
@@ -92,6 +88,28 @@ export async function applyCommitted(
   return notifications;
 }
 
+/** Issues in bulk (a conversion's hours come by the thousand): one insert, one notification each. */
+export async function applyIssues(
+  trx: Executor,
+  commands: readonly CommittedCommand[],
+  causeIds: readonly string[],
+  time: Date,
+  sourceVersion: string,
+): Promise<Notification[]> {
+  if (commands.length === 0) return [];
+  const intents = commands.map((command) => command.intent as { state: CertificateState; registeredBy: string; hour?: number; conversionId?: string });
+  for (let offset = 0; offset < intents.length; offset += 1000) {
+    await trx
+      .insertInto("registry_certificates")
+      .values(intents.slice(offset, offset + 1000).map((intent) => certificateRow(intent.state, intent.registeredBy, null, intent.hour ?? null, intent.conversionId ?? null)))
+      .execute();
+  }
+  return intents.map((intent, index) => ({
+    ...registryNotification({ type: "certificate.issued", state: intent.state, time, causeId: causeIds[index]! }, sourceVersion),
+    correlationId: commands[index]!.correlationId,
+  }));
+}
+
 async function insertCertificate(
   trx: Executor,
   state: CertificateState,
@@ -100,9 +118,11 @@ async function insertCertificate(
   hour: number | null,
   conversionId: string | null,
 ): Promise<void> {
-  await trx
-    .insertInto("registry_certificates")
-    .values({
+  await trx.insertInto("registry_certificates").values(certificateRow(state, registeredBy, slicedFrom, hour, conversionId)).execute();
+}
+
+function certificateRow(state: CertificateState, registeredBy: string, slicedFrom: string | null, hour: number | null, conversionId: string | null) {
+  return {
       certificate_id: state.certificateId,
       kind: state.kind,
       device_id: state.deviceId,
@@ -121,8 +141,7 @@ async function insertCertificate(
       converted_at: null,
       registered_by: registeredBy,
       sliced_from: slicedFrom,
-    })
-    .execute();
+  };
 }
 
 /** The book's view of a certificate for comparison with the registry. */

@@ -358,6 +358,29 @@ export class CommandLog {
     return command;
   }
 
+  /**
+   * The bulk form of `transition`, one statement for many commands with the same status; returns
+   * the rows moved, as they were before.
+   */
+  async transitionMany(trx: Executor, ids: readonly string[], from: readonly CommandState[], to: CommandState, status: string): Promise<CommandRecord[]> {
+    if (ids.length === 0) return [];
+    const entry = JSON.stringify({ status, at: new Date().toISOString() });
+    const result = await sql<Selectable<RegistryCommandsTable>>`
+      WITH moved AS (
+        SELECT id, state AS old_state FROM registry_commands
+        WHERE id = ANY(${ids}::uuid[]) AND state = ANY(${from}::text[])
+        FOR UPDATE
+      )
+      UPDATE registry_commands c SET
+        state = ${to},
+        statuses = CASE WHEN c.statuses->-1->>'status' = ${status} THEN c.statuses ELSE c.statuses || jsonb_build_array(${entry}::jsonb) END,
+        finished_at = ${TERMINAL_STATES.includes(to) ? new Date() : null}
+      FROM moved
+      WHERE c.id = moved.id
+      RETURNING c.*, moved.old_state`.execute(trx);
+    return result.rows.map((row) => ({ ...toCommand(row), state: (row as unknown as { old_state: CommandState }).old_state }));
+  }
+
   /** Unfinished commands (sent or indeterminate), for reconciliation. */
   async unfinished(limit: number): Promise<CommandRecord[]> {
     const rows = await this.db

@@ -1,7 +1,7 @@
 import type { CommandState, Executor } from "../../core/db/schema.js";
 import type { Logger } from "../../core/logger.js";
 import type { Notification } from "../../core/notifications/envelope.js";
-import { applyCommitted } from "../book/apply-command.js";
+import { applyCommitted, applyIssues } from "../book/apply-command.js";
 import { enqueueNotifications, type OutboxRelay } from "../book/outbox.js";
 import type { CommandLog, CommandRecord } from "./command-log.js";
 import { commandEventId, commandEvent, type CommandStep } from "./events.js";
@@ -34,28 +34,36 @@ export class CommandOutcomes {
     this.hooks.push(hook);
   }
 
-  /** Applies commits, several in one transaction; each command once, whoever gets there first. */
+  /** Applies commits, many in one transaction; each command once, whoever gets there first. */
   async committed(results: ReadonlyArray<{ command: CommandRecord; status: string }>, from: readonly CommandState[] = ["sent", "indeterminate"]): Promise<number> {
     if (results.length === 0) return 0;
+    const byStatus = new Map<string, string[]>();
+    for (const { command, status } of results) byStatus.set(status, [...(byStatus.get(status) ?? []), command.id]);
     const applied = await this.db.transaction().execute(async (trx) => {
+      const now = new Date();
       const done: CommandRecord[] = [];
-      for (const { command, status } of results) {
-        const now = new Date();
-        const before = await this.log.transition(trx, command.id, from, "committed", { status, at: now.toISOString() }, null);
-        if (!before) continue;
-        const committed = this.event(before, "committed", previousStep(before), now, { status, latencyMs: now.getTime() - before.acceptedAt.getTime() });
-        const changes = await applyCommitted(trx, before, committed.id, now, this.sourceVersion);
-        await enqueueNotifications(trx, [committed, ...changes]);
-        for (const hook of this.hooks) await hook(trx, { ...before, state: "committed" }, "committed");
-        done.push(before);
+      for (const [status, ids] of byStatus) {
+        const moved = await this.log.transitionMany(trx, ids, from, "committed", status);
+        const issues = moved.filter((command) => command.type === "issue");
+        const committedEvents = moved.map((before) =>
+          this.event(before, "committed", previousStep(before), now, { status, latencyMs: now.getTime() - before.acceptedAt.getTime() }),
+        );
+        const notifications: Notification[] = [...committedEvents];
+        notifications.push(...(await applyIssues(trx, issues, committedEvents.filter((_, index) => moved[index]!.type === "issue").map((event) => event.id), now, this.sourceVersion)));
+        for (const [index, before] of moved.entries()) {
+          if (before.type !== "issue") notifications.push(...(await applyCommitted(trx, before, committedEvents[index]!.id, now, this.sourceVersion)));
+        }
+        await enqueueNotifications(trx, notifications);
+        for (const before of moved) for (const hook of this.hooks) await hook(trx, { ...before, state: "committed" }, "committed");
+        done.push(...moved);
       }
       return done;
     });
-    for (const command of applied) {
-      this.metrics.commitSeconds.observe((Date.now() - command.acceptedAt.getTime()) / 1000);
-      this.logger.info({ commandId: command.id, certificateId: command.certificateId, type: command.type, txId: command.txId }, "registry committed the command; book updated");
+    for (const command of applied) this.metrics.commitSeconds.observe((Date.now() - command.acceptedAt.getTime()) / 1000);
+    if (applied.length > 0) {
+      this.logger.info({ commands: applied.length, first: applied[0]!.id }, "registry committed the commands; book updated");
+      await this.relay.flushQuietly();
     }
-    if (applied.length > 0) await this.relay.flushQuietly();
     return applied.length;
   }
 

@@ -137,7 +137,7 @@ export class Connector {
   }
 
   private async pollDue(): Promise<number> {
-    const due = await this.log.dueForPoll(this.options.concurrency * 4);
+    const due = await this.log.dueForPoll(this.options.concurrency * 16);
     if (due.length === 0) return 0;
     const committed: Array<{ command: CommandRecord; status: string }> = [];
     let next = 0;
