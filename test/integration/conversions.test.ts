@@ -1,5 +1,8 @@
 import { sql } from "kysely";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+
+// Every hour is an issue command through the registry: a conversion takes tens of seconds on a shared machine.
+vi.setConfig({ testTimeout: 240_000 });
 import { ADMIN_TOKEN, startTestSystem, type TestSystem } from "../support/system.js";
 import { createProducer } from "../support/fixtures.js";
 import { cancelledAnnual, hoursOf, postCsv, registerAnnual, requestConversion, waitForConversion } from "../support/registry.js";

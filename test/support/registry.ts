@@ -62,7 +62,7 @@ export function postCsv(api: Api, token: string, query: string, csv: string) {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Polls a conversion until it reaches `status` (done by default). */
-export async function waitForConversion(api: Api, token: string, id: string, status = "done", timeoutMs = 60_000) {
+export async function waitForConversion(api: Api, token: string, id: string, status = "done", timeoutMs = 200_000) {
   const deadline = Date.now() + timeoutMs;
   let last: any;
   while (Date.now() < deadline) {

@@ -1,3 +1,4 @@
+import { sql } from "kysely";
 import type { CommandState, Executor } from "../../core/db/schema.js";
 import type { Logger } from "../../core/logger.js";
 import type { Notification } from "../../core/notifications/envelope.js";
@@ -40,6 +41,7 @@ export class CommandOutcomes {
     const byStatus = new Map<string, string[]>();
     for (const { command, status } of results) byStatus.set(status, [...(byStatus.get(status) ?? []), command.id]);
     const applied = await this.db.transaction().execute(async (trx) => {
+      await lockCertificates(trx, results.map(({ command }) => command.certificateId));
       const now = new Date();
       const done: CommandRecord[] = [];
       for (const [status, ids] of byStatus) {
@@ -62,7 +64,8 @@ export class CommandOutcomes {
     for (const command of applied) this.metrics.commitSeconds.observe((Date.now() - command.acceptedAt.getTime()) / 1000);
     if (applied.length > 0) {
       this.logger.info({ commands: applied.length, first: applied[0]!.id }, "registry committed the commands; book updated");
-      await this.relay.flushQuietly();
+      // Published in the background: the next statuses need not wait for the broker.
+      void this.relay.flushQuietly();
     }
     return applied.length;
   }
@@ -70,6 +73,7 @@ export class CommandOutcomes {
   /** The registry failed the command (a business failure): no book change, the lock is released. */
   async failed(command: CommandRecord, message: string, from: readonly CommandState[] = ["sent", "sending", "indeterminate"], status = "failed"): Promise<boolean> {
     const done = await this.db.transaction().execute(async (trx) => {
+      await lockCertificates(trx, [command.certificateId]);
       const now = new Date();
       const before = await this.log.transition(trx, command.id, from, "failed", { status, at: now.toISOString() }, message);
       if (!before) return false;
@@ -113,6 +117,16 @@ export class CommandOutcomes {
   private event(command: CommandRecord, step: CommandStep, parentStep: CommandStep, time: Date, data: Record<string, unknown>): Notification {
     return commandEvent({ command, step, parentId: commandEventId(command.id, parentStep), time, sourceVersion: this.sourceVersion, data });
   }
+}
+
+/**
+ * The per-certificate locks that accepting a command takes, in the same (id) order: a command
+ * accepted meanwhile sees the book and the unfinished commands from before or after this change,
+ * never half of it, so its expected version is right.
+ */
+async function lockCertificates(trx: Executor, certificateIds: readonly string[]): Promise<void> {
+  const ids = [...new Set(certificateIds)].sort();
+  await sql`SELECT pg_advisory_xact_lock(hashtextextended(current_schema() || '/certificate/' || id, 0)) FROM unnest(${ids}::text[]) AS id ORDER BY id COLLATE "C"`.execute(trx);
 }
 
 /** The event a command's outcome follows: resolved after indeterminate, else sent (accepted if it never got that far). */
