@@ -223,22 +223,6 @@ export class CommandLog {
     return result.rows.map(toCommand).sort((a, b) => a.seq - b.seq);
   }
 
-  /** After a restart nobody knows whether a `sending` command reached the registry: it is treated as sent (ambiguous). */
-  async recoverSending(deadlineSeconds: number): Promise<number> {
-    const result = await this.db
-      .updateTable("registry_commands")
-      .set({
-        state: "sent",
-        send_outcome: "ambiguous: the connector stopped while sending",
-        sent_at: sql`coalesce(sent_at, now())`,
-        next_attempt_at: sql`now()`,
-        deadline_at: sql`coalesce(deadline_at, now() + make_interval(secs => ${deadlineSeconds}))`,
-      })
-      .where("state", "=", "sending")
-      .executeTakeFirst();
-    return Number(result.numUpdatedRows);
-  }
-
   /** Received or ambiguous: from now on only the status is asked for. Enqueues `registry.command.sent`. */
   async markSent(commands: readonly CommandRecord[], outcome: string, received: boolean, firstPollMs: number, deadlineSeconds: number): Promise<void> {
     if (commands.length === 0) return;

@@ -49,8 +49,12 @@ export class Connector {
   ) {}
 
   async start(onHint: (handler: () => void) => () => void): Promise<void> {
-    const recovered = await this.log.recoverSending(this.options.deadlineSeconds);
-    if (recovered > 0) this.logger.warn({ recovered }, "commands found in `sending` after a restart are treated as sent: only their status is asked");
+    let recovered = 0;
+    for (let batch = await this.log.list({ state: "sending" }, 1000); batch.length > 0; batch = await this.log.list({ state: "sending" }, 1000)) {
+      await this.log.markSent(batch, "ambiguous: the connector stopped while sending", false, 0, this.options.deadlineSeconds);
+      recovered += batch.length;
+    }
+    if (recovered > 0) this.logger.warn({ recovered }, "commands found in `sending` after a restart are treated as sent (ambiguous): only their status is asked");
     this.metrics.reachable.set(1);
     this.unsubscribe = onHint(() => this.wake());
     this.wake();

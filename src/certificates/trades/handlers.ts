@@ -51,7 +51,7 @@ export function tradeHandlers(trades: Trades) {
     const view = waitSeconds > 0 ? await trades.waitFor(trade.id, waitSeconds) : await trades.get(trade.id);
     if (view.trade.state === "failed") throw new AppError("unprocessable", `trade ${trade.id} failed and was compensated: ${view.trade.error ?? "a transfer failed"}`);
     c.header("Location", `/v1/trades/${trade.id}`);
-    const status = view.trade.state === "completed" ? 201 : created ? 202 : 200;
+    const status = !created ? 200 : view.trade.state === "completed" ? 201 : 202;
     return c.json(presentTradeView(view), status);
   };
 

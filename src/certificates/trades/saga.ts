@@ -21,11 +21,13 @@ export class TradeSaga {
   async onCommandFinished(trx: Executor, command: CommandRecord, outcome: "committed" | "failed"): Promise<void> {
     if (!command.sagaId) return;
     const trade = await this.store.lock(trx, command.sagaId);
-    if (!trade || trade.state === "completed" || trade.state === "failed") return;
+    if (!trade) return;
+    // Recorded even when an earlier step of this transaction already completed the trade.
     if (command.sagaRole === "forward" && outcome === "committed") {
       const row = await trx.selectFrom("registry_certificates").select(["version", "quantity_wh"]).where("certificate_id", "=", command.certificateId).executeTakeFirstOrThrow();
       await this.store.addCertificate(trx, trade.id, { certificateId: command.certificateId, quantityWh: row.quantity_wh, previousOwner: trade.seller, version: row.version });
     }
+    if (trade.state === "completed" || trade.state === "failed") return;
     const steps = await this.log.bySaga(trade.id, trx);
     const forwards = steps.filter((step) => step.sagaRole === "forward");
     const compensations = steps.filter((step) => step.sagaRole === "compensation");
