@@ -18,10 +18,13 @@ import { loadConfig } from "../src/core/config.js";
 import { ensureDatabase, openDatabase, type DatabaseHandle } from "../src/core/db/database.js";
 import { migrateToLatest } from "../src/core/db/migrate.js";
 import { createLogger } from "../src/core/logger.js";
-import { hourlyCertificateId } from "../src/producer/certificates/ids.js";
-import { convert } from "../src/producer/conversions/compute.js";
-import { ConversionPool } from "../src/producer/conversions/conversion-pool.js";
-import { PostgresConversionStore } from "../src/producer/conversions/conversion-store.js";
+import { hourlyCertificateId } from "../src/certificates/book/ids.js";
+import { convert } from "../src/certificates/conversions/compute.js";
+import { ConversionPool } from "../src/certificates/conversions/conversion-pool.js";
+import { PostgresConversionStore } from "../src/certificates/conversions/conversion-store.js";
+import { CommandLog } from "../src/certificates/commands/command-log.js";
+import { Commands } from "../src/certificates/commands/commands.js";
+import type { OutboxRelay } from "../src/certificates/book/outbox.js";
 import { deferCleanup, dropSchema } from "./lib/cleanup.js";
 import { ADMIN_TOKEN, DATABASE_URL, isolationId, scaled } from "./lib/env.js";
 import { HttpClient } from "./lib/http-client.js";
@@ -133,6 +136,8 @@ async function persistence(): Promise<Figure> {
   try {
     await migrateToLatest(database.db, schema, createLogger("warn"));
     const store = new PostgresConversionStore(database.db);
+    // Persisting a conversion queues one issue command per hour (bytes, txId, accepted event).
+    const issue = new Commands(new CommandLog(database.db, "bench"), { requestCommandSend() {} }, {} as OutboxRelay).issueHours;
     const quantities = convert({ quantityWh: QUANTITY_WH, hours: HOURS, weightsWh: WEIGHTS }).quantitiesWh;
     const registry: number[] = [];
     const raw: number[] = [];
@@ -157,7 +162,7 @@ async function persistence(): Promise<Figure> {
       const sides = [
         async () => {
           const started = performance.now();
-          for (const id of conversions) if (!(await store.persist(id, quantities))) throw new Error("not persisted");
+          for (const id of conversions) if (!(await store.persist(id, quantities, issue))) throw new Error("not persisted");
           registry.push((perRound * HOURS * 1000) / (performance.now() - started));
         },
         async () => {

@@ -23,6 +23,11 @@ import { JetStreamBroker } from "./mom/jetstream-broker.js";
 import type { Service, ServiceDeps } from "./mom/service.js";
 import { setupPrefill } from "./prefill/index.js";
 import { setupProducer } from "./producer/index.js";
+import { setupCertificates } from "./certificates/index.js";
+import { setupConnector } from "./certificates/connector/index.js";
+import { EmbeddedRegistry } from "./certificates/registry/embedded-registry.js";
+import { HttpRegistry } from "./certificates/registry/http-registry.js";
+import type { CertificateRegistry } from "./core/registry/port.js";
 import { setupRegistryEmulator } from "./registry-emulator/index.js";
 
 const SETUP: Record<ServiceName, (deps: ServiceDeps) => Service> = {
@@ -30,8 +35,25 @@ const SETUP: Record<ServiceName, (deps: ServiceDeps) => Service> = {
   dispatcher: setupDispatcher,
   consumer: setupConsumer,
   prefill: setupPrefill,
+  certificates: setupCertificates,
+  connector: setupConnector,
   "registry-emulator": setupRegistryEmulator,
 };
+
+export interface SystemOptions {
+  /** Replaces the registry adapter the configuration names (tests drive an embedded registry's faults). */
+  certificateRegistry?: CertificateRegistry;
+}
+
+/** The HTTP client of the registry named by CERTFLOW_REGISTRY_URL, else the in-process registry. */
+export function certificateRegistryFor(config: Config, logger: Logger): CertificateRegistry {
+  if (config.registry.url) {
+    logger.info({ registry: config.registry.url }, "using the external certificate registry");
+    return new HttpRegistry({ url: config.registry.url, token: config.registry.token, timeoutMs: config.registry.timeoutMs });
+  }
+  logger.info("using the embedded certificate registry (in this process, not shared): set CERTFLOW_REGISTRY_URL for an external one");
+  return new EmbeddedRegistry();
+}
 
 export interface RunningSystem {
   /** Base URL of the HTTP server, e.g. http://127.0.0.1:8080 */
@@ -52,7 +74,7 @@ export interface StartupReport {
 const VERSION: string = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")).version;
 
 /** Starts the configured services in this process; every process runs this same code, whatever its subset. */
-export async function startSystem(config: Config, logger: Logger): Promise<RunningSystem> {
+export async function startSystem(config: Config, logger: Logger, options: SystemOptions = {}): Promise<RunningSystem> {
   const databaseState = await ensureDatabase(config.database).catch((error: unknown) => {
     throw new Error(
       `cannot reach PostgreSQL at ${withoutPassword(config.database.url)} (${(error as Error).message}); start PostgreSQL or set DATABASE_URL`,
@@ -79,6 +101,8 @@ export async function startSystem(config: Config, logger: Logger): Promise<Runni
     config.auth.adminToken,
     config.auth.cacheSeconds * 1000,
   );
+  const usesRegistry = config.services.includes("certificates") || config.services.includes("connector");
+  const certificateRegistry = options.certificateRegistry ?? (usesRegistry ? certificateRegistryFor(config, logger) : new EmbeddedRegistry());
   const tracing = createTracing(config.tracing, VERSION);
   const leases = new PostgresWorkLeases(database.db);
   const processId = `${hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`;
@@ -89,7 +113,7 @@ export async function startSystem(config: Config, logger: Logger): Promise<Runni
     logger.child({ component: "leases", process: processId }),
   );
   observeLeases(metrics, work);
-  const deps: ServiceDeps = { config, logger, db: database.db, broker, metrics, credentials, tracing, work, version: VERSION };
+  const deps: ServiceDeps = { config, logger, db: database.db, broker, metrics, credentials, tracing, work, version: VERSION, certificateRegistry };
   const services = config.services.map((name) => SETUP[name](deps));
 
   const app = createHttpApp({ logger, metrics, credentials, maxBodyBytes: config.http.maxBodyBytes });

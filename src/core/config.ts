@@ -1,10 +1,10 @@
 import { availableParallelism } from "node:os";
 import { z } from "zod";
 
-export const SERVICE_NAMES = ["producer", "dispatcher", "consumer", "prefill", "registry-emulator"] as const;
+export const SERVICE_NAMES = ["producer", "dispatcher", "consumer", "prefill", "certificates", "connector", "registry-emulator"] as const;
 export type ServiceName = (typeof SERVICE_NAMES)[number];
 /** What a process runs when SERVICES is unset; the registry emulator runs only when named. */
-export const DEFAULT_SERVICES: readonly ServiceName[] = ["producer", "dispatcher", "consumer", "prefill"];
+export const DEFAULT_SERVICES: readonly ServiceName[] = ["producer", "dispatcher", "consumer", "prefill", "certificates", "connector"];
 
 const booleanFlag = z
   .enum(["true", "false", "1", "0", "yes", "no"], { error: "expected true or false" })
@@ -149,6 +149,16 @@ const EnvSchema = z.object({
   OTEL_EXPORTER_OTLP_ENDPOINT: z.url({ protocol: /^https?$/, error: "expected an http(s):// URL of an OTLP/HTTP collector" }).optional(),
   OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z.url({ protocol: /^https?$/, error: "expected the http(s):// URL OTLP traces are posted to" }).optional(),
   OTEL_SERVICE_NAME: z.string().min(1).max(200).default("certflow"),
+  CERTFLOW_REGISTRY_URL: z.url({ protocol: /^https?$/, error: "expected an http:// or https:// URL" }).optional(),
+  CERTFLOW_REGISTRY_TIMEOUT_MS: integer(10, 600_000).default(10_000),
+  CERTFLOW_REGISTRY_POLL_MS: integer(1, 600_000).default(1000),
+  CERTFLOW_REGISTRY_POLL_MAX_MS: integer(1, 3_600_000).default(30_000),
+  CERTFLOW_REGISTRY_RETRY_MS: integer(1, 600_000).default(1000),
+  CERTFLOW_REGISTRY_DEADLINE_SECONDS: integer(1, 30 * 86_400).default(3600),
+  CERTFLOW_REGISTRY_UNKNOWN_GRACE_MS: integer(0, 86_400_000).default(30_000),
+  CERTFLOW_REGISTRY_BATCH: integer(1, 1000).default(1000),
+  CERTFLOW_REGISTRY_CONCURRENCY: integer(1, 1024).default(64),
+  CERTFLOW_RECONCILE_INTERVAL_SECONDS: integer(1, 86_400).default(300),
 });
 
 export type Config = ReturnType<typeof toConfig>;
@@ -219,6 +229,19 @@ function toConfig(env: z.infer<typeof EnvSchema>) {
       leaseHistorySeconds: env.CERTFLOW_RETENTION_LEASE_HISTORY,
       intervalSeconds: env.CERTFLOW_RETENTION_INTERVAL_SECONDS,
       batch: env.CERTFLOW_RETENTION_BATCH,
+    },
+    registry: {
+      url: env.CERTFLOW_REGISTRY_URL,
+      token: env.CERTFLOW_REGISTRY_TOKEN,
+      timeoutMs: env.CERTFLOW_REGISTRY_TIMEOUT_MS,
+      pollMs: env.CERTFLOW_REGISTRY_POLL_MS,
+      pollMaxMs: env.CERTFLOW_REGISTRY_POLL_MAX_MS,
+      retryMs: env.CERTFLOW_REGISTRY_RETRY_MS,
+      deadlineSeconds: env.CERTFLOW_REGISTRY_DEADLINE_SECONDS,
+      unknownGraceMs: env.CERTFLOW_REGISTRY_UNKNOWN_GRACE_MS,
+      batch: env.CERTFLOW_REGISTRY_BATCH,
+      concurrency: env.CERTFLOW_REGISTRY_CONCURRENCY,
+      reconcileIntervalSeconds: env.CERTFLOW_RECONCILE_INTERVAL_SECONDS,
     },
     services: env.SERVICES as ServiceName[],
     logLevel: env.LOG_LEVEL,

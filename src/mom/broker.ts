@@ -64,6 +64,9 @@ export interface Broker {
   /** Fire-and-forget hint that a prefill is waiting; prefill workers also look on a timer. */
   requestPrefill(): void;
   onPrefillRequested(handler: () => void): () => void;
+  /** Fire-and-forget hint that registry commands were accepted; the connector also looks on a timer. */
+  requestCommandSend(): void;
+  onCommandSendRequested(handler: () => void): () => void;
   ping(): Promise<void>;
   /** The notifications stream's leader and replicas; throws when it has no leader (no quorum). */
   clusterState(): Promise<StreamClusterState>;

@@ -225,6 +225,15 @@ export class JetStreamBroker implements Broker {
     return () => subscription.unsubscribe();
   }
 
+  requestCommandSend(): void {
+    if (!this.nc.isClosed()) this.nc.publish(this.names.commandsSubject);
+  }
+
+  onCommandSendRequested(handler: () => void): () => void {
+    const subscription = this.nc.subscribe(this.names.commandsSubject, { callback: (error) => (error ? undefined : handler()) });
+    return () => subscription.unsubscribe();
+  }
+
   async ping(): Promise<void> {
     if (this.nc.isClosed()) throw new Error("connection closed");
     if (!this.connected) throw new Error("disconnected; reconnecting");

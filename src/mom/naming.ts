@@ -11,6 +11,7 @@ export interface Naming {
   wakeSubject(subscriptionId: string): string;
   wakeFilter: string;
   prefillSubject: string;
+  commandsSubject: string;
 }
 
 export function naming(namespace: string): Naming {
@@ -22,6 +23,7 @@ export function naming(namespace: string): Naming {
     wakeSubject: (subscriptionId) => `${namespace}.wake.${subscriptionId}`,
     wakeFilter: `${namespace}.wake.*`,
     prefillSubject: `${namespace}.prefill.requested`,
+    commandsSubject: `${namespace}.registry.commands.accepted`,
   };
 }
 

@@ -5,6 +5,7 @@ import type { App } from "../core/http/env.js";
 import type { Logger } from "../core/logger.js";
 import type { Metrics } from "../core/metrics.js";
 import type { Tracing } from "../core/tracing.js";
+import type { CertificateRegistry } from "../core/registry/port.js";
 import type { Broker } from "./broker.js";
 import type { WorkCoordinator } from "./cluster/coordinator.js";
 
@@ -22,6 +23,8 @@ export interface ServiceDeps {
   work: WorkCoordinator;
   /** The running certflow version, e.g. for the source of messages it makes itself. */
   version: string;
+  /** The external certificate registry (one adapter per process: HTTP, or the embedded one). */
+  certificateRegistry: CertificateRegistry;
 }
 
 export interface Service {

@@ -38,10 +38,10 @@ export class Projection {
       const picked = Object.fromEntries(STATE_KEYS.filter((key) => data[key] !== undefined).map((key) => [key, data[key]]));
       const parsed = CertificateStateSchema.safeParse(picked);
       if (parsed.success) return parsed.data;
+      this.logger.error({ seq: message.seq }, "skipping a stream message without a certificate state");
     } catch {
-      // fall through: logged below
+      this.logger.error({ seq: message.seq }, "skipping a stream message that is not JSON");
     }
-    this.logger.error({ seq: message.seq }, "skipping a stream message without a certificate state");
     return undefined;
   }
 }

@@ -1,7 +1,6 @@
 import { createRouter } from "../core/http/app.js";
 import { PostgresNotificationJournal } from "../mom/journal/postgres-journal.js";
 import type { Service, ServiceDeps } from "../mom/service.js";
-import { certificatesRouter } from "./certificates/router.js";
 import { InspectNotifications } from "./notifications/inspect-notifications.js";
 import { PublishNotifications } from "./notifications/publish-notifications.js";
 import { notificationsRouter } from "./notifications/router.js";
@@ -9,19 +8,15 @@ import { tracesRouter } from "./traces/router.js";
 import { PostgresProducerStore } from "./producers/producer-store.js";
 import { Producers } from "./producers/producers.js";
 import { producersRouter } from "./producers/router.js";
-import { setupCertificateRegistry } from "./registry-setup.js";
 
-/** The producer side: credentials for producers, the notification API and the journal behind it, the certificate registry. */
+/** The producer side: credentials for producers, the notification API and the journal behind it. */
 export function setupProducer(deps: ServiceDeps): Service {
   const journal = new PostgresNotificationJournal(deps.db);
   const publish = new PublishNotifications(deps.broker, journal, deps.metrics, deps.tracing);
   const producers = new Producers(new PostgresProducerStore(deps.db), deps.credentials);
-  const registry = setupCertificateRegistry(deps);
   const router = createRouter();
   router.route("/", notificationsRouter(publish, new InspectNotifications(journal)));
   router.route("/", tracesRouter(deps.db));
-  router.route("/", certificatesRouter(journal, registry.registry));
-  router.route("/", registry.router);
   router.route("/", producersRouter(producers));
-  return { name: "producer", router, start: registry.start, stop: registry.stop };
+  return { name: "producer", router };
 }

@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually } from "../support/eventually.js";
 import { ADMIN_TOKEN, startTestSystem, type TestSystem } from "../support/system.js";
 import { createProducer, createSubscription, drain, unique } from "../support/fixtures.js";
-import { annual, registerAnnual } from "../support/registry.js";
+import { commandEventId } from "../../src/certificates/commands/events.js";
+import { annual, committed, getCertificate, registerAnnual, WAIT } from "../support/registry.js";
 
 let system: TestSystem;
 let producer: string;
@@ -26,8 +27,15 @@ async function history(id: string, expected: number): Promise<any[]> {
 describe("POST /v1/certificates/annual", () => {
   it("registers an active annual certificate for a UTC calendar year and publishes certificate.issued", async () => {
     const body = annual({ year: 2024, quantityWh: 5_000_000 });
-    const response = await system.api.post("/v1/certificates/annual", body, producer);
-    expect(response.status, JSON.stringify(response.body)).toBe(201);
+    const accepted = await system.api.post("/v1/certificates/annual", body, producer);
+    expect(accepted.status, JSON.stringify(accepted.body)).toBe(202);
+    expect(accepted.headers.get("location")).toBe(`/v1/commands/${accepted.body.commandId}`);
+    expect(accepted.body).toMatchObject({ type: "issue", certificateId: body.id, txId: expect.any(String) });
+    const command = await system.api.request("GET", `/v1/commands/${accepted.body.commandId}`, { token: producer });
+    expect(command.status).toBe(200);
+    await history(body.id, 1);
+    const response = { body: await getCertificate(system.api, producer, body.id) };
+    expect((await system.api.get(`/v1/commands/${accepted.body.commandId}`, producer)).body).toMatchObject({ state: "committed", txId: accepted.body.txId });
     expect(response.body).toMatchObject({
       certificateId: body.id,
       kind: "annual",
@@ -48,7 +56,8 @@ describe("POST /v1/certificates/annual", () => {
       subject: body.id,
       source: { name: "certflow-registry" },
       channel: "internal",
-      parentId: null,
+      parentId: commandEventId(accepted.body.commandId, "committed"),
+      correlationId: accepted.body.commandId,
       data: { certificateId: body.id, kind: "annual", status: "active", version: 1, quantityWh: 5_000_000 },
     });
     expect((await system.api.get(`/v1/certificates/${body.id}`, ADMIN_TOKEN)).body).toEqual(response.body);
@@ -56,7 +65,7 @@ describe("POST /v1/certificates/annual", () => {
 
   it("answers the same registration again with 200 and no new notification, other values under the same id with 409", async () => {
     const body = annual();
-    expect((await system.api.post("/v1/certificates/annual", body, producer)).status).toBe(201);
+    await committed(system.api, producer, "/v1/certificates/annual", body);
     const again = await system.api.post("/v1/certificates/annual", body, ADMIN_TOKEN);
     expect(again.status).toBe(200);
     expect(again.body).toMatchObject({ certificateId: body.id, version: 1 });
@@ -71,7 +80,7 @@ describe("POST /v1/certificates/annual", () => {
 
   it("makes an id when none is given", async () => {
     const { id: _id, ...body } = annual();
-    const response = await system.api.post("/v1/certificates/annual", body, producer);
+    const response = await system.api.request("POST", "/v1/certificates/annual", { token: producer, body, headers: WAIT });
     expect(response.status).toBe(201);
     expect(response.body.certificateId).toMatch(/^[0-9a-f-]{36}$/);
   });
@@ -99,9 +108,8 @@ describe("POST /v1/certificates/annual", () => {
 describe("POST /v1/certificates/{id}/cancel", () => {
   it("cancels an active certificate once, bumping the version and publishing certificate.cancelled in order", async () => {
     const certificate = await registerAnnual(system.api, producer);
-    const cancelled = await system.api.post(`/v1/certificates/${certificate.certificateId}/cancel`, { reason: "to convert" }, producer);
-    expect(cancelled.status).toBe(200);
-    expect(cancelled.body).toMatchObject({ status: "cancelled", version: 2 });
+    await committed(system.api, producer, `/v1/certificates/${certificate.certificateId}/cancel`, { reason: "to convert" });
+    expect(await getCertificate(system.api, producer, certificate.certificateId)).toMatchObject({ status: "cancelled", version: 2 });
     const again = await system.api.post(`/v1/certificates/${certificate.certificateId}/cancel`, undefined, producer);
     expect(again.status).toBe(409);
     expect(again.body.detail).toContain("is cancelled");
@@ -130,7 +138,7 @@ describe("GET /v1/certificates", () => {
         }),
       );
     }
-    await system.api.post(`/v1/certificates/${owner}-c4/cancel`, {}, producer);
+    await committed(system.api, producer, `/v1/certificates/${owner}-c4/cancel`, {});
     const ids = async (query: string) => {
       const response = await system.api.get(`/v1/certificates?owner=${owner}&${query}`, producer);
       expect(response.status, JSON.stringify(response.body)).toBe(200);

@@ -1,16 +1,18 @@
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { sql } from "kysely";
-import { afterEach, expect, it } from "vitest";
 import { eventually } from "../support/eventually.js";
+import { afterEach, expect, it } from "vitest";
 import { Api } from "../support/api.js";
 import { startServiceProcess, type ServiceProcess } from "../support/process.js";
-import { registryNotification } from "../../src/producer/certificates/envelopes.js";
+import { registryNotification } from "../../src/certificates/book/envelopes.js";
 import { cancelledAnnual, registerAnnual, requestConversion, waitForConversion } from "../support/registry.js";
+import { serveRegistry } from "../support/registry-server.js";
 import { ADMIN_TOKEN, NATS_URL, isolation, startTestSystem, type TestSystem } from "../support/system.js";
 
 let system: TestSystem | undefined;
 let producer: ServiceProcess | undefined;
+let registry: Awaited<ReturnType<typeof serveRegistry>> | undefined;
 
 afterEach(async () => {
   if (producer && producer.child.exitCode === null) {
@@ -20,13 +22,18 @@ afterEach(async () => {
   producer = undefined;
   await system?.destroy();
   system = undefined;
+  await registry?.close();
+  registry = undefined;
 });
+
 
 it("a producer killed mid-conversion converts each certificate exactly once after restart", async () => {
   const iso = isolation();
   // This process runs the dispatcher (which journals every notification); the producer runs on its own and is killed.
   system = await startTestSystem({ isolation: iso, env: { SERVICES: "dispatcher" } });
-  const producerEnv = { ...iso.env, SERVICES: "producer", CERTFLOW_CONVERSION_WORKERS: "1" };
+  // The registry outlives the killed process, as an external one would.
+  registry = await serveRegistry();
+  const producerEnv = { ...iso.env, SERVICES: "certificates,connector", CERTFLOW_CONVERSION_WORKERS: "1", CERTFLOW_REGISTRY_URL: registry.url };
   producer = await startServiceProcess(producerEnv);
   let api = new Api(producer.url);
 
@@ -79,33 +86,35 @@ it("a producer killed mid-conversion converts each certificate exactly once afte
     `.execute(system.db);
     expect(rows.rows[0]).toEqual({ count: hours, distinct_hours: hours, total: String(annual.quantityWh) });
     const certificate = await api.get(`/v1/certificates/${annual.certificateId}`, ADMIN_TOKEN);
-    expect(certificate.body).toMatchObject({ status: "cancelled", version: 3, conversionId: conversions[index] });
+    expect(certificate.body).toMatchObject({ status: "cancelled", version: 2, conversionId: conversions[index] });
   }
 
   // Every hour issued exactly once: one certificate.issued per hourly certificate in the journal,
   // one certificate.converted per annual one, and the stream holds nothing the journal does not.
   const expectedTotal = 3 * 3 + 8760 + 8784 + 8760; // issued + cancelled + converted per annual, plus the hours
+  // Each registry command (3 issues, 3 cancels, one issue per hour) is journaled accepted, sent and committed.
+  const registryEvents = 3 * (3 * 2 + 8760 + 8784 + 8760);
   type Journal = { total: number; issued_hourly: number; hourly_subjects: number; converted: number };
   const journal = await eventually(
     async () => {
       const result = await sql<Journal>`
-      SELECT count(*)::int AS total,
+      SELECT count(*) FILTER (WHERE type LIKE 'certificate.%')::int AS total,
         count(*) FILTER (WHERE type = 'certificate.issued' AND subject LIKE '%-h%')::int AS issued_hourly,
         count(DISTINCT subject) FILTER (WHERE type = 'certificate.issued' AND subject LIKE '%-h%')::int AS hourly_subjects,
         count(*) FILTER (WHERE type = 'certificate.converted')::int AS converted
       FROM notifications
     `.execute(system!.db);
-      const counted = result.rows[0]!;
-      expect(counted.total).toBeGreaterThanOrEqual(expectedTotal);
-      return counted;
+      const found = result.rows[0]!;
+      expect(found.total).toBeGreaterThanOrEqual(expectedTotal);
+      return found;
     },
-    { timeoutMs: 60_000, intervalMs: 100 },
+    { timeoutMs: 120_000, what: "every certificate notification journaled" },
   );
   expect(journal).toEqual({ total: expectedTotal, issued_hourly: 8760 + 8784 + 8760, hourly_subjects: 8760 + 8784 + 8760, converted: 3 });
   const nc = await connect({ servers: NATS_URL });
   try {
     const info = await (await jetstreamManager(nc)).streams.info(`${iso.id}_NOTIFICATIONS`);
-    expect(info.state.messages, "no hour was published twice to the stream").toBe(expectedTotal);
+    expect(info.state.messages, "no hour was published twice to the stream").toBe(expectedTotal + registryEvents);
   } finally {
     await nc.close();
   }
@@ -129,9 +138,9 @@ it("publishes at start-up what a crash left in the outbox: a committed change is
   await first.db.destroy();
 
   system = await startTestSystem({ isolation: iso });
-  const types: string[] = await eventually(async () => {
+  const types = await eventually(async () => {
     const history = await system!.api.get(`/v1/certificates/${certificate.certificateId}/history`, ADMIN_TOKEN);
-    const found = history.body.notifications.map((entry: { notification: { type: string; id: string } }) => entry.notification.type);
+    const found: string[] = history.body.notifications.map((entry: { notification: { type: string; id: string } }) => entry.notification.type);
     expect(found.length).toBeGreaterThanOrEqual(2);
     return found;
   });

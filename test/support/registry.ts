@@ -17,18 +17,36 @@ export function annual(overrides: Record<string, unknown> = {}) {
   };
 }
 
-export async function registerAnnual(api: Api, token: string, overrides: Record<string, unknown> = {}) {
-  const response = await api.post("/v1/certificates/annual", annual(overrides), token);
+/** Every change goes through the registry; with this preference the answer waits for the commit. */
+export const WAIT = { prefer: "wait=30" };
+
+export type Certificate = { certificateId: string; version: number; quantityWh: number; owner: string; status: string; [key: string]: any };
+
+/** Sends a command and waits for it to commit (201); returns the command. */
+export async function committed(api: Api, token: string, path: string, body: unknown) {
+  const response = await api.request("POST", path, { token, body, headers: WAIT });
   expect(response.status, JSON.stringify(response.body)).toBe(201);
-  return response.body as { certificateId: string; version: number; quantityWh: number; owner: string; [key: string]: any };
+  expect(response.body.state).toBe("committed");
+  return response.body as { commandId: string; certificateId: string; txId: string; [key: string]: any };
+}
+
+export async function getCertificate(api: Api, token: string, id: string): Promise<Certificate> {
+  const response = await api.get(`/v1/certificates/${id}`, token);
+  expect(response.status, JSON.stringify(response.body)).toBe(200);
+  return response.body as Certificate;
+}
+
+/** Registers an annual certificate through the registry and returns it from the book. */
+export async function registerAnnual(api: Api, token: string, overrides: Record<string, unknown> = {}) {
+  const command = await committed(api, token, "/v1/certificates/annual", annual(overrides));
+  return getCertificate(api, token, command.certificateId);
 }
 
 /** An annual certificate, registered and cancelled: ready to convert. */
 export async function cancelledAnnual(api: Api, token: string, overrides: Record<string, unknown> = {}) {
   const certificate = await registerAnnual(api, token, overrides);
-  const cancelled = await api.post(`/v1/certificates/${certificate.certificateId}/cancel`, {}, token);
-  expect(cancelled.status, JSON.stringify(cancelled.body)).toBe(200);
-  return cancelled.body as typeof certificate;
+  await committed(api, token, `/v1/certificates/${certificate.certificateId}/cancel`, {});
+  return getCertificate(api, token, certificate.certificateId);
 }
 
 export async function requestConversion(api: Api, token: string, body: Record<string, unknown>) {
@@ -44,7 +62,7 @@ export function postCsv(api: Api, token: string, query: string, csv: string) {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Polls a conversion until it reaches `status` (done by default). */
-export async function waitForConversion(api: Api, token: string, id: string, status = "done", timeoutMs = 60_000) {
+export async function waitForConversion(api: Api, token: string, id: string, status = "done", timeoutMs = 200_000) {
   const deadline = Date.now() + timeoutMs;
   let last: any;
   while (Date.now() < deadline) {

@@ -7,6 +7,7 @@ import { loadConfig, type Config } from "../../src/core/config.js";
 import { pgTypes } from "../../src/core/db/database.js";
 import type { Database } from "../../src/core/db/schema.js";
 import { createLogger } from "../../src/core/logger.js";
+import type { CertificateRegistry } from "../../src/core/registry/port.js";
 import { startSystem, type RunningSystem } from "../../src/system.js";
 import { Api } from "./api.js";
 
@@ -36,6 +37,10 @@ export function isolation(overrides: Record<string, string> = {}): Isolation {
       PORT: "0",
       HOST: "127.0.0.1",
       LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
+      // The registry connector asks often, so tests wait for conditions, not for back-off.
+      CERTFLOW_REGISTRY_POLL_MS: "10",
+      CERTFLOW_REGISTRY_POLL_MAX_MS: "100",
+      CERTFLOW_REGISTRY_RETRY_MS: "20",
       ...overrides,
     },
   };
@@ -54,11 +59,15 @@ export interface TestSystem {
 }
 
 export async function startTestSystem(
-  options: { env?: Record<string, string>; isolation?: Isolation } = {},
+  options: { env?: Record<string, string>; isolation?: Isolation; certificateRegistry?: CertificateRegistry } = {},
 ): Promise<TestSystem> {
   const iso = options.isolation ?? isolation(options.env);
   const config = loadConfig({ ...iso.env, ...options.env });
-  const running: RunningSystem = await startSystem(config, createLogger(config.logLevel));
+  const running: RunningSystem = await startSystem(
+    config,
+    createLogger(config.logLevel),
+    options.certificateRegistry ? { certificateRegistry: options.certificateRegistry } : {},
+  );
   const db = schemaDatabase(iso.id);
   let stopped = false;
   const stop = async () => {

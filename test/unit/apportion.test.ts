@@ -1,8 +1,8 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { apportion } from "../../src/producer/conversions/apportion.js";
-import { convert } from "../../src/producer/conversions/compute.js";
-import { hoursInYear, isLeapYear, yearPeriod } from "../../src/producer/conversions/hours.js";
+import { apportion } from "../../src/certificates/conversions/apportion.js";
+import { convert } from "../../src/certificates/conversions/compute.js";
+import { hoursInYear, isLeapYear, yearPeriod } from "../../src/certificates/conversions/hours.js";
 
 /** share * W - Q * w, exactly: |deviation| < W means the share is within 1 Wh of Q * w / W. */
 function deviation(share: number, total: number, weight: number, sum: bigint): bigint {

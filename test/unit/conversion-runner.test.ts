@@ -1,25 +1,25 @@
-import { describe, expect, it } from "vitest";
 import { eventually } from "../support/eventually.js";
+import { describe, expect, it } from "vitest";
 import { AppError } from "../../src/core/errors.js";
 import { createLogger } from "../../src/core/logger.js";
 import type { Notification } from "../../src/core/notifications/envelope.js";
-import type { Broker } from "../../src/mom/broker.js";
-import type { OutboxRelay } from "../../src/producer/certificates/outbox.js";
-import type { CertificateRecord, CertificateStore, FamilyFacts } from "../../src/producer/certificates/registry-store.js";
-import { convert } from "../../src/producer/conversions/compute.js";
-import type { ConversionPool } from "../../src/producer/conversions/conversion-pool.js";
-import { ConversionRunner } from "../../src/producer/conversions/conversion-runner.js";
-import type { ConversionRecord, ConversionStore } from "../../src/producer/conversions/conversion-store.js";
-import type { ConversionLeases } from "../../src/producer/conversions/leases.js";
+import type { OutboxRelay } from "../../src/certificates/book/outbox.js";
+import type { CertificateRecord, CertificateStore, FamilyFacts } from "../../src/certificates/book/registry-store.js";
+import { convert } from "../../src/certificates/conversions/compute.js";
+import type { ConversionPool } from "../../src/certificates/conversions/conversion-pool.js";
+import { ConversionRunner } from "../../src/certificates/conversions/conversion-runner.js";
+import type { ConversionRecord, ConversionStore } from "../../src/certificates/conversions/conversion-store.js";
+import type { ConversionLeases } from "../../src/certificates/conversions/leases.js";
 
 const HOURS = 8760;
 
 /** The runner's collaborators, in memory: enough to watch its state machine. */
-function harness(options: { status?: ConversionRecord["status"]; hoursPublished?: number; failConvert?: number | "always"; failPublish?: number; conflictOnPersist?: boolean } = {}) {
+function harness(options: { status?: ConversionRecord["status"]; hoursPublished?: number; failConvert?: number | "always"; registryFails?: number; conflictOnPersist?: boolean } = {}) {
   const log: string[] = [];
-  const published: Array<[number, number]> = [];
+  const issued: number[] = [];
   let convertFailures = 0;
-  let publishFailures = 0;
+  /** Hours the (simulated) registry has committed: it commits 3,000 more each time it is asked. */
+  let committed = options.status === "persisted" ? (options.hoursPublished ?? 0) : 0;
   const conversion: ConversionRecord = {
     id: "01a20090-0000-7000-8000-000000000001",
     annualCertificateId: "A",
@@ -39,9 +39,7 @@ function harness(options: { status?: ConversionRecord["status"]; hoursPublished?
     persistedAt: options.status === "persisted" ? new Date("2025-03-01T00:00:00Z") : null,
     finishedAt: null,
   };
-  let annualVersion = options.status === "persisted" ? 3 : 2;
-  const stored = options.status === "persisted" ? convert({ quantityWh: 1_000_003, hours: HOURS, weightsWh: null }).quantitiesWh : undefined;
-  let persisted = stored;
+  let convertedBy: string | null = options.status === "persisted" ? "01a20090-0000-7000-8000-000000000001" : null;
   const finished: Notification[] = [];
 
   const store: Partial<ConversionStore> = {
@@ -53,19 +51,21 @@ function harness(options: { status?: ConversionRecord["status"]; hoursPublished?
       return { ...conversion };
     },
     profile: async () => null,
-    persist: async (_id, quantities) => {
+    persist: async (id, quantities, issue) => {
       log.push("persist");
       if (options.conflictOnPersist) throw new AppError("conflict", "no longer cancelled");
-      persisted = Float64Array.from(quantities as ArrayLike<number>);
+      const wh = Array.from(quantities as ArrayLike<number>);
+      await issue({} as never, id, wh.map((quantityWh, hour) => ({ hour, state: { quantityWh } as never })), "admin");
       conversion.status = "persisted";
       conversion.hoursPersisted = HOURS;
       conversion.persistedAt = new Date("2025-03-01T00:00:00Z");
-      annualVersion = 3;
+      convertedBy = id;
       return true;
     },
-    hourlyQuantities: async () => {
-      log.push("read quantities");
-      return [...persisted!];
+    issueProgress: async () => {
+      committed = Math.min(HOURS, committed + 3000);
+      const failed = options.registryFails ?? 0;
+      return { committed: committed - failed, failed, firstError: failed > 0 ? "certificate A-h0001 already exists" : null };
     },
     recordPublished: async (_id, hours) => {
       conversion.hoursPublished = hours;
@@ -92,11 +92,11 @@ function harness(options: { status?: ConversionRecord["status"]; hoursPublished?
       quantityWh: 1_000_003,
       owner: "o",
       status: "cancelled",
-      version: annualVersion,
+      version: 2,
     },
     hour: null,
     initialOwner: "o",
-    conversionId: annualVersion === 3 ? conversion.id : null,
+    conversionId: convertedBy,
     convertedAt: null,
     registeredBy: "admin",
     createdAt: new Date(),
@@ -117,16 +117,11 @@ function harness(options: { status?: ConversionRecord["status"]; hoursPublished?
     },
     close: async () => {},
   };
-  const broker: Pick<Broker, "publishMany"> = {
-    publishMany: async (notifications) => {
-      if (publishFailures < (options.failPublish ?? 0)) {
-        publishFailures++;
-        return notifications.map(() => new Error("broker unavailable"));
-      }
-      const firstHour = Number(/-h(\d+)$/.exec(notifications[0]!.subject)![1]);
-      published.push([firstHour, notifications.length]);
-      return notifications.map((notification) => ({ id: notification.id, sequence: 1, duplicate: false }));
+  const issue = {
+    hours: async (_trx: unknown, _id: string, hours: ReadonlyArray<{ hour: number; state: { quantityWh: number } }>) => {
+      for (const hour of hours) issued.push(hour.state.quantityWh);
     },
+    accepted: () => log.push("connector woken"),
   };
   const leases: Partial<ConversionLeases> = { acquire: async () => true, release: async () => {}, close: async () => {} };
   const relay: Partial<OutboxRelay> = { flushQuietly: async () => {} };
@@ -134,58 +129,59 @@ function harness(options: { status?: ConversionRecord["status"]; hoursPublished?
     store as ConversionStore,
     certificates as CertificateStore,
     pool as unknown as ConversionPool,
-    broker,
+    issue as never,
     leases as ConversionLeases,
     relay as OutboxRelay,
     createLogger("silent"),
     "1",
-    { lanes: 1, queue: 10, publishChunk: 1000, retryBaseMs: 1, sweepIntervalMs: 60_000 },
+    { lanes: 1, queue: 10, progressIntervalMs: 1, retryBaseMs: 1, sweepIntervalMs: 60_000 },
   );
   /** Until the conversion is done or failed (each test then asserts which, and what it left). */
   const settle = () =>
     eventually(() => conversion.status === "done" || conversion.status === "failed", { timeoutMs: 2_000, intervalMs: 5, what: "the conversion to settle" }).catch(
       () => undefined,
     );
-  return { runner, conversion, log, published, finished, settle, persisted: () => persisted };
+  return { runner, conversion, log, issued, finished, settle };
 }
 
 describe("ConversionRunner", () => {
-  it("apportions, persists once, publishes every hour in chunks, then finishes with certificate.converted", async () => {
+  it("apportions, queues one issue command per hour once, waits for the registry to commit them all, then finishes", async () => {
     const h = harness();
     h.runner.submit(h.conversion.id);
     await h.settle();
     await h.runner.stop();
     expect(h.conversion.status).toBe("done");
-    expect(h.log).toEqual(["convert", "persist"]);
-    expect(h.published.reduce((sum, [, count]) => sum + count, 0)).toBe(HOURS);
-    expect(h.published.map(([first]) => first)).toEqual([0, 1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000]);
+    expect(h.log).toEqual(["convert", "persist", "connector woken"]);
+    expect(h.issued).toHaveLength(HOURS);
+    expect(h.issued.reduce((sum, wh) => sum + wh, 0)).toBe(1_000_003);
+    expect(h.conversion.hoursPublished).toBe(HOURS);
     expect(h.finished).toHaveLength(1);
     expect(h.finished[0]).toMatchObject({
       type: "certificate.converted",
       subject: "A",
       parentId: h.conversion.id,
-      data: { version: 3, conversionId: h.conversion.id, hourlyCertificateCount: HOURS },
+      data: { version: 2, conversionId: h.conversion.id, hourlyCertificateCount: HOURS },
     });
   });
 
-  it("resumes a persisted conversion from the hours already published, reading the persisted quantities", async () => {
+  it("resumes a persisted conversion by waiting for the registry, without apportioning or queueing again", async () => {
     const h = harness({ status: "persisted", hoursPublished: 4000 });
     h.runner.start();
     await h.settle();
     await h.runner.stop();
     expect(h.conversion.status).toBe("done");
-    expect(h.log).toEqual(["read quantities"]);
-    expect(h.published.map(([first]) => first)).toEqual([4000, 5000, 6000, 7000, 8000]);
+    expect(h.log).toEqual([]);
+    expect(h.issued).toEqual([]);
   });
 
-  it("retries a failed publish with the same hours and still finishes once", async () => {
-    const h = harness({ failPublish: 2 });
+  it("fails the conversion when the registry fails an hourly issue, keeping what it committed", async () => {
+    const h = harness({ registryFails: 1 });
     h.runner.submit(h.conversion.id);
     await h.settle();
     await h.runner.stop();
-    expect(h.conversion.status).toBe("done");
-    expect(h.log.filter((entry) => entry === "persist")).toHaveLength(1);
-    expect(h.finished).toHaveLength(1);
+    expect(h.conversion.status).toBe("failed");
+    expect(h.log.at(-1)).toMatch(/^fail: the registry failed 1 of 8760 hourly issues \(certificate A-h0001 already exists\)/);
+    expect(h.finished).toEqual([]);
   });
 
   it("retries apportionment that fails now and then, but fails a conversion that never gets there, without writing", async () => {
@@ -213,6 +209,6 @@ describe("ConversionRunner", () => {
     await h.runner.stop();
     expect(h.conversion.status).toBe("failed");
     expect(h.log).toEqual(["convert", "persist", "fail: no longer cancelled"]);
-    expect(h.published).toEqual([]);
+    expect(h.issued).toEqual([]);
   });
 });

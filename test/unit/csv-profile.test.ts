@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { parseCsvProfile, toWattHours, type CsvProfile } from "../../src/producer/conversions/csv-profile.js";
-import { checkHourlyValues } from "../../src/producer/conversions/conversions.js";
+import { parseCsvProfile, toWattHours, type CsvProfile } from "../../src/certificates/conversions/csv-profile.js";
+import { checkHourlyValues } from "../../src/certificates/conversions/conversions.js";
 
 const HOUR = 3_600_000;
 const hours = (year: number) => {

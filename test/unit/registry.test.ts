@@ -1,10 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { DATA_SCHEMAS, NotificationSchema } from "../../src/core/notifications/envelope.js";
-import { REGISTRY_SOURCE_NAME, registryNotification } from "../../src/producer/certificates/envelopes.js";
-import { changeNotificationId, hourlyCertificateId, uuidv5 } from "../../src/producer/certificates/ids.js";
-import type { CertificateRecord, FamilyFacts } from "../../src/producer/certificates/registry-store.js";
-import { validateAnnual, validateHourly } from "../../src/producer/certificates/validation.js";
-import { hourlyIssuedNotifications } from "../../src/producer/conversions/hourly-notifications.js";
+import { DATA_SCHEMAS, NotificationSchema, type CertificateNotificationType } from "../../src/core/notifications/envelope.js";
+import { REGISTRY_SOURCE_NAME, registryNotification } from "../../src/certificates/book/envelopes.js";
+import { changeNotificationId, hourlyCertificateId, uuidv5 } from "../../src/certificates/book/ids.js";
+import type { CertificateRecord, FamilyFacts } from "../../src/certificates/book/registry-store.js";
+import { validateAnnual, validateHourly } from "../../src/certificates/book/validation.js";
 
 const annual = {
   certificateId: "A-1",
@@ -48,28 +47,12 @@ describe("registry notifications", () => {
     );
     for (const notification of [cancelled, converted, transferred]) {
       expect(NotificationSchema.safeParse(notification).success).toBe(true);
-      const data = DATA_SCHEMAS[notification.type].safeParse(notification.data);
+      const data = DATA_SCHEMAS[notification.type as CertificateNotificationType].safeParse(notification.data);
       expect(data.success, JSON.stringify(data.error?.issues)).toBe(true);
       expect(notification).toMatchObject({ source: { name: REGISTRY_SOURCE_NAME, version: "0.1.0" }, channel: "internal", subject: "A-1" });
     }
     expect(cancelled).toMatchObject({ parentId: null, correlationId: cancelled.id, id: changeNotificationId("A-1", 2) });
     expect(converted).toMatchObject({ parentId: conversionId, correlationId: conversionId, id: changeNotificationId("A-1", 3) });
-  });
-
-  it("issues hourly certificates with their parent, one UTC hour each, the same envelope on every attempt", () => {
-    const run = { annual, conversionId, time: "2025-02-01T00:00:00.000Z", sourceVersion: "1", firstHour: 8782, quantitiesWh: [10, 13] };
-    const hours = hourlyIssuedNotifications(run);
-    expect(hours).toHaveLength(2);
-    expect(hours[1]).toMatchObject({
-      id: changeNotificationId("A-1-h8783", 1),
-      type: "certificate.issued",
-      subject: "A-1-h8783",
-      parentId: conversionId,
-      correlationId: conversionId,
-      data: { kind: "hourly", parentCertificateId: "A-1", periodStart: "2024-12-31T23:00:00.000Z", periodEnd: "2025-01-01T00:00:00.000Z", quantityWh: 13, status: "active", version: 1, owner: "owner-a" },
-    });
-    for (const notification of hours) expect(DATA_SCHEMAS["certificate.issued"].safeParse(notification.data).success).toBe(true);
-    expect(hourlyIssuedNotifications(run)).toEqual(hours);
   });
 });
 

@@ -205,6 +205,8 @@ export interface Database {
   work_leases: WorkLeasesTable;
   lease_history: LeaseHistoryTable;
   retention_horizons: RetentionHorizonsTable;
+  registry_commands: RegistryCommandsTable;
+  registry_misalignments: RegistryMisalignmentsTable;
 }
 
 /** A database handle or an open transaction: repositories take either. */
@@ -234,6 +236,8 @@ export interface RegistryCertificatesTable {
   registered_by: string;
   created_at: CreatedAt;
   updated_at: UpdatedAt;
+  /** A slice part: the certificate it was cut from. */
+  sliced_from: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export type ConversionStatus = "queued" | "running" | "persisted" | "done" | "failed";
@@ -270,7 +274,12 @@ export interface TradesTable {
   quantity_wh: number;
   requested_by: string;
   created_at: CreatedAt;
+  state: ColumnType<TradeState, TradeState | undefined, TradeState>;
+  error: ColumnType<string | null, string | null | undefined, string | null>;
+  finished_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
 }
+
+export type TradeState = "pending" | "completed" | "compensating" | "failed";
 
 export interface TradeCertificatesTable {
   trade_id: string;
@@ -323,4 +332,46 @@ export interface RetentionHorizonsTable {
   kind: string;
   removed_before: Date;
   removed_rows: Generated<number>;
+}
+
+export type CommandState = "queued" | "sending" | "sent" | "committed" | "failed" | "indeterminate";
+export type CommandType = "issue" | "cancel" | "slice" | "transfer" | "claim" | "withdraw";
+type MaybeTime = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+
+export interface RegistryCommandsTable {
+  seq: Generated<number>;
+  id: string;
+  certificate_id: string;
+  type: CommandType;
+  state: CommandState;
+  /** base64 canonical transaction, built once at acceptance and never rebuilt. */
+  bytes: string;
+  tx_id: string;
+  /** What the book applies once the registry committed the command. */
+  intent: ColumnType<Record<string, unknown>, string, string>;
+  statuses: ColumnType<Array<{ status: string; at: string }>, string | undefined, string>;
+  error: ColumnType<string | null, string | null | undefined, string | null>;
+  send_attempts: Generated<number>;
+  send_outcome: ColumnType<string | null, string | null | undefined, string | null>;
+  polls: Generated<number>;
+  pending_seen: Generated<boolean>;
+  parent_id: string | null;
+  correlation_id: string;
+  saga_id: string | null;
+  saga_role: "forward" | "compensation" | null;
+  requested_by: string;
+  accepted_at: CreatedAt;
+  sent_at: MaybeTime;
+  next_attempt_at: ColumnType<Date, Date | string | undefined, Date | string>;
+  deadline_at: MaybeTime;
+  finished_at: MaybeTime;
+}
+
+export interface RegistryMisalignmentsTable {
+  id: string;
+  certificate_id: string;
+  local: ColumnType<unknown, string, never>;
+  registry: ColumnType<unknown, string, never>;
+  detected_by: string;
+  detected_at: CreatedAt;
 }

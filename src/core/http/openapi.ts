@@ -39,6 +39,14 @@ export function problems(...statuses: number[]) {
 
 export const bearer = [{ bearer: [] }];
 
+/** Whether retention removed part of what this answer would show (CERTFLOW_RETENTION_*). */
+export const PastRetentionSchema = z
+  .object({
+    truncated: z.boolean().openapi({ description: "true when records this answer would include were removed by retention" }),
+    removedBefore: z.string().nullable().openapi({ description: "Records older than this may have been removed; null if retention never removed any" }),
+  })
+  .openapi("PastRetention");
+
 export const json = <T extends z.ZodType>(schema: T, description: string) => ({
   description,
   content: { "application/json": { schema } },

@@ -21,11 +21,27 @@ export const CERTIFICATE_TYPES = [
   "certificate.snapshot",
 ] as const;
 export type CertificateType = (typeof CERTIFICATE_TYPES)[number];
+/** The same, under the name the certificates domain uses. */
+export type CertificateNotificationType = CertificateType;
 
-export const NOTIFICATION_TYPES = [...CERTIFICATE_TYPES, PREFILL_COMPLETED, ...OPERATIONAL_TYPES] as const;
+/** What certflow's registry connector records about each command it carries to the external registry (DESIGN.md §8). */
+export const REGISTRY_TYPES = [
+  "registry.command.accepted",
+  "registry.command.sent",
+  "registry.transaction.committed",
+  "registry.transaction.failed",
+  "registry.command.indeterminate",
+  "registry.command.resolved",
+  "registry.misalignment.detected",
+] as const;
+export type RegistryNotificationType = (typeof REGISTRY_TYPES)[number];
+
+export const NOTIFICATION_TYPES = [...CERTIFICATE_TYPES, ...REGISTRY_TYPES, PREFILL_COMPLETED, ...OPERATIONAL_TYPES] as const;
 export type NotificationType = (typeof NOTIFICATION_TYPES)[number];
 
-/** Types a producer may post; snapshots are made by prefill only, operational ones by certflow itself. */
+export const isRegistryType = (type: string): type is RegistryNotificationType => type.startsWith("registry.");
+
+/** Types a producer may post; snapshots are made by prefill only, registry events by the certificates domain, operational ones by certflow itself. */
 export const PRODUCED_TYPES = CERTIFICATE_TYPES.filter((type) => type !== "certificate.snapshot");
 
 export const CHANNELS = ["http", "prefill", "internal"] as const;
@@ -86,15 +102,25 @@ export const CERTIFICATE_DATA_SCHEMAS = Object.fromEntries(CERTIFICATE_TYPES.map
   ReturnType<typeof dataSchemaFor>
 >;
 
+/** The data of a registry event: which command, which certificate, and what happened to it. */
+export const RegistryEventDataSchema = z.looseObject({
+  certificateId: z.string().min(1),
+  commandId: z.string().min(1).optional(),
+  txId: z.string().optional(),
+  commandType: z.string().optional(),
+});
+
 /** The `data` schema of every notification type. */
 export const DATA_SCHEMAS: Record<NotificationType, z.ZodType> = {
   ...CERTIFICATE_DATA_SCHEMAS,
+  ...(Object.fromEntries(REGISTRY_TYPES.map((type) => [type, RegistryEventDataSchema])) as Record<RegistryNotificationType, typeof RegistryEventDataSchema>),
   [PREFILL_COMPLETED]: PrefillCompletedDataSchema,
   ...OPERATIONAL_DATA_SCHEMAS,
 };
 
 export type NotificationData =
   | z.infer<(typeof CERTIFICATE_DATA_SCHEMAS)[CertificateType]>
+  | z.infer<typeof RegistryEventDataSchema>
   | z.infer<typeof PrefillCompletedDataSchema>
   | OperationalData<OperationalType>;
 

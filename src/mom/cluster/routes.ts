@@ -1,4 +1,5 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
+import { authorizedRoute } from "../../core/http/authorize.js";
 import { bearer, json, problems } from "../../core/http/openapi.js";
 
 const OwnedSchema = z.object({ name: z.string(), group: z.string(), epoch: z.number().int(), since: z.string() });
@@ -22,7 +23,8 @@ export const ClusterSchema = z
   })
   .openapi("Cluster");
 
-export const clusterRoute = createRoute({
+export const clusterRoute = authorizedRoute({
+  access: ["admin"],
   method: "get",
   path: "/v1/cluster",
   tags: ["operations"],

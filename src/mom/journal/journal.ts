@@ -47,5 +47,6 @@ export interface NotificationJournal {
   deliveryStates(seq: number): Promise<DeliveryState[]>;
   trace(id: string, maxNodes: number): Promise<Trace>;
   /** Notifications about one subject, in stream order, after a sequence. */
+  /** The certificate notifications of one subject, in order (registry command events are not changes: left out). */
   history(subject: string, limit: number, afterSeq: number): Promise<JournalEntry[]>;
 }

@@ -81,7 +81,7 @@ export class PostgresNotificationJournal implements NotificationJournal {
   async history(subject: string, limit: number, afterSeq: number): Promise<JournalEntry[]> {
     const result = await sql<{ seq: number; source_name: string; accepted_at: Date; envelope: string }>`
       SELECT seq, source_name, accepted_at, envelope::text AS envelope FROM notifications
-      WHERE subject = ${subject} AND seq > ${afterSeq}
+      WHERE subject = ${subject} AND seq > ${afterSeq} AND type NOT LIKE 'registry.%'
       ORDER BY seq
       LIMIT ${limit}
     `.execute(this.db);

@@ -1,7 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { authorizedRoute } from "../../core/http/authorize.js";
 import { NotificationInputSchema, NotificationSchema } from "../../core/notifications/envelope.js";
-import { bearer, json, jsonBody, problems } from "../../core/http/openapi.js";
+import { PastRetentionSchema, bearer, json, jsonBody, problems } from "../../core/http/openapi.js";
 
 export const MAX_BATCH = 1000;
 
@@ -78,13 +78,6 @@ const DeliveryStateSchema = z
   })
   .openapi("DeliveryState");
 
-/** Whether retention removed part of what this answer would show (CERTFLOW_RETENTION_*). */
-export const PastRetentionSchema = z
-  .object({
-    truncated: z.boolean().openapi({ description: "true when records this answer would include were removed by retention" }),
-    removedBefore: z.string().nullable().openapi({ description: "Records older than this may have been removed; null if retention never removed any" }),
-  })
-  .openapi("PastRetention");
 
 export const getNotificationRoute = authorizedRoute({
   access: ["admin", "producer"],

@@ -3,6 +3,7 @@ import * as pipeline from "./0001_pipeline.js";
 import * as prefillAndTrace from "./0002_prefill_and_trace.js";
 import * as push from "./0003_push.js";
 import * as certificates from "./0004_certificates.js";
+import * as registryCommands from "./0006_registry_commands.js";
 import * as ledgerHeads from "./0008_ledger_heads.js";
 import * as cluster from "./0009_cluster.js";
 import * as deliveryOperations from "./0010_delivery_operations.js";
@@ -13,6 +14,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   "0002_prefill_and_trace": prefillAndTrace,
   "0003_push": push,
   "0004_certificates": certificates,
+  "0006_registry_commands": registryCommands,
   "0008_ledger_heads": ledgerHeads,
   "0009_cluster": cluster,
   "0010_delivery_operations": deliveryOperations,

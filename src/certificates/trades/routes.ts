@@ -2,7 +2,8 @@ import { z } from "@hono/zod-openapi";
 import { authorizedRoute } from "../../core/http/authorize.js";
 import { identifier } from "../../core/notifications/certificate.js";
 import { PageQuerySchema, bearer, json, jsonBody, problems } from "../../core/http/openapi.js";
-import { CertificateIdParamSchema } from "../certificates/routes.js";
+import { CertificateIdParamSchema } from "../book/routes.js";
+import { PreferHeaderSchema } from "../commands/routes.js";
 
 export const MAX_TRADE_CERTIFICATES = 10_000;
 
@@ -18,8 +19,19 @@ export const TradeSchema = z
     totalPrice: z.number().nullable().openapi({ description: "pricePerMwh x MWh traded" }),
     requestedBy: z.string(),
     createdAt: z.string(),
+    state: z.enum(["pending", "completed", "compensating", "failed"]),
+    error: z.string().nullable(),
+    finishedAt: z.string().nullable(),
   })
   .openapi("Trade");
+
+const TradeCommandSchema = z.object({
+  commandId: z.string(),
+  certificateId: z.string(),
+  role: z.enum(["forward", "compensation"]),
+  state: z.string(),
+  error: z.string().nullable(),
+});
 
 const TradedCertificateSchema = z.object({
   certificateId: z.string(),
@@ -28,18 +40,25 @@ const TradedCertificateSchema = z.object({
   version: z.number().int().openapi({ description: "The certificate's version after the transfer" }),
 });
 
+const TradeViewSchema = TradeSchema.extend({
+  certificates: z.array(TradedCertificateSchema).openapi({ description: "Certificates whose transfer committed" }),
+  commands: z.array(TradeCommandSchema).openapi({ description: "Each certificate's transfer command, and any compensation" }),
+});
+
 export const createTradeRoute = authorizedRoute({
   access: ["admin", "producer"],
   method: "post",
   path: "/v1/trades",
   tags: ["trades"],
-  summary: "Move certificates from a seller to a buyer, all or none",
+  summary: "Move certificates from a seller to a buyer, all or none (a saga over transfer commands)",
   description:
-    "Admin or producer token. Every certificate must exist (else 404), be active and settled, and belong to the seller (else 409); then all move " +
-    "to the buyer and each gets `certificate.transferred`. Of concurrent trades of the same certificate exactly one wins; the others get 409. " +
+    "Admin or producer token. Every certificate must exist (else 404), be active and settled, have no command in flight and belong to the seller (else 409). " +
+    "One transfer command per certificate goes to the registry; if any fails there, the ones that committed are transferred back and the trade ends `failed`, " +
+    "else `completed`. 202 with the trade (`Location`); `Prefer: wait=N` answers 201 completed or 422 failed once it ended. " +
     "The same `id` again answers 200 with the first trade.",
   security: bearer,
   request: {
+    headers: PreferHeaderSchema,
     body: jsonBody(
       z.strictObject({
         id: z.uuid({ error: "expected a UUID" }).optional().openapi({ description: "Idempotency key; a UUIDv7 when absent" }),
@@ -54,9 +73,10 @@ export const createTradeRoute = authorizedRoute({
     ),
   },
   responses: {
-    201: json(TradeSchema.extend({ certificates: z.array(TradedCertificateSchema) }), "Executed"),
-    200: json(TradeSchema.extend({ certificates: z.array(TradedCertificateSchema) }), "Executed before under the same id"),
-    ...problems(404, 409),
+    202: json(TradeViewSchema, "Accepted"),
+    201: json(TradeViewSchema, "Completed (with Prefer: wait)"),
+    200: json(TradeViewSchema, "Requested before under the same id"),
+    ...problems(404, 409, 422),
   },
 });
 
@@ -83,12 +103,12 @@ export const getTradeRoute = authorizedRoute({
   method: "get",
   path: "/v1/trades/{id}",
   tags: ["trades"],
-  summary: "A trade with the certificates it moved",
+  summary: "A trade: its state and each certificate's command",
   description:
     "Admin or producer token.",
   security: bearer,
   request: { params: z.object({ id: z.uuid({ error: "expected a trade id (UUID)" }).openapi({ param: { name: "id", in: "path" } }) }) },
-  responses: { 200: json(TradeSchema.extend({ certificates: z.array(TradedCertificateSchema) }), "The trade"), ...problems(404) },
+  responses: { 200: json(TradeViewSchema, "The trade"), ...problems(404) },
 });
 
 export const certificateTradesRoute = authorizedRoute({

@@ -2,6 +2,7 @@ import { z } from "@hono/zod-openapi";
 import { authorizedRoute } from "../../core/http/authorize.js";
 import { CERTIFICATE_KINDS, CERTIFICATE_STATUSES, identifier, utcTimestamp, wattHours } from "../../core/notifications/certificate.js";
 import { PageQuerySchema, bearer, json, jsonBody, problems } from "../../core/http/openapi.js";
+import { CommandSchema, PreferHeaderSchema } from "../commands/routes.js";
 import { MAX_ANNUAL_ID_LENGTH } from "./ids.js";
 import { CertificateIdParamSchema } from "./routes.js";
 
@@ -36,10 +37,12 @@ export const registerAnnualRoute = authorizedRoute({
   tags: ["certificates"],
   summary: "Register an annual certificate",
   description:
-    "Admin or producer token. Issues an active annual certificate for one UTC calendar year and publishes `certificate.issued`. " +
-    "The same registration again (same `id` and values) answers 200 with the certificate; the same `id` with other values answers 409.",
+    "Admin or producer token. An `issue` command to the registry: 202 with the command; once the registry committed it the book has an active annual certificate " +
+    "for one UTC calendar year and `certificate.issued` is published. `Prefer: wait=N` answers 201 once committed. " +
+    "The same registration while its command runs answers 202 with that command; once registered, 200 with the certificate; the same `id` with other values 409.",
   security: bearer,
   request: {
+    headers: PreferHeaderSchema,
     body: jsonBody(
       z.strictObject({
         id: identifier("id").optional().openapi({ description: `Certificate id (at most ${MAX_ANNUAL_ID_LENGTH} characters); a UUIDv7 when absent` }),
@@ -53,9 +56,10 @@ export const registerAnnualRoute = authorizedRoute({
     ),
   },
   responses: {
-    201: json(RegistryCertificateSchema, "Registered"),
+    202: json(CommandSchema, "Accepted: the issue command"),
+    201: json(CommandSchema, "Committed (with Prefer: wait)"),
     200: json(RegistryCertificateSchema, "Registered before with the same values"),
-    ...problems(409),
+    ...problems(409, 422),
   },
 });
 
@@ -65,13 +69,16 @@ export const cancelCertificateRoute = authorizedRoute({
   path: "/v1/certificates/{id}/cancel",
   tags: ["certificates"],
   summary: "Cancel an active certificate",
-  description: "Admin or producer token. Publishes `certificate.cancelled`. Only an active certificate can be cancelled (else 409); a cancelled annual certificate can then be converted.",
+  description:
+    "Admin or producer token. A `cancel` command to the registry; once committed the certificate is cancelled and `certificate.cancelled` published. " +
+    "Only an active certificate can be cancelled (else 409); a cancelled annual certificate can then be converted.",
   security: bearer,
   request: {
     params: CertificateIdParamSchema,
+    headers: PreferHeaderSchema,
     body: { required: false, content: { "application/json": { schema: z.strictObject({ reason: z.string().max(500).optional() }) } } },
   },
-  responses: { 200: json(RegistryCertificateSchema, "Cancelled"), ...problems(404, 409) },
+  responses: { 202: json(CommandSchema, "Accepted: the cancel command"), 201: json(CommandSchema, "Committed (with Prefer: wait)"), ...problems(404, 409, 422) },
 });
 
 export const getCertificateRoute = authorizedRoute({

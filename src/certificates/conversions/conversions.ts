@@ -1,6 +1,6 @@
 import { AppError, conflict, describeFieldErrors, notFound, unprocessable, type FieldError } from "../../core/errors.js";
 import { uuidv7 } from "../../core/ids.js";
-import type { CertificateStore } from "../certificates/registry-store.js";
+import type { CertificateStore } from "../book/registry-store.js";
 import type { ConversionPool } from "./conversion-pool.js";
 import type { ConversionRunner } from "./conversion-runner.js";
 import type { ConversionRecord, ConversionStore } from "./conversion-store.js";

@@ -1,10 +1,11 @@
 import type { RouteHandler } from "@hono/zod-openapi";
 import { z } from "@hono/zod-openapi";
 import type { Principal } from "../../core/auth/principal.js";
-import { requirePrincipal } from "../../core/http/authorize.js";
 import type { AppEnv } from "../../core/http/env.js";
 import { decodeCursor, pageOf } from "../../core/http/openapi.js";
-import type { CertificateRegistry } from "./registry.js";
+import { answerCommand, commandOptions } from "../commands/handlers.js";
+import type { Commands } from "../commands/commands.js";
+import type { CertificateBook } from "./registry.js";
 import type { CertificateRecord } from "./registry-store.js";
 import type {
   cancelCertificateRoute,
@@ -28,20 +29,22 @@ export const presentCertificate = (record: CertificateRecord) => ({
   updatedAt: record.updatedAt.toISOString(),
 });
 
-export function registryHandlers(registry: CertificateRegistry) {
+export function registryHandlers(registry: CertificateBook, commands: Commands) {
   const registerAnnual: RouteHandler<typeof registerAnnualRoute, AppEnv> = async (c) => {
-    const principal = requirePrincipal(c, "admin", "producer");
-    const { created, certificate } = await registry.registerAnnual(c.req.valid("json"), actorName(principal));
-    if (created) c.get("logger").info({ certificateId: certificate.state.certificateId }, "annual certificate registered");
-    return c.json(presentCertificate(certificate), created ? 201 : 200);
+    const { options, waitSeconds } = commandOptions(c);
+    const registration = await commands.register(c.req.valid("json"), options);
+    if (registration.kind === "registered") return c.json(presentCertificate(registration.certificate), 200);
+    if (registration.created) c.get("logger").info({ certificateId: registration.command.certificateId, commandId: registration.command.id }, "annual certificate registration accepted");
+    return answerCommand(c, commands, registration.command, waitSeconds) as never;
   };
 
   const cancel: RouteHandler<typeof cancelCertificateRoute, AppEnv> = async (c) => {
+    const { options, waitSeconds } = commandOptions(c);
     const { id } = c.req.valid("param");
     const body = c.req.valid("json") as { reason?: string } | undefined;
-    const certificate = await registry.cancel(id, body?.reason);
-    c.get("logger").info({ certificateId: id, version: certificate.state.version }, "certificate cancelled");
-    return c.json(presentCertificate(certificate), 200);
+    const command = await commands.cancel(id, body?.reason, options);
+    c.get("logger").info({ certificateId: id, commandId: command.id }, "cancellation accepted");
+    return answerCommand(c, commands, command, waitSeconds) as never;
   };
 
   const get: RouteHandler<typeof getCertificateRoute, AppEnv> = async (c) => {

@@ -3,9 +3,11 @@ import { z } from "@hono/zod-openapi";
 import { requirePrincipal } from "../../core/http/authorize.js";
 import type { AppEnv } from "../../core/http/env.js";
 import { decodeCursor, pageOf } from "../../core/http/openapi.js";
-import { actorName } from "../certificates/registry-handlers.js";
+import { AppError } from "../../core/errors.js";
+import { actorName } from "../book/registry-handlers.js";
+import { parsePrefer } from "../commands/present.js";
 import type { TradeRecord } from "./trade-store.js";
-import type { Trades } from "./trades.js";
+import type { Trades, TradeView } from "./trades.js";
 import type { certificateTradesRoute, createTradeRoute, getTradeRoute, listTradesRoute } from "./routes.js";
 
 export function presentTrade(trade: TradeRecord) {
@@ -21,15 +23,36 @@ export function presentTrade(trade: TradeRecord) {
     totalPrice: trade.pricePerMwh === null ? null : Math.round(trade.pricePerMwh * mwh * 1e6) / 1e6,
     requestedBy: trade.requestedBy,
     createdAt: trade.createdAt.toISOString(),
+    state: trade.state,
+    error: trade.error,
+    finishedAt: trade.finishedAt?.toISOString() ?? null,
+  };
+}
+
+export function presentTradeView(view: TradeView) {
+  return {
+    ...presentTrade(view.trade),
+    certificates: view.certificates,
+    commands: view.commands.map((command) => ({
+      commandId: command.id,
+      certificateId: command.certificateId,
+      role: command.sagaRole ?? "forward",
+      state: command.state,
+      error: command.error,
+    })),
   };
 }
 
 export function tradeHandlers(trades: Trades) {
   const create: RouteHandler<typeof createTradeRoute, AppEnv> = async (c) => {
     const principal = requirePrincipal(c, "admin", "producer");
+    const { waitSeconds } = parsePrefer(c.req.header("prefer"));
     const { created, trade } = await trades.trade(c.req.valid("json"), actorName(principal), c.get("logger"));
-    const { certificates } = await trades.get(trade.id);
-    return c.json({ ...presentTrade(trade), certificates }, created ? 201 : 200);
+    const view = waitSeconds > 0 ? await trades.waitFor(trade.id, waitSeconds) : await trades.get(trade.id);
+    if (view.trade.state === "failed") throw new AppError("unprocessable", `trade ${trade.id} failed and was compensated: ${view.trade.error ?? "a transfer failed"}`);
+    c.header("Location", `/v1/trades/${trade.id}`);
+    const status = !created ? 200 : view.trade.state === "completed" ? 201 : 202;
+    return c.json(presentTradeView(view), status);
   };
 
   const list: RouteHandler<typeof listTradesRoute, AppEnv> = async (c) => {
@@ -41,8 +64,7 @@ export function tradeHandlers(trades: Trades) {
   };
 
   const get: RouteHandler<typeof getTradeRoute, AppEnv> = async (c) => {
-    const { trade, certificates } = await trades.get(c.req.valid("param").id);
-    return c.json({ ...presentTrade(trade), certificates }, 200);
+    return c.json(presentTradeView(await trades.get(c.req.valid("param").id)), 200);
   };
 
   const history: RouteHandler<typeof certificateTradesRoute, AppEnv> = async (c) => {

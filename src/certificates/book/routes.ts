@@ -2,8 +2,7 @@ import { z } from "@hono/zod-openapi";
 import { authorizedRoute } from "../../core/http/authorize.js";
 import { identifier } from "../../core/notifications/certificate.js";
 import { NotificationSchema } from "../../core/notifications/envelope.js";
-import { PageQuerySchema, bearer, json, problems } from "../../core/http/openapi.js";
-import { PastRetentionSchema } from "../notifications/routes.js";
+import { PageQuerySchema, PastRetentionSchema, bearer, json, problems } from "../../core/http/openapi.js";
 
 export const CertificateIdParamSchema = z.object({ id: identifier("id").openapi({ param: { name: "id", in: "path" } }) });
 

@@ -2,7 +2,19 @@ import { sql, type Selectable } from "kysely";
 import type { ConversionStatus, ConversionsTable, Executor } from "../../core/db/schema.js";
 import { conflict } from "../../core/errors.js";
 import type { Notification } from "../../core/notifications/envelope.js";
-import { enqueueNotifications } from "../certificates/outbox.js";
+import type { CertificateState } from "../../core/notifications/certificate.js";
+import { hourlyCertificateId } from "../book/ids.js";
+import { enqueueNotifications } from "../book/outbox.js";
+import { selectCertificates, toRecord as toCertificate } from "../book/registry-store.js";
+import { HOUR_MS } from "./hours.js";
+
+export interface HourlyIssue {
+  hour: number;
+  state: CertificateState;
+}
+
+/** Queues the issue commands of a conversion's hours, in the caller's transaction. */
+export type HourlyIssuer = (trx: Executor, conversionId: string, hours: readonly HourlyIssue[], requestedBy: string) => Promise<void>;
 
 export type ProfileKind = "uniform" | "hourly" | "csv";
 
@@ -51,16 +63,16 @@ export interface ConversionStore {
   /** Marks a queued (or interrupted) conversion running and counts the attempt. */
   start(id: string): Promise<ConversionRecord | undefined>;
   /**
-   * Writes every hourly certificate, the annual certificate's new version and the conversion's
-   * `persisted` status in one transaction; false when an earlier attempt already did.
+   * Queues one issue command per hour (through `issue`) and marks the conversion `persisted`, in
+   * one transaction; false when an earlier attempt already did.
    */
-  persist(id: string, quantitiesWh: ArrayLike<number>): Promise<boolean>;
-  /** Hourly quantities as persisted, by hour. */
-  hourlyQuantities(annualCertificateId: string): Promise<number[]>;
+  persist(id: string, quantitiesWh: ArrayLike<number>, issue: HourlyIssuer): Promise<boolean>;
+  issueProgress(id: string): Promise<{ committed: number; failed: number; firstError: string | null }>;
+  /** Records how many hours the registry has committed (shown as progress). */
   recordPublished(id: string, hoursPublished: number): Promise<void>;
   /** Marks it done, the annual certificate converted, and enqueues `certificate.converted`, together. */
   finish(id: string, converted: Notification, validation: unknown): Promise<void>;
-  /** Only a conversion that has not persisted anything can fail: there is nothing half-done to leave. */
+  /** Fails before anything is issued, or when the registry failed an hourly issue (the hours it committed stay). */
   fail(id: string, error: string): Promise<void>;
 }
 
@@ -190,10 +202,12 @@ export class PostgresConversionStore implements ConversionStore {
     return row && toRecord(row);
   }
 
-  async persist(id: string, quantitiesWh: ArrayLike<number>): Promise<boolean> {
-    // One array parameter for all hours: the rows are made on the server from the annual
-    // certificate, so an 8,784-row conversion is one statement and one round trip.
-    const quantities = `{${Array.prototype.join.call(quantitiesWh, ",")}}`;
+  /**
+   * Records the apportioned hours as one issue command per hourly certificate (through `issue`,
+   * in this transaction) and marks the conversion persisted; the book gets each hour once the
+   * registry committed its issue.
+   */
+  async persist(id: string, quantitiesWh: ArrayLike<number>, issue: HourlyIssuer): Promise<boolean> {
     return this.db.transaction().execute(async (trx) => {
       const conversion = await trx
         .selectFrom("conversions")
@@ -202,35 +216,32 @@ export class PostgresConversionStore implements ConversionStore {
         .forUpdate()
         .executeTakeFirst();
       if (!conversion || (conversion.status !== "queued" && conversion.status !== "running")) return false;
-      const annual = await trx
-        .selectFrom("registry_certificates")
-        .select(["status", "conversion_id", "kind"])
-        .where("certificate_id", "=", conversion.annual_certificate_id)
-        .forNoKeyUpdate()
-        .executeTakeFirstOrThrow();
-      if (annual.kind !== "annual" || annual.status !== "cancelled" || annual.conversion_id !== null) {
+      const row = await selectCertificates(trx).where("c.certificate_id", "=", conversion.annual_certificate_id).forNoKeyUpdate("c").executeTakeFirstOrThrow();
+      const annual = toCertificate(row);
+      if (annual.state.kind !== "annual" || annual.state.status !== "cancelled" || annual.conversionId !== null) {
         throw conflict(`certificate ${conversion.annual_certificate_id} is no longer a cancelled, unconverted annual certificate`);
       }
       if (quantitiesWh.length !== conversion.hours) throw new Error(`expected ${conversion.hours} hours, got ${quantitiesWh.length}`);
-      const inserted = await sql`
-        INSERT INTO registry_certificates (
-          certificate_id, kind, device_id, grid_area, energy_source, period_start, period_end, quantity_wh,
-          owner, initial_owner, status, parent_certificate_id, hour_index, version, conversion_id, registered_by,
-          created_at, updated_at
-        )
-        SELECT p.certificate_id || '-h' || lpad((t.ord - 1)::text, 4, '0'), 'hourly', p.device_id, p.grid_area, p.energy_source,
-          p.period_start + make_interval(hours => (t.ord - 1)::int), p.period_start + make_interval(hours => t.ord::int), t.quantity,
-          p.owner, p.owner, 'active', p.certificate_id, (t.ord - 1)::int, 1, ${id}::uuid, ${conversion.requested_by},
-          now(), now()
-        FROM registry_certificates p, unnest(${quantities}::bigint[]) WITH ORDINALITY AS t(quantity, ord)
-        WHERE p.certificate_id = ${conversion.annual_certificate_id}
-      `.execute(trx);
-      if (Number(inserted.numAffectedRows) !== conversion.hours) throw new Error(`inserted ${inserted.numAffectedRows} of ${conversion.hours} hours`);
-      await trx
-        .updateTable("registry_certificates")
-        .set((eb) => ({ version: eb("version", "+", 1), conversion_id: id, updated_at: sql<Date>`now()` }))
-        .where("certificate_id", "=", conversion.annual_certificate_id)
-        .execute();
+      const start = Date.parse(annual.state.periodStart);
+      const hours: HourlyIssue[] = Array.from({ length: conversion.hours }, (_, hour) => ({
+        hour,
+        state: {
+          certificateId: hourlyCertificateId(annual.state.certificateId, hour),
+          kind: "hourly",
+          deviceId: annual.state.deviceId,
+          gridArea: annual.state.gridArea,
+          energySource: annual.state.energySource,
+          periodStart: new Date(start + hour * HOUR_MS).toISOString(),
+          periodEnd: new Date(start + (hour + 1) * HOUR_MS).toISOString(),
+          quantityWh: quantitiesWh[hour]!,
+          owner: annual.state.owner,
+          status: "active",
+          parentCertificateId: annual.state.certificateId,
+          version: 1,
+        },
+      }));
+      await issue(trx, id, hours, conversion.requested_by);
+      await trx.updateTable("registry_certificates").set({ conversion_id: id, updated_at: sql<Date>`now()` }).where("certificate_id", "=", conversion.annual_certificate_id).execute();
       await trx
         .updateTable("conversions")
         .set({ status: "persisted", hours_persisted: conversion.hours, persisted_at: sql<Date>`now()`, updated_at: sql<Date>`now()` })
@@ -240,14 +251,18 @@ export class PostgresConversionStore implements ConversionStore {
     });
   }
 
-  async hourlyQuantities(annualCertificateId: string): Promise<number[]> {
-    const rows = await this.db
-      .selectFrom("registry_certificates")
-      .select(["hour_index", "quantity_wh"])
-      .where("parent_certificate_id", "=", annualCertificateId)
-      .orderBy("hour_index")
-      .execute();
-    return rows.map((row) => row.quantity_wh);
+  /** How far the registry got with a conversion's hourly issue commands. */
+  async issueProgress(id: string): Promise<{ committed: number; failed: number; firstError: string | null }> {
+    const row = await this.db
+      .selectFrom("registry_commands")
+      .select((eb) => [
+        eb.fn.count<number>("id").filterWhere("state", "=", "committed").as("committed"),
+        eb.fn.count<number>("id").filterWhere("state", "=", "failed").as("failed"),
+        eb.fn.min("error").as("firstError"),
+      ])
+      .where("parent_id", "=", id)
+      .executeTakeFirstOrThrow();
+    return { committed: Number(row.committed), failed: Number(row.failed), firstError: (row.firstError as string | null) ?? null };
   }
 
   async recordPublished(id: string, hoursPublished: number): Promise<void> {
@@ -293,7 +308,7 @@ export class PostgresConversionStore implements ConversionStore {
       .updateTable("conversions")
       .set({ status: "failed", error, finished_at: sql<Date>`now()`, updated_at: sql<Date>`now()` })
       .where("id", "=", id)
-      .where("status", "in", ["queued", "running"])
+      .where("status", "in", ["queued", "running", "persisted"])
       .execute();
   }
 }

@@ -2,7 +2,7 @@ import { z } from "@hono/zod-openapi";
 import { authorizedRoute } from "../../core/http/authorize.js";
 import { identifier } from "../../core/notifications/certificate.js";
 import { bearer, json, problems } from "../../core/http/openapi.js";
-import { ValidationReportSchema } from "../certificates/registry-routes.js";
+import { ValidationReportSchema } from "../book/registry-routes.js";
 import { ENERGY_UNITS } from "./csv-profile.js";
 
 const MAX_HOURS = 8784;

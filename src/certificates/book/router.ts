@@ -2,7 +2,8 @@ import { createRouter } from "../../core/http/app.js";
 import type { App } from "../../core/http/env.js";
 import type { NotificationJournal } from "../../mom/journal/journal.js";
 import { certificateHandlers } from "./handlers.js";
-import type { CertificateRegistry } from "./registry.js";
+import type { Commands } from "../commands/commands.js";
+import type { CertificateBook } from "./registry.js";
 import { registryHandlers } from "./registry-handlers.js";
 import {
   cancelCertificateRoute,
@@ -13,9 +14,9 @@ import {
 } from "./registry-routes.js";
 import { historyRoute } from "./routes.js";
 
-export function certificatesRouter(journal: NotificationJournal, registry: CertificateRegistry): App {
+export function certificatesRouter(journal: NotificationJournal, registry: CertificateBook, commands: Commands): App {
   const history = certificateHandlers(journal);
-  const handlers = registryHandlers(registry);
+  const handlers = registryHandlers(registry, commands);
   const router = createRouter();
   router.openapi(historyRoute, history.history);
   router.openapi(registerAnnualRoute, handlers.registerAnnual);

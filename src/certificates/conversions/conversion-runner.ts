@@ -1,16 +1,15 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { AppError } from "../../core/errors.js";
-import { setImmediate as setImmediatePromise } from "node:timers/promises";
 import type { Logger } from "../../core/logger.js";
 import { Outage, isUnavailableError } from "../../core/outage.js";
-import type { Broker } from "../../mom/broker.js";
-import { registryNotification } from "../certificates/envelopes.js";
-import type { OutboxRelay } from "../certificates/outbox.js";
-import type { CertificateStore } from "../certificates/registry-store.js";
-import { validateAnnual } from "../certificates/validation.js";
+import { registryNotification } from "../book/envelopes.js";
+import { uuidv5 } from "../book/ids.js";
+import type { OutboxRelay } from "../book/outbox.js";
+import type { CertificateStore } from "../book/registry-store.js";
+import { validateAnnual } from "../book/validation.js";
 import type { ConvertResult } from "./compute.js";
 import type { ConversionPool } from "./conversion-pool.js";
-import type { ConversionRecord, ConversionStore } from "./conversion-store.js";
-import { hourlyIssuedNotifications } from "./hourly-notifications.js";
+import type { ConversionRecord, ConversionStore, HourlyIssuer } from "./conversion-store.js";
 import type { ConversionLeases } from "./leases.js";
 
 export interface ConversionRunnerOptions {
@@ -18,8 +17,8 @@ export interface ConversionRunnerOptions {
   lanes: number;
   /** Conversions this process accepts beyond those it works on (config.conversions.queue). */
   queue: number;
-  /** Hourly notifications per publish call. */
-  publishChunk?: number;
+  /** How often a conversion waiting for the registry looks at its issue commands. */
+  progressIntervalMs?: number;
   /** How often unfinished conversions nobody holds are looked for. */
   sweepIntervalMs?: number;
   /** First retry delay after a failed step; doubles with each failure in a row, up to 30 s. */
@@ -27,20 +26,19 @@ export interface ConversionRunnerOptions {
 }
 
 const MAX_ATTEMPTS = 5;
-/** Chunks of hourly notifications in flight at once. */
-const PUBLISH_WINDOW = 4;
 const MAX_BACKOFF_MS = 30_000;
 
 class Stopping extends Error {}
 
 /**
  * Moves conversions through their steps, each durable before the next begins:
- * queued -> running (apportioned on the worker pool) -> persisted (every hourly certificate and
- * the annual certificate's new version, one transaction) -> hourly `certificate.issued`
- * published in batches, progress recorded -> done (`certificate.converted` committed to the
+ * queued -> running (apportioned on the worker pool) -> persisted (one issue command per hourly
+ * certificate queued for the registry, one transaction) -> the registry commits the hours (the
+ * connector sends them in batches; each committed hour enters the book with its
+ * `certificate.issued`), progress recorded -> done (`certificate.converted` committed to the
  * outbox with the status). After a crash the conversion resumes from its last durable step:
- * the hours are written once (status checked under the row lock, unique (parent, hour)), and
- * notifications published again carry the same ids, so the broker and journal drop the copies.
+ * the commands are queued once (status checked under the row lock) and the connector carries
+ * them on whatever happens to this process.
  */
 export class ConversionRunner {
   private readonly waiting: string[] = [];
@@ -53,21 +51,21 @@ export class ConversionRunner {
   private active = 0;
   private stopping = false;
   private sweeper: NodeJS.Timeout | undefined;
-  private readonly publishChunk: number;
+  private readonly progressIntervalMs: number;
   private readonly outage: Outage;
 
   constructor(
     private readonly store: ConversionStore,
     private readonly certificates: CertificateStore,
     private readonly pool: ConversionPool,
-    private readonly broker: Pick<Broker, "publishMany">,
+    private readonly issue: { hours: HourlyIssuer; accepted(): void },
     private readonly leases: ConversionLeases,
     private readonly relay: OutboxRelay,
     private readonly logger: Logger,
     private readonly sourceVersion: string,
     private readonly options: ConversionRunnerOptions,
   ) {
-    this.publishChunk = options.publishChunk ?? 100;
+    this.progressIntervalMs = options.progressIntervalMs ?? 200;
     this.outage = new Outage(logger, "conversions");
   }
 
@@ -180,8 +178,7 @@ export class ConversionRunner {
     }
 
     if (conversion.status === "persisted") {
-      await this.publishHours(conversion, computed, logger);
-      await this.finish(conversion, logger);
+      if (await this.awaitRegistry(conversion, logger)) await this.finish(conversion, logger);
     }
   }
 
@@ -201,10 +198,11 @@ export class ConversionRunner {
       });
       this.checkStopping();
       const began = performance.now();
-      const wrote = await this.store.persist(conversion.id, computed.quantitiesWh);
+      const wrote = await this.store.persist(conversion.id, computed.quantitiesWh, this.issue.hours);
+      this.issue.accepted();
       logger.info(
         { hours: conversion.hours, zeroHours: computed.zeroHours, ms: Math.round(performance.now() - began), wrote },
-        "conversion persisted: hourly certificates written",
+        "conversion persisted: one issue command per hour queued for the registry",
       );
       return computed;
     } catch (error) {
@@ -218,39 +216,25 @@ export class ConversionRunner {
     }
   }
 
-  private async publishHours(conversion: ConversionRecord, computed: ConvertResult | undefined, logger: Logger): Promise<void> {
-    const annual = await this.certificates.find(conversion.annualCertificateId);
-    if (!annual) throw new Error(`certificate ${conversion.annualCertificateId} vanished`);
-    // After a restart the quantities are read back as persisted: the registry is the truth.
-    const quantitiesWh = computed?.quantitiesWh ?? Float64Array.from(await this.store.hourlyQuantities(conversion.annualCertificateId));
-    if (quantitiesWh.length !== conversion.hours) throw new Error(`found ${quantitiesWh.length} of ${conversion.hours} hours`);
-    const run = {
-      // The annual certificate as the hours were issued from it (persisting bumped its version).
-      annual: { ...annual.state, version: annual.state.version - 1 },
-      conversionId: conversion.id,
-      time: conversion.persistedAt!.toISOString(),
-      sourceVersion: this.sourceVersion,
-    };
-    // Published on this process's broker connection in small chunks, a few in flight at a time,
-    // so HTTP requests are served between them; the published prefix is recorded after each window.
-    const window = this.publishChunk * PUBLISH_WINDOW;
+  /** Waits for the registry to commit every hour; false (conversion failed) if it failed one. */
+  private async awaitRegistry(conversion: ConversionRecord, logger: Logger): Promise<boolean> {
     let nextReport = conversion.hours / 4;
-    for (let from = conversion.hoursPublished; from < conversion.hours; from += window) {
+    for (;;) {
       this.checkStopping();
-      const to = Math.min(conversion.hours, from + window);
-      const chunks: Array<Promise<Array<unknown>>> = [];
-      for (let first = from; first < to; first += this.publishChunk) {
-        const last = Math.min(to, first + this.publishChunk);
-        chunks.push(this.broker.publishMany(hourlyIssuedNotifications({ ...run, firstHour: first, quantitiesWh: quantitiesWh.slice(first, last) })));
-        await setImmediatePromise();
+      const progress = await this.store.issueProgress(conversion.id);
+      await this.store.recordPublished(conversion.id, progress.committed);
+      if (progress.failed > 0) {
+        const error = `the registry failed ${progress.failed} of ${conversion.hours} hourly issues (${progress.firstError}); the ${progress.committed} it committed stay issued`;
+        logger.error({ failed: progress.failed, committed: progress.committed }, "conversion failed at the registry");
+        await this.store.fail(conversion.id, error);
+        return false;
       }
-      const failed = (await Promise.all(chunks)).flat().find((result) => result instanceof Error);
-      if (failed) throw failed;
-      await this.store.recordPublished(conversion.id, to);
-      if (to >= nextReport && to < conversion.hours) {
-        logger.info({ published: to, hours: conversion.hours }, "conversion progress");
-        while (nextReport <= to) nextReport += conversion.hours / 4;
+      if (progress.committed >= conversion.hours) return true;
+      if (progress.committed >= nextReport) {
+        logger.info({ committed: progress.committed, hours: conversion.hours }, "conversion progress: hours committed by the registry");
+        while (nextReport <= progress.committed) nextReport += conversion.hours / 4;
       }
+      await sleep(this.progressIntervalMs);
     }
   }
 
@@ -259,16 +243,21 @@ export class ConversionRunner {
     if (!annual) throw new Error(`certificate ${conversion.annualCertificateId} vanished`);
     const checks = validateAnnual(annual, await this.certificates.family(conversion.annualCertificateId));
     const validation = { valid: checks.every((check) => check.result !== "failed"), checks };
-    const converted = registryNotification(
-      {
-        type: "certificate.converted",
-        state: annual.state,
-        extras: { conversionId: conversion.id, hourlyCertificateCount: conversion.hours },
-        time: new Date(),
-        causeId: conversion.id,
-      },
-      this.sourceVersion,
-    );
+    // Converting is certflow's own bookkeeping (no registry command, no new version): its id
+    // derives from the conversion rather than the certificate's version.
+    const converted = {
+      ...registryNotification(
+        {
+          type: "certificate.converted",
+          state: annual.state,
+          extras: { conversionId: conversion.id, hourlyCertificateCount: conversion.hours },
+          time: new Date(),
+          causeId: conversion.id,
+        },
+        this.sourceVersion,
+      ),
+      id: uuidv5(`${conversion.id}#converted`),
+    };
     await this.store.finish(conversion.id, converted, validation);
     await this.relay.flushQuietly();
     const startedAt = conversion.startedAt?.getTime() ?? conversion.createdAt.getTime();

@@ -1,9 +1,9 @@
 import { createRouter } from "../core/http/app.js";
-import type { App } from "../core/http/env.js";
-import type { ServiceDeps } from "../mom/service.js";
-import { OutboxRelay } from "./certificates/outbox.js";
-import { CertificateRegistry } from "./certificates/registry.js";
-import { PostgresCertificateStore } from "./certificates/registry-store.js";
+import { PostgresNotificationJournal } from "../mom/journal/postgres-journal.js";
+import type { Service, ServiceDeps } from "../mom/service.js";
+import { certificatesRouter } from "./book/router.js";
+import { CertificateBook } from "./book/registry.js";
+import { PostgresCertificateStore } from "./book/registry-store.js";
 import { ConversionPool } from "./conversions/conversion-pool.js";
 import { ConversionRunner } from "./conversions/conversion-runner.js";
 import { PostgresConversionStore } from "./conversions/conversion-store.js";
@@ -15,23 +15,15 @@ import { statisticsRouter } from "./statistics/router.js";
 import { tradesRouter } from "./trades/router.js";
 import { PostgresTradeStore } from "./trades/trade-store.js";
 import { Trades } from "./trades/trades.js";
+import { commandsRouter } from "./commands/router.js";
+import { commandParts } from "./parts.js";
 
-export interface CertificateRegistryService {
-  /** Served by the certificates router beside the certificate history. */
-  registry: CertificateRegistry;
-  /** Conversions, trades and statistics. */
-  router: App;
-  /** Publishes what a crash left in the outbox and resumes unfinished conversions. */
-  start(): Promise<void>;
-  stop(): Promise<void>;
-}
-
-/** The granular certificate registry: annual certificates, conversions on the worker pool, trades, statistics. */
-export function setupCertificateRegistry(deps: ServiceDeps): CertificateRegistryService {
-  const logger = deps.logger.child({ component: "registry" });
+/** The certificates domain: the book of certificates, conversions on the worker pool, trades, statistics. */
+export function setupCertificates(deps: ServiceDeps): Service {
+  const parts = commandParts(deps, "certificates");
+  const { logger, relay } = parts;
   const certificates = new PostgresCertificateStore(deps.db);
-  const relay = new OutboxRelay(deps.db, deps.broker, logger);
-  const registry = new CertificateRegistry(certificates, relay, deps.version);
+  const book = new CertificateBook(certificates);
 
   const pool = new ConversionPool(deps.config.conversions);
   const conversionStore = new PostgresConversionStore(deps.db);
@@ -39,7 +31,7 @@ export function setupCertificateRegistry(deps: ServiceDeps): CertificateRegistry
     conversionStore,
     certificates,
     pool,
-    deps.broker,
+    { hours: parts.commands.issueHours, accepted: () => parts.commands.accepted() },
     new ConversionLeases(deps.db, logger),
     relay,
     logger,
@@ -47,7 +39,7 @@ export function setupCertificateRegistry(deps: ServiceDeps): CertificateRegistry
     { lanes: deps.config.conversions.workers, queue: deps.config.conversions.queue },
   );
   const conversions = new Conversions(conversionStore, certificates, pool, runner);
-  const trades = new Trades(new PostgresTradeStore(deps.db), certificates, relay, deps.version);
+  const trades = new Trades(new PostgresTradeStore(deps.db), certificates, parts.log, parts.commands);
 
   deps.metrics.gauge("certflow_conversions", "Conversions by status", ["status"], async (gauge) => {
     const rows = await deps.db.selectFrom("conversions").select(["status", (eb) => eb.fn.countAll<number>().as("count")]).groupBy("status").execute();
@@ -60,16 +52,18 @@ export function setupCertificateRegistry(deps: ServiceDeps): CertificateRegistry
   });
 
   const router = createRouter();
+  router.route("/", certificatesRouter(new PostgresNotificationJournal(deps.db), book, parts.commands));
+  router.route("/", commandsRouter(parts.commands, parts.outcomes, parts.reconciler));
   router.route("/", conversionsRouter(conversions));
   router.route("/", tradesRouter(trades));
   router.route("/", statisticsRouter(new PostgresStatisticsStore(deps.db)));
   return {
-    registry,
+    name: "certificates",
     router,
     async start() {
       relay.start();
       runner.start();
-      logger.info({ workers: pool.workers, queue: deps.config.conversions.queue }, "certificate registry started");
+      logger.info({ workers: pool.workers, queue: deps.config.conversions.queue }, "certificates service started");
     },
     async stop() {
       await runner.stop();

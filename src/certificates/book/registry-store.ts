@@ -1,10 +1,7 @@
 import { sql, type Selectable } from "kysely";
 import type { Executor, RegistryCertificatesTable } from "../../core/db/schema.js";
-import { notFound } from "../../core/errors.js";
 import type { CertificateState } from "../../core/notifications/certificate.js";
-import type { Notification } from "../../core/notifications/envelope.js";
 import { certificateState } from "./envelopes.js";
-import { enqueueNotifications } from "./outbox.js";
 
 /** A certificate as the registry keeps it: its state plus bookkeeping. */
 export interface CertificateRecord {
@@ -37,11 +34,6 @@ export interface CertificateFilter {
   periodTo?: Date | undefined;
 }
 
-export interface NewCertificate {
-  state: CertificateState;
-  registeredBy: string;
-}
-
 /** What the hourly certificates of one annual certificate add up to, for validation. */
 export interface FamilyFacts {
   count: number;
@@ -60,23 +52,10 @@ export interface FamilyFacts {
   badStatus: number;
 }
 
-/** A change decided under the certificate's row lock: its next state and the notification that says so. */
-export interface Change {
-  next: CertificateState;
-  notification: Notification;
-}
-
-/** The registry's store: certificates, each change committed with its notification in the outbox. */
+/** The book's store: certificates as the registry committed them (changes come through apply-command.ts). */
 export interface CertificateStore {
-  /** Inserts a certificate and enqueues its notification; when the id is taken, returns the existing one. */
-  insert(certificate: NewCertificate, notification: Notification): Promise<{ created: boolean; record: CertificateRecord }>;
   find(id: string): Promise<CertificateRecord | undefined>;
   list(filter: CertificateFilter, limit: number, afterId?: string): Promise<CertificateRecord[]>;
-  /**
-   * Changes one certificate under its row lock: `decide` sees the current record and returns the
-   * change or throws; the new state and its notification commit together.
-   */
-  change(id: string, decide: (current: CertificateRecord) => Change): Promise<CertificateRecord>;
   family(annualId: string): Promise<FamilyFacts>;
   /** Hourly certificates of `annualId` starting at this hour. */
   hoursStartingAt(annualId: string, start: Date): Promise<number>;
@@ -123,42 +102,6 @@ export function toRecord(row: CertificateRow): CertificateRecord {
 export class PostgresCertificateStore implements CertificateStore {
   constructor(private readonly db: Executor) {}
 
-  async insert(certificate: NewCertificate, notification: Notification): Promise<{ created: boolean; record: CertificateRecord }> {
-    const { state } = certificate;
-    return this.db.transaction().execute(async (trx) => {
-      const inserted = await trx
-        .insertInto("registry_certificates")
-        .values({
-          certificate_id: state.certificateId,
-          kind: state.kind,
-          device_id: state.deviceId,
-          grid_area: state.gridArea,
-          energy_source: state.energySource,
-          period_start: state.periodStart,
-          period_end: state.periodEnd,
-          quantity_wh: state.quantityWh,
-          owner: state.owner,
-          initial_owner: state.owner,
-          status: state.status,
-          parent_certificate_id: state.parentCertificateId ?? null,
-          hour_index: null,
-          version: state.version,
-          conversion_id: null,
-          converted_at: null,
-          registered_by: certificate.registeredBy,
-        })
-        .onConflict((conflict) => conflict.column("certificate_id").doNothing())
-        .returningAll()
-        .executeTakeFirst();
-      if (inserted) {
-        await enqueueNotifications(trx, [notification]);
-        return { created: true, record: toRecord(inserted) };
-      }
-      const existing = await selectCertificates(trx).where("c.certificate_id", "=", state.certificateId).executeTakeFirstOrThrow();
-      return { created: false, record: toRecord(existing) };
-    });
-  }
-
   async find(id: string): Promise<CertificateRecord | undefined> {
     const row = await selectCertificates(this.db).where("c.certificate_id", "=", id).executeTakeFirst();
     return row && toRecord(row);
@@ -179,24 +122,6 @@ export class PostgresCertificateStore implements CertificateStore {
     return (await query.execute()).map(toRecord);
   }
 
-  async change(id: string, decide: (current: CertificateRecord) => Change): Promise<CertificateRecord> {
-    return this.db.transaction().execute(async (trx) => {
-      const row = await selectCertificates(trx).where("c.certificate_id", "=", id).forNoKeyUpdate("c").executeTakeFirst();
-      const current = row && toRecord(row);
-      if (!current) throw notFound(`certificate ${id}`);
-      const { next, notification } = decide(current);
-      if (next.version !== current.state.version + 1) throw new Error(`a change must bump the version of ${id} by one`);
-      const updated = await trx
-        .updateTable("registry_certificates")
-        .set({ owner: next.owner, status: next.status, version: next.version, updated_at: notification.time })
-        .where("certificate_id", "=", id)
-        .returningAll()
-        .executeTakeFirstOrThrow();
-      await enqueueNotifications(trx, [notification]);
-      return toRecord({ ...updated, settled: current.settled });
-    });
-  }
-
   async family(annualId: string): Promise<FamilyFacts> {
     const result = await sql<FamilyFacts>`
       SELECT count(c.certificate_id)::int AS "count",
@@ -213,7 +138,7 @@ export class PostgresCertificateStore implements CertificateStore {
         count(*) FILTER (WHERE c.conversion_id IS DISTINCT FROM p.conversion_id)::int AS "otherConversion",
         count(*) FILTER (WHERE c.version = 1 AND c.status <> 'active')::int AS "badStatus"
       FROM registry_certificates p
-      LEFT JOIN registry_certificates c ON c.parent_certificate_id = p.certificate_id
+      LEFT JOIN registry_certificates c ON c.parent_certificate_id = p.certificate_id AND c.sliced_from IS NULL
       WHERE p.certificate_id = ${annualId}
     `.execute(this.db);
     return result.rows[0]!;
@@ -225,6 +150,7 @@ export class PostgresCertificateStore implements CertificateStore {
       .select((eb) => eb.fn.countAll<number>().as("count"))
       .where("parent_certificate_id", "=", annualId)
       .where("period_start", "=", start)
+      .where("sliced_from", "is", null)
       .executeTakeFirstOrThrow();
     return Number(row.count);
   }

@@ -1,8 +1,5 @@
-import { sql, type Selectable } from "kysely";
-import type { Executor, TradesTable } from "../../core/db/schema.js";
-import type { Notification } from "../../core/notifications/envelope.js";
-import { enqueueNotifications } from "../certificates/outbox.js";
-import { selectCertificates, toRecord, type CertificateRecord } from "../certificates/registry-store.js";
+import type { Selectable } from "kysely";
+import type { Executor, TradeState, TradesTable } from "../../core/db/schema.js";
 
 export interface TradeRecord {
   id: string;
@@ -13,6 +10,9 @@ export interface TradeRecord {
   quantityWh: number;
   requestedBy: string;
   createdAt: Date;
+  state: TradeState;
+  error: string | null;
+  finishedAt: Date | null;
 }
 
 export interface TradedCertificate {
@@ -27,9 +27,9 @@ export interface NewTrade {
   id: string;
   seller: string;
   buyer: string;
-  /** Sorted and unique: rows are locked in this order, so concurrent trades cannot deadlock. */
-  certificateIds: readonly string[];
   pricePerMwh: number | null;
+  certificateCount: number;
+  quantityWh: number;
   requestedBy: string;
   time: Date;
 }
@@ -44,16 +44,15 @@ export interface CertificateTrade extends TradedCertificate {
   trade: TradeRecord;
 }
 
-/**
- * Trades: moving certificates between owners, all or none, under row locks taken in id order.
- * `decide` sees the locked certificates and returns one notification per certificate, or throws.
- */
+/** Trades: sagas over transfer commands; the saga's steps write here inside the command's transaction. */
 export interface TradeStore {
-  execute(
-    trade: NewTrade,
-    decide: (certificates: CertificateRecord[]) => Notification[],
-  ): Promise<{ created: boolean; trade: TradeRecord }>;
-  find(id: string): Promise<TradeRecord | undefined>;
+  insert(trx: Executor, trade: NewTrade): Promise<TradeRecord>;
+  find(id: string, executor?: Executor): Promise<TradeRecord | undefined>;
+  /** The trade under a row lock, so two finishing transfers move the saga one after the other. */
+  lock(trx: Executor, id: string): Promise<TradeRecord | undefined>;
+  setState(trx: Executor, id: string, state: TradeState, error: string | null): Promise<void>;
+  /** Records a certificate the trade moved (its forward transfer committed). */
+  addCertificate(trx: Executor, tradeId: string, certificate: TradedCertificate): Promise<void>;
   certificatesOf(tradeId: string): Promise<TradedCertificate[]>;
   list(filter: TradeFilter, limit: number, afterId?: string): Promise<TradeRecord[]>;
   /** The trades of one certificate, oldest first. */
@@ -69,63 +68,59 @@ const toTrade = (row: Selectable<TradesTable>): TradeRecord => ({
   quantityWh: row.quantity_wh,
   requestedBy: row.requested_by,
   createdAt: row.created_at,
+  state: row.state,
+  error: row.error,
+  finishedAt: row.finished_at,
 });
 
 export class PostgresTradeStore implements TradeStore {
   constructor(private readonly db: Executor) {}
 
-  async execute(
-    trade: NewTrade,
-    decide: (certificates: CertificateRecord[]) => Notification[],
-  ): Promise<{ created: boolean; trade: TradeRecord }> {
-    return this.db.transaction().execute(async (trx) => {
-      const rows = await selectCertificates(trx)
-        .where(sql<boolean>`c.certificate_id = ANY(${trade.certificateIds}::text[])`)
-        .orderBy("c.certificate_id")
-        .forNoKeyUpdate("c")
-        .execute();
-      // Looked up after the locks: a retry of a trade that just committed finds it here.
-      const existing = await trx.selectFrom("trades").selectAll().where("id", "=", trade.id).executeTakeFirst();
-      if (existing) return { created: false, trade: toTrade(existing) };
-
-      const certificates = rows.map(toRecord);
-      const notifications = decide(certificates);
-      const quantityWh = certificates.reduce((sum, record) => sum + record.state.quantityWh, 0);
-      await trx
-        .updateTable("registry_certificates")
-        .set((eb) => ({ owner: trade.buyer, version: eb("version", "+", 1), updated_at: trade.time }))
-        .where(sql<boolean>`certificate_id = ANY(${trade.certificateIds}::text[])`)
-        .execute();
-      const inserted = await trx
-        .insertInto("trades")
-        .values({
-          id: trade.id,
-          seller: trade.seller,
-          buyer: trade.buyer,
-          price_per_mwh: trade.pricePerMwh,
-          certificate_count: certificates.length,
-          quantity_wh: quantityWh,
-          requested_by: trade.requestedBy,
-          created_at: trade.time,
-        })
-        .returningAll()
-        .executeTakeFirstOrThrow();
-      await sql`
-        INSERT INTO trade_certificates (trade_id, certificate_id, quantity_wh, previous_owner, version)
-        SELECT ${trade.id}::uuid, * FROM unnest(
-          ${certificates.map((record) => record.state.certificateId)}::text[],
-          ${certificates.map((record) => record.state.quantityWh)}::bigint[],
-          ${certificates.map((record) => record.state.owner)}::text[],
-          ${certificates.map((record) => record.state.version + 1)}::int[]
-        )
-      `.execute(trx);
-      await enqueueNotifications(trx, notifications);
-      return { created: true, trade: toTrade(inserted) };
-    });
+  async insert(trx: Executor, trade: NewTrade): Promise<TradeRecord> {
+    const row = await trx
+      .insertInto("trades")
+      .values({
+        id: trade.id,
+        seller: trade.seller,
+        buyer: trade.buyer,
+        price_per_mwh: trade.pricePerMwh,
+        certificate_count: trade.certificateCount,
+        quantity_wh: trade.quantityWh,
+        requested_by: trade.requestedBy,
+        created_at: trade.time,
+        state: "pending",
+      })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    return toTrade(row);
   }
 
-  async find(id: string): Promise<TradeRecord | undefined> {
-    const row = await this.db.selectFrom("trades").selectAll().where("id", "=", id).executeTakeFirst();
+  async lock(trx: Executor, id: string): Promise<TradeRecord | undefined> {
+    const row = await trx.selectFrom("trades").selectAll().where("id", "=", id).forUpdate().executeTakeFirst();
+    return row && toTrade(row);
+  }
+
+  async setState(trx: Executor, id: string, state: TradeState, error: string | null): Promise<void> {
+    const finished = state === "completed" || state === "failed";
+    await trx.updateTable("trades").set({ state, error, finished_at: finished ? new Date() : null }).where("id", "=", id).execute();
+  }
+
+  async addCertificate(trx: Executor, tradeId: string, certificate: TradedCertificate): Promise<void> {
+    await trx
+      .insertInto("trade_certificates")
+      .values({
+        trade_id: tradeId,
+        certificate_id: certificate.certificateId,
+        quantity_wh: certificate.quantityWh,
+        previous_owner: certificate.previousOwner,
+        version: certificate.version,
+      })
+      .onConflict((conflict) => conflict.columns(["trade_id", "certificate_id"]).doNothing())
+      .execute();
+  }
+
+  async find(id: string, executor: Executor = this.db): Promise<TradeRecord | undefined> {
+    const row = await executor.selectFrom("trades").selectAll().where("id", "=", id).executeTakeFirst();
     return row && toTrade(row);
   }
 
