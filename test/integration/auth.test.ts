@@ -54,6 +54,15 @@ const ALLOWED: Record<string, Allowed> = {
   "GET /v1/trades": ["admin", "producer"],
   "GET /v1/trades/{id}": ["admin", "producer"],
   "GET /v1/statistics": ["admin", "producer"],
+  "POST /v1/certificates/{id}/slices": ["admin", "producer"],
+  "POST /v1/certificates/{id}/transfers": ["admin", "producer"],
+  "POST /v1/certificates/{id}/claims": ["admin", "producer"],
+  "POST /v1/certificates/{id}/withdrawals": ["admin", "producer"],
+  "GET /v1/commands": ["admin", "producer"],
+  "GET /v1/commands/{id}": ["admin", "producer"],
+  "POST /v1/commands/{id}/resolve": ["admin"],
+  "POST /v1/registry/reconcile": ["admin"],
+  "GET /v1/cluster": ["admin"],
 };
 
 /** Operations that change the credential or the subscription they are called on get a fresh subscription per call. */

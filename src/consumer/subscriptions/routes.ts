@@ -193,6 +193,8 @@ export const positionRoute = authorizedRoute({
   path: "/v1/subscriptions/{name}/position",
   tags: ["messages"],
   summary: "Where the subscription's queue stands",
+  description:
+    "Admin or the subscription's own token. `ackFloorSequence`: every live message up to it is finished; `lastDispatchedSequence`: the newest queued; `pending`, `inFlight` and `oldestPendingAgeSeconds` as in `stats`.",
   security: bearer,
   request: { params: NameParamSchema },
   responses: { 200: json(PositionSchema, "The position"), ...problems(404) },

@@ -44,6 +44,8 @@ export const traceTreeRoute = authorizedRoute({
   path: "/v1/traces/{correlationId}",
   tags: ["notifications"],
   summary: "The whole tree of a correlation id: notifications, deliveries per subscription, attempts, acks, and what they caused",
+  description:
+    "Admin or producer token. Every notification of the chain with its deliveries per subscription, each delivery's attempts (status, latency, span), its ack, and the notifications it caused (by parentId); every node carries the W3C trace id it belongs to.",
   security: bearer,
   request: { params: z.object({ correlationId: z.uuid({ error: "expected a UUID" }).openapi({ param: { name: "correlationId", in: "path" } }) }) },
   responses: {
