@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   asStoredNotification,
-  NOTIFICATION_TYPES,
+  CERTIFICATE_TYPES,
   NotificationInputSchema,
   PRODUCED_TYPES,
 } from "../../src/core/notifications/envelope.js";
@@ -213,8 +213,8 @@ describe("NotificationInputSchema: envelope", () => {
     expect(issuePaths(input("certificate.stolen"))).toEqual([["type"]]);
   });
 
-  it("lists every notification type except certificate.snapshot as producible", () => {
-    expect(PRODUCED_TYPES).toEqual(NOTIFICATION_TYPES.filter((type) => type !== "certificate.snapshot"));
+  it("lists every certificate type except certificate.snapshot as producible (registry.* events are made by certflow)", () => {
+    expect(PRODUCED_TYPES).toEqual(CERTIFICATE_TYPES.filter((type) => type !== "certificate.snapshot"));
   });
 
   it("refuses an unknown top-level field", () => {
