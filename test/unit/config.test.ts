@@ -170,7 +170,7 @@ describe("loadConfig defaults", () => {
         allowPrivate: true,
       },
       conversions: { workers: 3, queue: 50 },
-      registryEmulator: { port: 8090, faults: {} },
+      registryEmulator: { port: 8090, token: "registry-secret", faults: {} },
       telemetry: { statsWindowSeconds: 60, sloCheckSeconds: 2 },
       tracing: { otlpTracesUrl: "http://collector:4318/v1/traces", serviceName: "certflow-test" },
       cluster: { leaseSeconds: 10 },

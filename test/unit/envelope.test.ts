@@ -5,6 +5,7 @@ import {
   NOTIFICATION_TYPES,
   NotificationInputSchema,
   PRODUCED_TYPES,
+  REGISTRY_TYPES,
 } from "../../src/core/notifications/envelope.js";
 import { certificate } from "../support/fixtures.js";
 
@@ -214,9 +215,9 @@ describe("NotificationInputSchema: envelope", () => {
     expect(issuePaths(input("certificate.stolen"))).toEqual([["type"]]);
   });
 
-  it("lists every certificate type except certificate.snapshot as producible, and no operational type", () => {
+  it("lists every certificate type except certificate.snapshot as producible, and no registry or operational type", () => {
     expect(PRODUCED_TYPES).toEqual(CERTIFICATE_TYPES.filter((type) => type !== "certificate.snapshot"));
-    expect(NOTIFICATION_TYPES).toEqual([...CERTIFICATE_TYPES, "prefill.completed", "subscription.disabled", "subscription.resumed", "subscription.lagging", "subscription.recovered"]);
+    expect(NOTIFICATION_TYPES).toEqual([...CERTIFICATE_TYPES, ...REGISTRY_TYPES, "prefill.completed", "subscription.disabled", "subscription.resumed", "subscription.lagging", "subscription.recovered"]);
   });
 
   it("refuses an unknown top-level field", () => {

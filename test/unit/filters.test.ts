@@ -31,6 +31,7 @@ describe("compileFilters type patterns", () => {
     const matches = compileFilters([{ types: ["certificate.*"] }]);
     for (const type of CERTIFICATE_TYPES) expect(matches(note(type))).toBe(true);
     for (const type of OPERATIONAL_TYPES) expect(matches(note(type))).toBe(false);
+    expect(matches(note("registry.command.accepted"))).toBe(false);
     expect(matches(note("certificates.issued"))).toBe(false);
     expect(matches(note("other.issued"))).toBe(false);
   });
