@@ -1,6 +1,6 @@
 import { afterEach, expect, it } from "vitest";
 import { eventually } from "../support/eventually.js";
-import { createProducer, createSubscription } from "../support/fixtures.js";
+import { createProducer, createSubscription, issued } from "../support/fixtures.js";
 import {
   asDelivered,
   clusterView,
@@ -68,7 +68,7 @@ it("spreads partitions over three dispatcher processes, moves a killed one's sha
   const accepted = await traffic.stop();
   await eventually(() => expect(puller.received.length).toBeGreaterThanOrEqual(accepted.size), { timeoutMs: 60_000 });
   // A sentinel after everything: nothing more (no duplicate) arrives before it.
-  const sentinel = await system.api.post("/v1/notifications/batch", { notifications: [{ ...sentinelNotification() }] }, producer);
+  const sentinel = await system.api.post("/v1/notifications/batch", { notifications: [issued("sentinel", { quantityWh: 1 })] }, producer);
   expect(sentinel.status).toBe(202);
   await eventually(() => expect(puller.received.some((message) => message.notification.subject === "sentinel")).toBe(true), { timeoutMs: 30_000 });
   await puller.stop();
@@ -78,23 +78,3 @@ it("spreads partitions over three dispatcher processes, moves a killed one's sha
   expect(history.some((row) => row.owner === victimId && row.end_reason === "expired"), "the killed process's leases expired").toBe(true);
   expect(history.some((row) => row.end_reason === "released"), "the rebalance handed leases back").toBe(true);
 }, 240_000);
-
-function sentinelNotification() {
-  return {
-    type: "certificate.issued",
-    subject: "sentinel",
-    data: {
-      certificateId: "sentinel",
-      kind: "annual",
-      deviceId: "device-1",
-      gridArea: "DK1",
-      energySource: "wind",
-      periodStart: "2025-01-01T00:00:00.000Z",
-      periodEnd: "2026-01-01T00:00:00.000Z",
-      quantityWh: 1,
-      owner: "owner-a",
-      status: "active",
-      version: 1,
-    },
-  };
-}

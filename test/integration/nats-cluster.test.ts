@@ -1,6 +1,6 @@
 import { afterEach, expect, it } from "vitest";
 import { eventually } from "../support/eventually.js";
-import { createProducer, createSubscription } from "../support/fixtures.js";
+import { createProducer, createSubscription, issued } from "../support/fixtures.js";
 import { asDelivered, expectExactlyOnceInOrder, startPuller, startTraffic } from "../support/cluster.js";
 import { startNatsCluster, type NatsCluster } from "../support/nats-cluster.js";
 import { isolation, startTestSystem, type TestSystem } from "../support/system.js";
@@ -59,7 +59,7 @@ it("keeps every accepted notification, exactly once and in order per subject, wh
   // A later sentinel for each: nothing beyond what was accepted arrives before it.
   const sentinel = await system.api.post(
     "/v1/notifications/batch",
-    { notifications: [{ type: "certificate.issued", subject: "cert-0", data: { ...sentinelState(), certificateId: "cert-0", version: 1_000_000 } }] },
+    { notifications: [issued("cert-0", { quantityWh: 1, version: 1_000_000 })] },
     producer,
   );
   expect(sentinel.status).toBe(202);
@@ -71,17 +71,3 @@ it("keeps every accepted notification, exactly once and in order per subject, wh
   expectExactlyOnceInOrder(withoutSentinel(pullers[0]!), accepted);
   expectExactlyOnceInOrder(withoutSentinel(pullers[1]!), dk1Accepted);
 }, 300_000);
-
-function sentinelState() {
-  return {
-    kind: "annual",
-    deviceId: "device-1",
-    gridArea: "DK1",
-    energySource: "wind",
-    periodStart: "2025-01-01T00:00:00.000Z",
-    periodEnd: "2026-01-01T00:00:00.000Z",
-    quantityWh: 1,
-    owner: "owner-a",
-    status: "active",
-  };
-}

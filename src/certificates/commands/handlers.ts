@@ -54,12 +54,10 @@ export function commandHandlers(commands: Commands, outcomes: CommandOutcomes, r
   };
 
   const get: RouteHandler<typeof getCommandRoute, AppEnv> = async (c) => {
-    requirePrincipal(c, "admin", "producer");
     return c.json(presentCommand(await commands.get(c.req.valid("param").id)), 200);
   };
 
   const list: RouteHandler<typeof listCommandsRoute, AppEnv> = async (c) => {
-    requirePrincipal(c, "admin", "producer");
     const { limit, cursor, certificateId, state } = c.req.valid("query");
     const after = decodeCursor(cursor, z.object({ seq: z.number().int() }));
     const page = await commands.list({ certificateId, state: state as CommandRecord["state"] | undefined }, limit + 1, after?.seq);
@@ -68,7 +66,6 @@ export function commandHandlers(commands: Commands, outcomes: CommandOutcomes, r
   };
 
   const resolve: RouteHandler<typeof resolveCommandRoute, AppEnv> = async (c) => {
-    requirePrincipal(c, "admin");
     const { id } = c.req.valid("param");
     const { outcome, evidence } = c.req.valid("json");
     const command = await commands.get(id);
@@ -78,7 +75,6 @@ export function commandHandlers(commands: Commands, outcomes: CommandOutcomes, r
   };
 
   const reconcile: RouteHandler<typeof reconcileRoute, AppEnv> = async (c) => {
-    requirePrincipal(c, "admin");
     const body = (c.req.valid("json") as { certificateIds?: string[]; compareStreams?: boolean } | undefined) ?? {};
     const report = await reconciler.run(body.certificateIds);
     if (body.compareStreams === true && report.streams === "unsupported") {

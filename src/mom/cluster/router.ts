@@ -1,6 +1,5 @@
 import type { RouteHandler } from "@hono/zod-openapi";
 import { createRouter } from "../../core/http/app.js";
-import { requirePrincipal } from "../../core/http/authorize.js";
 import type { App, AppEnv } from "../../core/http/env.js";
 import type { WorkLeases } from "./leases.js";
 import { clusterRoute } from "./routes.js";
@@ -12,7 +11,6 @@ export interface ClusterView {
 
 export function clusterRouter(view: ClusterView): App {
   const show: RouteHandler<typeof clusterRoute, AppEnv> = async (c) => {
-    requirePrincipal(c, "admin");
     const [processes, leases] = await Promise.all([view.leases.processes(), view.leases.leases()]);
     const now = Date.now();
     const held = (lease: (typeof leases)[number]) => lease.owner !== null && lease.expiresAt !== null && lease.expiresAt.getTime() > now;
