@@ -105,7 +105,8 @@ describe("the registry connector", () => {
     await eventually(async () => expect((await system.api.get("/metrics")).body).toMatch(/^certflow_registry_reachable 0$/m));
     expect((await system.api.get("/readyz")).status).toBe(200);
     expect(registry.receipts().length).toBe(before);
-    expect((await command(ids[0]!)).state).toBe("queued");
+    // Between refused attempts the command waits as queued (each attempt shows it as sending for a moment).
+    await eventually(async () => expect((await command(ids[0]!)).state).toBe("queued"));
 
     registry.setFaults({ unavailable: false });
     const done = await waitTerminal(ids);
