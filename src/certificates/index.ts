@@ -1,6 +1,7 @@
 import { createRouter } from "../core/http/app.js";
 import { PostgresNotificationJournal } from "../mom/journal/postgres-journal.js";
 import type { Service, ServiceDeps } from "../mom/service.js";
+import { shareOutboxSweep } from "./book/outbox.js";
 import { certificatesRouter } from "./book/router.js";
 import { CertificateBook } from "./book/registry.js";
 import { PostgresCertificateStore } from "./book/registry-store.js";
@@ -62,6 +63,7 @@ export function setupCertificates(deps: ServiceDeps): Service {
     router,
     async start() {
       relay.start();
+      shareOutboxSweep(deps.work, relay, "certificates", logger);
       runner.start();
       logger.info({ workers: pool.workers, queue: deps.config.conversions.queue }, "certificates service started");
     },

@@ -1,3 +1,4 @@
+import { PostgresRetentionHorizons } from "../mom/retention/postgres-retention.js";
 import type { ServiceDeps } from "../mom/service.js";
 import { OutboxRelay } from "./book/outbox.js";
 import { CommandLog } from "./commands/command-log.js";
@@ -19,7 +20,7 @@ export function commandParts(deps: ServiceDeps, component: string) {
   const log = new CommandLog(deps.db, deps.version);
   const metrics = registryMetrics(deps.metrics);
   const outcomes = new CommandOutcomes(deps.db, log, relay, metrics, logger, deps.version);
-  const commands = new Commands(log, deps.broker, relay);
+  const commands = new Commands(log, deps.broker, relay, new PostgresRetentionHorizons(deps.db));
   const saga = new TradeSaga(new PostgresTradeStore(deps.db), log, commands);
   outcomes.onFinished((trx, command, outcome) => saga.onCommandFinished(trx, command, outcome));
   const reconciler = new Reconciler(deps.db, log, deps.certificateRegistry, outcomes, relay, metrics, logger, deps.version);

@@ -93,6 +93,7 @@ const EnvSchema = z.object({
   CERTFLOW_RETENTION_PUSH_ATTEMPTS: duration.default(30 * 86_400),
   CERTFLOW_RETENTION_PREFILL: duration.default(7 * 86_400),
   CERTFLOW_RETENTION_LEASE_HISTORY: duration.default(7 * 86_400),
+  CERTFLOW_RETENTION_COMMANDS: duration.default(30 * 86_400),
   CERTFLOW_RETENTION_INTERVAL_SECONDS: integer(1, 86_400).default(60),
   CERTFLOW_RETENTION_BATCH: integer(10, 100_000).default(1000),
   CERTFLOW_ADMIN_TOKEN: z
@@ -227,6 +228,7 @@ function toConfig(env: z.infer<typeof EnvSchema>) {
       pushAttemptsSeconds: env.CERTFLOW_RETENTION_PUSH_ATTEMPTS,
       prefillSeconds: env.CERTFLOW_RETENTION_PREFILL,
       leaseHistorySeconds: env.CERTFLOW_RETENTION_LEASE_HISTORY,
+      commandsSeconds: env.CERTFLOW_RETENTION_COMMANDS,
       intervalSeconds: env.CERTFLOW_RETENTION_INTERVAL_SECONDS,
       batch: env.CERTFLOW_RETENTION_BATCH,
     },

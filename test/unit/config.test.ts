@@ -67,6 +67,7 @@ describe("loadConfig defaults", () => {
         pushAttemptsSeconds: 30 * 86_400,
         prefillSeconds: 7 * 86_400,
         leaseHistorySeconds: 7 * 86_400,
+        commandsSeconds: 30 * 86_400,
         intervalSeconds: 60,
         batch: 1000,
       },

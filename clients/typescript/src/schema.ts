@@ -726,7 +726,7 @@ export interface paths {
         };
         /**
          * A command: its state, transaction id and every registry status seen
-         * @description Admin or producer token. `state` is queued, sending, sent, committed, failed or indeterminate; `statuses` lists every registry status seen, with when.
+         * @description Admin or producer token. `state` is queued, sending, sent, committed, failed or indeterminate; `statuses` lists every registry status seen, with when. A finished command removed by retention (`CERTFLOW_RETENTION_COMMANDS`) answers 410 with a problem that says so.
          */
         get: operations["getCommandsById"];
         put?: never;
@@ -6135,6 +6135,15 @@ export interface operations {
             };
             /** @description Not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Past retention: the record was removed */
+            410: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -4,6 +4,7 @@ import type { Logger } from "../../core/logger.js";
 import { Outage } from "../../core/outage.js";
 import type { Notification } from "../../core/notifications/envelope.js";
 import type { Broker } from "../../mom/broker.js";
+import { sharePeriodic, type WorkCoordinator } from "../../mom/cluster/coordinator.js";
 
 const BATCH = 500;
 const INTERVAL_MS = 5_000;
@@ -21,15 +22,15 @@ export async function enqueueNotifications(executor: Executor, notifications: re
 }
 
 /**
- * Publishes the outbox in commit order and deletes what the broker stored. One relay at a time
+ * Publishes the outbox in commit order and deletes what the broker stored. One drain at a time
  * across processes (an advisory lock), and a failed publish stops the batch there, so a
- * certificate's notifications reach the stream in version order. Runs after each command, at
- * start-up (what a crash left behind) and on a timer (what a broker outage left behind).
+ * certificate's notifications reach the stream in version order. Runs after each command, in
+ * whichever process committed it, and at start-up (what a crash left behind); the sweep on a
+ * timer (what a broker outage left behind) runs in one process, under the `registry-outbox` lease.
  */
 export class OutboxRelay {
   private running: Promise<void> | undefined;
   private next: Promise<void> | undefined;
-  private timer: NodeJS.Timeout | undefined;
   private readonly outage: Outage;
 
   constructor(
@@ -65,14 +66,12 @@ export class OutboxRelay {
     );
   }
 
+  /** Publishes what a crash left behind; the periodic sweep is `shareOutboxSweep`'s. */
   start(): void {
     void this.flushQuietly();
-    this.timer = setInterval(() => void this.flushQuietly(), INTERVAL_MS);
-    this.timer.unref();
   }
 
   async stop(): Promise<void> {
-    clearInterval(this.timer);
     await this.running?.catch(() => undefined);
   }
 
@@ -96,4 +95,13 @@ export class OutboxRelay {
     }
     if (published > 0) this.logger.debug({ published }, "outbox published");
   }
+}
+
+/**
+ * The outbox sweep in one live process of those running `service`. The lease only spares the
+ * other processes the work: the drain's advisory lock is what orders publishing, so a stale
+ * owner's sweep is one more drain that waits its turn and finds the rows already gone.
+ */
+export function shareOutboxSweep(work: WorkCoordinator, relay: OutboxRelay, service: string, logger: Logger): void {
+  sharePeriodic(work, { name: "registry-outbox", service, intervalMs: INTERVAL_MS, run: () => relay.flushQuietly() }, logger);
 }

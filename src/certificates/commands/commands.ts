@@ -2,12 +2,14 @@ import { AppError, conflict, notFound } from "../../core/errors.js";
 import { uuidv7 } from "../../core/ids.js";
 import type { CertificateState } from "../../core/notifications/certificate.js";
 import type { Broker } from "../../mom/broker.js";
+import type { RetentionHorizons } from "../../mom/retention/retention.js";
 import type { SlicePart } from "../book/apply-command.js";
 import { HOURLY_ID_SUFFIX, MAX_ANNUAL_ID_LENGTH } from "../book/ids.js";
 import type { OutboxRelay } from "../book/outbox.js";
 import type { CertificateRecord } from "../book/registry-store.js";
 import type { HourlyIssuer } from "../conversions/conversion-store.js";
 import { yearPeriod } from "../conversions/hours.js";
+import { removedByRetention } from "./retention.js";
 import { TERMINAL_STATES, type CommandContext, type CommandFilter, type CommandLog, type CommandPlan, type CommandRecord } from "./command-log.js";
 
 export interface AnnualRegistration {
@@ -71,6 +73,8 @@ export class Commands {
     private readonly log: CommandLog,
     private readonly broker: Pick<Broker, "requestCommandSend">,
     private readonly relay: OutboxRelay,
+    /** Where retention notes what it removed; without it (a bench), a missing command is only not found. */
+    private readonly horizons?: RetentionHorizons,
   ) {}
 
   async register(input: AnnualRegistration, options: CommandOptions): Promise<Registration> {
@@ -156,8 +160,12 @@ export class Commands {
 
   async get(id: string): Promise<CommandRecord> {
     const command = await this.log.find(id);
-    if (!command) throw notFound(`command ${id}`);
-    return command;
+    if (command) return command;
+    const removedBefore = this.horizons && (await removedByRetention(this.horizons, id));
+    if (removedBefore) {
+      throw new AppError("gone", `command ${id} is past retention: finished commands accepted before ${removedBefore.toISOString()} are removed (CERTFLOW_RETENTION_COMMANDS)`);
+    }
+    throw notFound(`command ${id}`);
   }
 
   list(filter: CommandFilter, limit: number, afterSeq?: number): Promise<CommandRecord[]> {

@@ -32,11 +32,11 @@ const PAGE = 500;
  * registry offers a certificate's transactions, replays them and compares the result with the
  * book. A difference is reported once as `registry.misalignment.detected`; the book is never
  * overwritten (the registry is the truth, but only a person or a command changes the book).
+ * The comparison needs only the book and the unfinished commands, never a finished command's
+ * row, so retention may remove finished commands without making their transactions look foreign.
+ * The scheduled pass runs in one process, under the `registry-reconciler` lease.
  */
 export class Reconciler {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<unknown> | undefined;
-
   constructor(
     private readonly db: Executor,
     private readonly log: CommandLog,
@@ -47,21 +47,6 @@ export class Reconciler {
     private readonly logger: Logger,
     private readonly sourceVersion: string,
   ) {}
-
-  start(intervalMs: number): void {
-    this.timer = setInterval(() => {
-      if (this.running) return;
-      this.running = this.run()
-        .catch((error: unknown) => this.logger.warn({ err: error }, "reconciliation pass failed; next one on schedule"))
-        .finally(() => (this.running = undefined));
-    }, intervalMs);
-    this.timer.unref();
-  }
-
-  async stop(): Promise<void> {
-    clearInterval(this.timer);
-    await this.running;
-  }
 
   async run(certificateIds?: readonly string[]): Promise<ReconcileReport> {
     const report: ReconcileReport = { polled: 0, resolved: 0, compared: 0, misalignments: [], streams: "compared" };

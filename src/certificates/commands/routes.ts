@@ -88,10 +88,10 @@ export const getCommandRoute = authorizedRoute({
   path: "/v1/commands/{id}",
   tags: ["commands"],
   summary: "A command: its state, transaction id and every registry status seen",
-  description: "Admin or producer token. `state` is queued, sending, sent, committed, failed or indeterminate; `statuses` lists every registry status seen, with when.",
+  description: "Admin or producer token. `state` is queued, sending, sent, committed, failed or indeterminate; `statuses` lists every registry status seen, with when. A finished command removed by retention (`CERTFLOW_RETENTION_COMMANDS`) answers 410 with a problem that says so.",
   security: bearer,
   request: { params: CommandIdParamSchema },
-  responses: { 200: json(CommandSchema, "The command"), ...problems(404) },
+  responses: { 200: json(CommandSchema, "The command"), ...problems(404, 410) },
 });
 
 export const listCommandsRoute = authorizedRoute({

@@ -19,6 +19,7 @@ const DESCRIPTIONS: Record<number, string> = {
   403: "The token does not allow this",
   404: "Not found",
   409: "Conflicts with the current state",
+  410: "Past retention: the record was removed",
   413: "Body too large",
   415: "Body is not JSON",
   422: "Valid, but cannot be carried out",

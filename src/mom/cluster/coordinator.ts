@@ -58,7 +58,9 @@ export class WorkCoordinator {
     return this.identity.id;
   }
 
+  /** Adds a group; a second group of the same name (two services sharing one job) is the same work, kept once. */
   share(group: WorkGroup): void {
+    if (this.groups.some((known) => known.group === group.group)) return;
     this.groups.push(group);
     if (this.timer) this.kick();
   }
