@@ -112,6 +112,7 @@ export function setupConsumer(deps: ServiceDeps): Service {
     router,
     async start() {
       events.start();
+      events.shareSweep(deps.work);
       slo.start();
       supervisor.start();
       // One pump per push subscription across the consumer processes.

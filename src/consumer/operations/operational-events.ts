@@ -5,6 +5,7 @@ import type { Logger } from "../../core/logger.js";
 import type { Notification } from "../../core/notifications/envelope.js";
 import type { OperationalData, OperationalType } from "../../core/notifications/operational.js";
 import type { Broker } from "../../mom/broker.js";
+import { sharePeriodic, type WorkCoordinator } from "../../mom/cluster/coordinator.js";
 
 /** Name in `source.name` of every notification certflow makes about itself. */
 export const CERTFLOW_SOURCE = "certflow";
@@ -19,7 +20,6 @@ const RELAY_BATCH = 100;
  * duplicate window) or the journal (after it) keeps it once.
  */
 export class OperationalEvents {
-  private timer: NodeJS.Timeout | undefined;
   private relaying: Promise<void> | undefined;
 
   constructor(
@@ -57,14 +57,29 @@ export class OperationalEvents {
     return Number(result.numAffectedRows ?? 0);
   }
 
+  /** Publishes what a crash left behind; the periodic sweep runs under a lease (`shareSweep`). */
   start(): void {
-    this.timer = setInterval(() => this.kick(), RELAY_INTERVAL_MS);
-    this.timer.unref();
     this.kick();
   }
 
+  /** The sweep for what a broker outage left behind, in one live consumer process at a time. */
+  shareSweep(work: WorkCoordinator): void {
+    sharePeriodic(
+      work,
+      {
+        name: "operational-outbox",
+        service: "consumer",
+        intervalMs: RELAY_INTERVAL_MS,
+        run: async () => {
+          this.kick();
+          await this.relaying;
+        },
+      },
+      this.logger,
+    );
+  }
+
   async stop(): Promise<void> {
-    clearInterval(this.timer);
     await this.relaying;
   }
 
