@@ -127,4 +127,18 @@ describe("WorkCoordinator", () => {
     await vi.advanceTimersByTimeAsync(3_000);
     expect([nodes[1]!.working.size, nodes[2]!.working.size]).toEqual([3, 3]);
   });
+
+  it("keeps a group shared twice in one process (two services, one job) once: one lease, started once", async () => {
+    const store = new MemoryLeases();
+    const coordinator = new WorkCoordinator(store, { id: "a", services: ["certificates", "connector"], host: "h", pid: 1 }, { leaseSeconds: 3 }, logger);
+    const starts: string[] = [];
+    for (const service of ["certificates", "connector"]) {
+      coordinator.share({ group: "registry-outbox", service, units: () => ["registry-outbox"], start: async () => void starts.push(service), stop: async () => undefined });
+    }
+    await coordinator.start();
+    await vi.advanceTimersByTimeAsync(2_000);
+    expect(starts).toEqual(["certificates"]);
+    expect(coordinator.owned().map((unit) => unit.name)).toEqual(["registry-outbox"]);
+    await coordinator.stop();
+  });
 });
