@@ -95,7 +95,7 @@ it("runs the registry connector in one of two processes and moves it when that o
   expect(metrics).toMatch(/certflow_leases_owned\{group="connector"\} 1/);
 }, 300_000);
 
-it("removes finished registry commands past retention, keeps unfinished ones, answers 410 for a removed one, and reconciles without a misalignment", async () => {
+it("removes finished registry commands past retention, keeps unfinished ones and those of a pending trade, answers 410 for a removed one, and reconciles without a misalignment", async () => {
   // The registry offers certificate transactions, so reconciliation compares them with the book.
   registry = await startRegistryEmulator({ faults: { streamReads: true } });
   const iso = isolation({ CERTFLOW_REGISTRY_URL: registry.url, CERTFLOW_RETENTION_COMMANDS: "1s", CERTFLOW_RETENTION_INTERVAL_SECONDS: "1" });
@@ -120,11 +120,25 @@ it("removes finished registry commands past retention, keeps unfinished ones, an
     unfinished.push(response.body.commandId as string);
   }
 
+  // A trade whose second transfer never ends: its first, committed, is kept while the trade is pending.
+  const traded = [(await registerAnnual(system.api, ADMIN_TOKEN)).certificateId, (await registerAnnual(system.api, ADMIN_TOKEN)).certificateId];
+  registry.setFaults({ certificates: { [stuck]: { stuckPending: true }, [traded[1]!]: { stuckPending: true } } });
+  const trade = await system.api.post("/v1/trades", { seller: "owner-a", buyer: "buyer-t", certificateIds: traded }, ADMIN_TOKEN);
+  expect(trade.status, JSON.stringify(trade.body)).toBe(202);
+  const sagaCommands = async () =>
+    new Map((await system!.db.selectFrom("registry_commands").select(["certificate_id", "id", "state"]).where("saga_id", "=", trade.body.id).execute()).map((row) => [row.certificate_id, row]));
+  await eventually(async () => expect((await sagaCommands()).get(traded[0]!)?.state).toBe("committed"), { timeoutMs: 30_000 });
+  const keptForTrade = [...(await sagaCommands()).values()].map((row) => row.id);
+  // The sentinel: a command finished after the trade's transfer, removed only once that one is past the period too.
+  const later = await system.api.request("POST", `/v1/certificates/${certificates[0]}/transfers`, { token: ADMIN_TOKEN, body: { to: "later" }, headers: WAIT });
+  expect(later.status, JSON.stringify(later.body)).toBe(201);
+
   await eventually(async () => {
-    const rows = await system!.db.selectFrom("registry_commands").select(["id", "state"]).execute();
-    expect(rows.filter((row) => row.state === "committed" || row.state === "failed"), "finished commands removed").toEqual([]);
-    expect(rows.map((row) => row.id).sort()).toEqual([...unfinished].sort());
+    const rows = await system!.db.selectFrom("registry_commands").select(["id", "state", "saga_id"]).execute();
+    expect(rows.filter((row) => (row.state === "committed" || row.state === "failed") && row.saga_id === null), "finished commands removed").toEqual([]);
+    expect(rows.map((row) => row.id).sort()).toEqual([...unfinished, ...keptForTrade].sort());
   }, { timeoutMs: 30_000 });
+  expect((await sagaCommands()).get(traded[0]!)?.state, "the pending trade's committed transfer is kept").toBe("committed");
 
   const removed = await system.api.get(`/v1/commands/${finished[0]}`, ADMIN_TOKEN);
   expect(removed.status).toBe(410);
