@@ -4,6 +4,7 @@ import { eventually } from "../support/eventually.js";
 import { createProducer, createSubscription } from "../support/fixtures.js";
 import { sampleEvery, startPuller, startTraffic } from "../support/cluster.js";
 import { startReceiver, type Receiver } from "../support/receiver.js";
+import { committed, registerAnnual } from "../support/registry.js";
 import { ADMIN_TOKEN, startTestSystem, type TestSystem } from "../support/system.js";
 
 let system: TestSystem | undefined;
@@ -14,7 +15,7 @@ afterEach(async () => {
   await receiver?.close();
 });
 
-const GROWING = ["notifications", "deliveries", "delivery_attempts", "lease_history"] as const;
+const GROWING = ["notifications", "deliveries", "delivery_attempts", "lease_history", "registry_commands"] as const;
 
 it("keeps every growing table flat at a constant rate when retention is short", async () => {
   system = await startTestSystem({
@@ -26,6 +27,7 @@ it("keeps every growing table flat at a constant rate when retention is short", 
       CERTFLOW_RETENTION_PUSH_ATTEMPTS: "5s",
       CERTFLOW_RETENTION_PREFILL: "5s",
       CERTFLOW_RETENTION_LEASE_HISTORY: "5s",
+      CERTFLOW_RETENTION_COMMANDS: "5s",
       CERTFLOW_RETENTION_INTERVAL_SECONDS: "1",
       CERTFLOW_RETENTION_BATCH: "500",
     },
@@ -46,6 +48,16 @@ it("keeps every growing table flat at a constant rate when retention is short", 
     }
   })();
   const traffic = startTraffic(system.api, producer, { subjects: 40, intervalMs: 400 });
+  // Registry commands at a steady pace too: one certificate handed back and forth.
+  const certificate = await registerAnnual(system.api, ADMIN_TOKEN);
+  let transferring = true;
+  let transfers = 0;
+  const transferrer = (async () => {
+    while (transferring) {
+      await committed(system!.api, ADMIN_TOKEN, `/v1/certificates/${certificate.certificateId}/transfers`, { to: transfers % 2 === 0 ? "owner-b" : "owner-a" });
+      transfers++;
+    }
+  })();
 
   const counts = () =>
     Promise.all(GROWING.map(async (table) => Number((await sql<{ n: number }>`SELECT count(*)::int AS n FROM ${sql.table(table)}`.execute(system!.db)).rows[0]!.n)));
@@ -53,6 +65,8 @@ it("keeps every growing table flat at a constant rate when retention is short", 
   const samples = await sampleEvery(10_000, 12, counts);
 
   const accepted = await traffic.stop();
+  transferring = false;
+  await transferrer;
   rejecting_ = false;
   await rejecter;
   await eventually(() => expect(puller.received.length).toBeGreaterThanOrEqual(accepted.size), { timeoutMs: 60_000 });
@@ -61,7 +75,7 @@ it("keeps every growing table flat at a constant rate when retention is short", 
   // Retention really removed rows (the figure is not flat because nothing was written) ...
   const horizons = await system.db.selectFrom("retention_horizons").selectAll().execute();
   const removed = new Map(horizons.map((row) => [row.kind, row.removed_rows]));
-  for (const kind of ["deliveries", "dead_letters", "journal", "push_attempts"]) expect(removed.get(kind) ?? 0, kind).toBeGreaterThan(0);
+  for (const kind of ["deliveries", "dead_letters", "journal", "push_attempts", "commands"]) expect(removed.get(kind) ?? 0, kind).toBeGreaterThan(0);
   // ... and each table's size in the last third stays within the range it reached in the first half.
   GROWING.forEach((table, column) => {
     const series = samples.map((sample) => sample[column]!);
@@ -69,6 +83,8 @@ it("keeps every growing table flat at a constant rate when retention is short", 
     const late = Math.max(...series.slice(8));
     expect(late, `${table} levelled off: ${series.join(", ")}`).toBeLessThanOrEqual(early * 1.5 + 200);
   });
+  const commands = samples.map((sample) => sample[4]!);
+  expect(transfers, "far more commands than the log keeps").toBeGreaterThan(3 * Math.max(...commands));
   const journal = samples.map((sample) => sample[0]!);
   expect(Math.max(...journal), "the journal held rows").toBeGreaterThan(100);
   expect(accepted.size, "far more than the journal keeps").toBeGreaterThan(3 * Math.max(...journal));
