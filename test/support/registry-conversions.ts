@@ -2,7 +2,7 @@ import { sql, type Kysely } from "kysely";
 import { expect } from "vitest";
 import type { Database } from "../../src/core/db/schema.js";
 import { eventually } from "./eventually.js";
-import type { TestRegistryEmulator } from "./registry-emulator.js";
+import { receiptsPerCommand, type TestRegistryEmulator } from "./registry-emulator.js";
 
 /**
  * Checks for a conversion carried through the registry emulator: how far its hourly issue
@@ -18,16 +18,6 @@ export async function hourlyCommandStates(db: Kysely<Database>, conversionId: st
     .groupBy("state")
     .execute();
   return Object.fromEntries(rows.map((row) => [row.state, Number(row.n)]));
-}
-
-/** Receipts per command among the transactions on these certificates (copies ignored under `dedupe: txId` excepted). */
-export function receiptsPerCommand(registry: TestRegistryEmulator, belongs: (certificateId: string) => boolean): Map<string, number> {
-  const counts = new Map<string, number>();
-  for (const receipt of registry.receipts()) {
-    if (receipt.outcome === "duplicate" || !belongs(receipt.certificateId)) continue;
-    counts.set(receipt.commandId, (counts.get(receipt.commandId) ?? 0) + 1);
-  }
-  return counts;
 }
 
 export interface FinishedConversion {
