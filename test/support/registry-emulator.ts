@@ -38,10 +38,10 @@ import {
   type TransactionStatus,
   type TransactionType,
 } from "../../src/core/registry/wire.js";
-import type { OutOfBandChange, Receipt, ReceiptFilter, RegistryEmulator } from "../../src/registry-emulator/emulator.js";
-import { DEMO_FAULTS, FaultsSchema, applyFaultsPatch, type Faults, type FaultsPatch } from "../../src/registry-emulator/faults.js";
+import type { OutOfBandChange, Receipt, ReceiptFilter, RegistryEmulator } from "../../src/core/registry/emulator.js";
+import { DEMO_FAULTS, FaultsSchema, applyFaultsPatch, type Faults, type FaultsPatch } from "../../src/core/registry/faults.js";
 import { startEmulatorServer } from "../../src/registry-emulator/server.js";
-import type { RegistryCertificate } from "../../src/registry-emulator/truth.js";
+import type { RegistryCertificate } from "../../src/core/registry/truth.js";
 
 export const EMULATOR_ADMIN_TOKEN = "emulator-admin-token-0123456789";
 
