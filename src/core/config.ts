@@ -132,7 +132,7 @@ const EnvSchema = z.object({
   CERTFLOW_REGISTRY_TOKEN: z.string().min(1).optional(),
   CERTFLOW_EMULATOR_PORT: integer(0, 65535).default(8090),
   CERTFLOW_EMULATOR_CONTROL_PORT: integer(0, 65535).optional(),
-  // Fault knobs of the registry emulator at start (src/registry-emulator/faults.ts); unset: the demo defaults.
+  // Fault knobs of the registry emulator at start (src/core/registry/faults.ts); unset: the demo defaults.
   CERTFLOW_EMULATOR_ACCEPT_LATENCY_MS: integer(0, 86_400_000).optional(),
   CERTFLOW_EMULATOR_COMMIT_LATENCY_MS: latencyRange.optional(),
   CERTFLOW_EMULATOR_FINALIZE_INTERVAL_MS: integer(0, 86_400_000).optional(),

@@ -5,7 +5,7 @@ import type { Context } from "hono";
 import { AppError, notFound } from "../core/errors.js";
 import type { AppEnv } from "../core/http/env.js";
 import { decodeTransaction, txIdOf } from "../core/registry/wire.js";
-import type { ReceivedTransaction, RegistryEmulator } from "./emulator.js";
+import type { ReceivedTransaction, RegistryEmulator } from "../core/registry/emulator.js";
 import type {
   certificateTransactionsRoute,
   getCertificateRoute,

@@ -1,6 +1,6 @@
 import type { Config } from "../core/config.js";
 import type { Service, ServiceDeps } from "../mom/service.js";
-import { DEMO_FAULTS, FaultsSchema, type Faults } from "./faults.js";
+import { DEMO_FAULTS, FaultsSchema, type Faults } from "../core/registry/faults.js";
 import { startEmulatorServer, type RunningEmulatorServer } from "./server.js";
 
 /**

@@ -5,7 +5,7 @@ import { bearerToken, createRouter } from "../core/http/app.js";
 import type { App, AppEnv } from "../core/http/env.js";
 import { problemResponse } from "../core/http/problem.js";
 import { REGISTRY_RECEIVED_HEADER } from "../core/registry/wire.js";
-import type { RegistryEmulator } from "./emulator.js";
+import type { RegistryEmulator } from "../core/registry/emulator.js";
 import { controlHandlers, resetConnection, wireHandlers } from "./handlers.js";
 import {
   certificateTransactionsRoute,

@@ -5,8 +5,8 @@ import {
   SubmitTransactionsSchema,
   TransactionStatusSchema,
 } from "../core/registry/wire.js";
-import { FaultsPatchSchema, FaultsSchema } from "./faults.js";
-import { REGISTRY_CERTIFICATE_STATUSES } from "./truth.js";
+import { FaultsPatchSchema, FaultsSchema } from "../core/registry/faults.js";
+import { REGISTRY_CERTIFICATE_STATUSES } from "../core/registry/truth.js";
 
 const id = z.string().min(1).max(200);
 const TxIdParamSchema = z.object({ txId: id.openapi({ param: { name: "txId", in: "path" } }) });

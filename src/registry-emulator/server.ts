@@ -5,8 +5,8 @@ import { createBaseApp } from "../core/http/app.js";
 import type { App } from "../core/http/env.js";
 import type { Logger } from "../core/logger.js";
 import { createMetrics, type Metrics } from "../core/metrics.js";
-import { RegistryEmulator } from "./emulator.js";
-import type { Faults } from "./faults.js";
+import { RegistryEmulator } from "../core/registry/emulator.js";
+import type { Faults } from "../core/registry/faults.js";
 import { controlRouter, wireRouter, type EmulatorCredentials } from "./router.js";
 
 export interface EmulatorServerOptions extends EmulatorCredentials {

@@ -2,14 +2,13 @@ import { sql } from "kysely";
 import { afterEach, expect, it } from "vitest";
 import { eventually } from "../support/eventually.js";
 import { startServiceProcess, type ServiceProcess } from "../support/process.js";
-import { receiptsPerCommand } from "../support/registry-faults.js";
-import { serveRegistry } from "../support/registry-server.js";
+import { receiptsPerCommand, startRegistryEmulator, type TestRegistryEmulator } from "../support/registry-emulator.js";
 import { registerAnnual } from "../support/registry.js";
 import { ADMIN_TOKEN, isolation, startTestSystem, type TestSystem } from "../support/system.js";
 
 let system: TestSystem | undefined;
 let connector: ServiceProcess | undefined;
-let registry: Awaited<ReturnType<typeof serveRegistry>> | undefined;
+let registry: TestRegistryEmulator | undefined;
 
 afterEach(async () => {
   if (connector && connector.child.exitCode === null) {
@@ -17,7 +16,7 @@ afterEach(async () => {
     await connector.exited;
   }
   await system?.destroy();
-  await registry?.close();
+  await registry?.stop();
   system = connector = registry = undefined;
 });
 
@@ -27,7 +26,7 @@ async function kill(process: ServiceProcess) {
 }
 
 it("a connector killed after acceptance, while sending, and after the registry committed reaches the same end state: each command sent once, applied once", async () => {
-  registry = await serveRegistry();
+  registry = await startRegistryEmulator();
   const iso = isolation({ CERTFLOW_REGISTRY_URL: registry.url });
   // This process takes the commands and journals events; the connector runs alone and is killed.
   system = await startTestSystem({ isolation: iso, env: { SERVICES: "producer,dispatcher,certificates" } });
@@ -51,32 +50,32 @@ it("a connector killed after acceptance, while sending, and after the registry c
   await eventually(async () => expect(await Promise.all(ids.map(state))).toEqual(["committed", "committed", "committed"]), { timeoutMs: 30_000 });
 
   // 2. Killed while sending: the registry takes the request in slowly; the process dies mid-POST.
-  registry.registry.setFaults({ acceptLatencyMs: 1500 });
+  registry.setFaults({ acceptLatencyMs: 1500 });
   const sending = await transfer(certificates[0]!.certificateId, "while-sending");
   ids.push(sending);
   await eventually(async () => expect(await state(sending)).toBe("sending"));
   await kill(connector);
-  await eventually(() => expect(receiptsPerCommand(registry!.registry).get(sending)).toBe(1));
-  registry.registry.setFaults({ acceptLatencyMs: 0 });
+  await eventually(() => expect(receiptsPerCommand(registry!).get(sending)).toBe(1));
+  registry.setFaults({ acceptLatencyMs: 0 });
 
   // 3. Killed after the registry committed, before the book changed: the registry commits slowly, the kill comes first.
   connector = await startServiceProcess(connectorEnv);
-  registry.registry.setFaults({ commitLatencyMs: { min: 1500, max: 1500 } });
+  registry.setFaults({ commitLatencyMs: { min: 1500, max: 1500 } });
   const committedLate = await transfer(certificates[1]!.certificateId, "after-commit");
   ids.push(committedLate);
   await eventually(async () => expect(await state(committedLate)).toBe("sent"), { timeoutMs: 30_000 });
   await kill(connector);
-  await registry.registry.settled();
-  expect(registry.registry.certificate(certificates[1]!.certificateId)?.owner).toBe("after-commit");
+  await eventually(() => expect(registry!.receipts({ commandId: committedLate }).map((receipt) => receipt.outcome)).toEqual(["committed"]));
+  expect(registry.certificate(certificates[1]!.certificateId)?.owner).toBe("after-commit");
   expect((await system.api.get(`/v1/certificates/${certificates[1]!.certificateId}`, ADMIN_TOKEN)).body.owner).toBe("after-acceptance");
 
   connector = await startServiceProcess(connectorEnv);
   await eventually(async () => expect(await Promise.all(ids.map(state))).toEqual(ids.map(() => "committed")), { timeoutMs: 30_000 });
-  const receipts = receiptsPerCommand(registry.registry);
+  const receipts = receiptsPerCommand(registry);
   for (const id of ids) expect(receipts.get(id), `receipts of ${id}`).toBe(1);
   for (const certificate of certificates) {
     const book = (await system.api.get(`/v1/certificates/${certificate.certificateId}`, ADMIN_TOKEN)).body;
-    const truth = registry.registry.certificate(certificate.certificateId)!;
+    const truth = registry.certificate(certificate.certificateId)!;
     expect({ owner: book.owner, version: book.version }).toEqual({ owner: truth.owner, version: truth.version });
   }
   // No duplicate event: one certificate.transferred per committed transfer in the journal.

@@ -1,15 +1,96 @@
 import { afterEach, expect, it } from "vitest";
+import { Api } from "../support/api.js";
 import { eventually } from "../support/eventually.js";
+import { startServiceProcess, type ServiceProcess } from "../support/process.js";
 import { registryNotification } from "../../src/certificates/book/envelopes.js";
-import { registerAnnual } from "../support/registry.js";
+import { cancelledAnnual, registerAnnual, requestConversion } from "../support/registry.js";
+import { expectEachHourIssuedOnce, hourlyCommandStates } from "../support/registry-conversions.js";
+import { startRegistryEmulator, type TestRegistryEmulator } from "../support/registry-emulator.js";
 import { ADMIN_TOKEN, isolation, startTestSystem, type TestSystem } from "../support/system.js";
 
 let system: TestSystem | undefined;
+let certflow: ServiceProcess | undefined;
+let registry: TestRegistryEmulator | undefined;
 
 afterEach(async () => {
+  if (certflow && certflow.child.exitCode === null) {
+    certflow.child.kill("SIGKILL");
+    await certflow.exited;
+  }
   await system?.destroy();
-  system = undefined;
+  await registry?.stop();
+  system = certflow = registry = undefined;
 });
+
+async function kill(process: ServiceProcess) {
+  process.child.kill("SIGKILL");
+  await process.exited;
+}
+
+async function conversionStatus(db: TestSystem["db"], conversionId: string) {
+  return (await db.selectFrom("conversions").select("status").where("id", "=", conversionId).executeTakeFirstOrThrow()).status;
+}
+
+it("a certflow killed mid-conversion (while sending hours, then with some hours committed and others not) finishes it after restart: 8,760 hours, each issued once", async () => {
+  // The registry outlives the killed process, as an external one would. It answers each batch slowly, so a kill lands mid-send.
+  registry = await startRegistryEmulator({ faults: { acceptLatencyMs: 500 } });
+  const iso = isolation({ CERTFLOW_REGISTRY_URL: registry.url });
+  // This process journals every notification; the certificates service and the connector run alone and are killed.
+  system = await startTestSystem({ isolation: iso, env: { SERVICES: "dispatcher" } });
+  const db = system.db;
+  const env = { ...iso.env, SERVICES: "certificates,connector", CERTFLOW_CONVERSION_WORKERS: "1" };
+  certflow = await startServiceProcess(env);
+  const annual = await cancelledAnnual(new Api(certflow.url), ADMIN_TOKEN, { quantityWh: 1_000_000_007 });
+  const conversionId = await requestConversion(new Api(certflow.url), ADMIN_TOKEN, { annualCertificateId: annual.certificateId, profile: { kind: "uniform" } });
+  const hourlyReceipts = () => new Set(registry!.receipts().filter((receipt) => receipt.certificateId.startsWith(`${annual.certificateId}-h`)).map((receipt) => receipt.commandId));
+
+  // 1. Killed while sending: the registry took a batch in, its answer never reached the process.
+  await eventually(
+    async () => {
+      const states = await hourlyCommandStates(db, conversionId);
+      expect(states.sending ?? 0, JSON.stringify(states)).toBeGreaterThan(0);
+      expect(hourlyReceipts().size).toBeGreaterThan(0);
+    },
+    { timeoutMs: 120_000, intervalMs: 10 },
+  );
+  await kill(certflow);
+  const sending = await db.selectFrom("registry_commands").select("id").where("parent_id", "=", conversionId).where("state", "=", "sending").execute();
+  const received = hourlyReceipts();
+  expect(sending.filter((command) => received.has(command.id)).length, "commands the registry received while the process died waiting").toBeGreaterThan(0);
+  expect(await conversionStatus(db, conversionId)).toBe("persisted");
+
+  // 2. Killed with some hours committed and others not: commits are spread over seconds.
+  registry.setFaults({ acceptLatencyMs: 0, commitLatencyMs: { min: 1, max: 3000 } });
+  certflow = await startServiceProcess(env);
+  const midway = await eventually(
+    async () => {
+      const states = await hourlyCommandStates(db, conversionId);
+      expect(states.committed ?? 0, JSON.stringify(states)).toBeGreaterThan(0);
+      expect(states.committed ?? 0, JSON.stringify(states)).toBeLessThan(8760);
+      return states;
+    },
+    { timeoutMs: 120_000, intervalMs: 10 },
+  );
+  await kill(certflow);
+  const left = await hourlyCommandStates(db, conversionId);
+  expect(left.committed ?? 0, JSON.stringify({ midway, left })).toBeLessThan(8760);
+  expect(await conversionStatus(db, conversionId)).toBe("persisted");
+
+  certflow = await startServiceProcess(env);
+  const api = new Api(certflow.url);
+  const done = await eventually(
+    async () => {
+      const { body } = await api.get(`/v1/conversions/${conversionId}`, ADMIN_TOKEN);
+      expect(body.status, JSON.stringify(body.error)).toBe("done");
+      return body;
+    },
+    { timeoutMs: 150_000, intervalMs: 100 },
+  );
+  expect(done).toMatchObject({ counts: { hours: 8760, hourlyCertificates: 8760 }, validation: { valid: true } });
+  expect(certflow.logs.find((line) => line.msg === "conversion resumed" && line.conversionId === conversionId)).toMatchObject({ status: "persisted" });
+  expect((await api.get(`/v1/certificates/${annual.certificateId}`, ADMIN_TOKEN)).body).toMatchObject({ status: "cancelled", version: 2, conversionId });
+  await expectEachHourIssuedOnce({ db, registry, annual, conversionId, hours: 8760 });
+}, 180_000);
 
 it("publishes at start-up what a crash left in the outbox: a committed change is never lost", async () => {
   const iso = isolation();

@@ -11,6 +11,7 @@
  *   registry.certificate("C-1")         // the registry's truth (owner, quantityWh, status, version) or undefined
  *   registry.status(txId)               // what GET /v1/transactions/{txId}/status answers
  *   registry.changeOutOfBand({ certificateId: "C-1", owner: "mallory" })   // another party's change
+ *   registry.restoreFaults()            // faults back to those given at start; certificates and receipts stay
  *   registry.reset()                    // a fresh registry, faults back to those given at start
  *   await registry.stop()
  *
@@ -23,6 +24,9 @@
  *   postTransactions(url, [encoded...], { token?, timeoutMs? })   // -> { outcome: "answered", status, headers, body }
  *                                                  //  | { outcome: "refused" | "reset" | "timeout" }
  *   getStatus(url, txId, token?)                     // -> TransactionStatus
+ *
+ * Invariant I1 for assertions: receiptsPerCommand(registry, belongs?) counts receipts per commandId
+ * (copies ignored under `dedupe: txId` excepted), optionally only on the certificates `belongs` accepts.
  */
 import { randomUUID } from "node:crypto";
 import http from "node:http";
@@ -34,10 +38,10 @@ import {
   type TransactionStatus,
   type TransactionType,
 } from "../../src/core/registry/wire.js";
-import type { OutOfBandChange, Receipt, ReceiptFilter, RegistryEmulator } from "../../src/registry-emulator/emulator.js";
-import { DEMO_FAULTS, FaultsSchema, applyFaultsPatch, type Faults, type FaultsPatch } from "../../src/registry-emulator/faults.js";
+import type { OutOfBandChange, Receipt, ReceiptFilter, RegistryEmulator } from "../../src/core/registry/emulator.js";
+import { DEMO_FAULTS, FaultsSchema, applyFaultsPatch, type Faults, type FaultsPatch } from "../../src/core/registry/faults.js";
 import { startEmulatorServer } from "../../src/registry-emulator/server.js";
-import type { RegistryCertificate } from "../../src/registry-emulator/truth.js";
+import type { RegistryCertificate } from "../../src/core/registry/truth.js";
 
 export const EMULATOR_ADMIN_TOKEN = "emulator-admin-token-0123456789";
 
@@ -68,6 +72,7 @@ export interface TestRegistryEmulator {
   certificate(certificateId: string): RegistryCertificate | undefined;
   status(txId: string): TransactionStatus;
   changeOutOfBand(change: OutOfBandChange): RegistryCertificate | undefined;
+  restoreFaults(): Faults;
   reset(): void;
   /** The engine itself, for anything the methods above do not cover. */
   emulator: RegistryEmulator;
@@ -96,10 +101,27 @@ export async function startRegistryEmulator(options: StartEmulatorOptions = {}):
     certificate: (certificateId) => emulator.certificate(certificateId),
     status: (txId) => emulator.status(txId),
     changeOutOfBand: (change) => emulator.changeOutOfBand(change),
+    restoreFaults: () => emulator.setFaults(restoring(emulator.faults, faults)),
     reset: () => emulator.reset(),
     emulator,
     stop: () => running.stop(),
   };
+}
+
+/** The patch that brings `current` back to `initial`, per-certificate overrides included. */
+function restoring(current: Faults, initial: Faults): FaultsPatch {
+  const certificates: NonNullable<FaultsPatch["certificates"]> = Object.fromEntries(Object.keys(current.certificates).map((id) => [id, null]));
+  return { ...initial, certificates: { ...certificates, ...initial.certificates } };
+}
+
+/** I1: receipts per command (copies ignored under `dedupe: txId` excepted), on the certificates `belongs` accepts. */
+export function receiptsPerCommand(registry: TestRegistryEmulator, belongs: (certificateId: string) => boolean = () => true): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const receipt of registry.receipts()) {
+    if (receipt.outcome === "duplicate" || !belongs(receipt.certificateId)) continue;
+    counts.set(receipt.commandId, (counts.get(receipt.commandId) ?? 0) + 1);
+  }
+  return counts;
 }
 
 /** A transaction as a client builds it once: fresh commandId and nonce unless the header names them. */

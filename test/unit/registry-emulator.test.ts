@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { ConfigError } from "../../src/core/config.js";
 import { encodeTransaction, type RegistryTransaction, type TransactionHeader } from "../../src/core/registry/wire.js";
-import { RegistryEmulator } from "../../src/registry-emulator/emulator.js";
-import { DEMO_FAULTS, applyFaultsPatch, faultsFor, seededRandom, type Faults } from "../../src/registry-emulator/faults.js";
+import { RegistryEmulator } from "../../src/core/registry/emulator.js";
+import { DEMO_FAULTS, applyFaultsPatch, faultsFor, seededRandom, type Faults } from "../../src/core/registry/faults.js";
 import { flagsToEnv } from "../../src/registry-emulator/flags.js";
-import { RegistryTruth } from "../../src/registry-emulator/truth.js";
+import { RegistryTruth } from "../../src/core/registry/truth.js";
 import { eventually } from "../support/eventually.js";
 
 let nonce = 0;

@@ -1,4 +1,4 @@
-import type { RegistryTransaction } from "../core/registry/wire.js";
+import type { RegistryTransaction } from "./wire.js";
 
 /**
  * The emulated registry's truth: its certificates and each one's committed transactions. Verifying

@@ -4,7 +4,7 @@ import {
   type RegistryTransaction,
   type TransactionStatus,
   type TransactionType,
-} from "../core/registry/wire.js";
+} from "./wire.js";
 import { applyFaultsPatch, faultsFor, seededRandom, type EffectiveFaults, type Faults, type FaultsPatch } from "./faults.js";
 import { RegistryTruth, type RegistryCertificate, type RegistryCertificateStatus, type StreamEntry } from "./truth.js";
 
