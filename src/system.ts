@@ -41,7 +41,7 @@ const SETUP: Record<ServiceName, (deps: ServiceDeps) => Service> = {
 };
 
 export interface SystemOptions {
-  /** Replaces the registry adapter the configuration names (tests drive an embedded registry's faults). */
+  /** Replaces the registry adapter the configuration names (a benchmark or test may hand in its own). */
   certificateRegistry?: CertificateRegistry;
 }
 
