@@ -93,7 +93,8 @@ describe("the registry connector", () => {
       ["transfer", "committed"],
       ["withdraw", "committed"],
     ]);
-    expect(transfer.body.statuses.map((entry: { status: string }) => entry.status)).toContain("committed");
+    // A late poll may first see the commit as `finalized` (status only moves forward).
+    expect(transfer.body.statuses.map((entry: { status: string }) => entry.status)).toContainEqual(expect.stringMatching(/^(committed|finalized)$/));
     await checkInvariants([sliced.body.commandId, transfer.body.commandId, claim.body.commandId, withdrawn.body.commandId]);
   });
 
