@@ -5,7 +5,8 @@ import {
   DRAIN_PULL_WAIT_SECONDS,
   createProducer,
   createSubscription,
-  drainPulled,
+  drainPipelined,
+  PULLS_IN_FLIGHT,
   postBatch,
   routeTimesBetween,
   scrapeRouteTimes,
@@ -50,7 +51,7 @@ export async function endToEnd(): Promise<Figure[]> {
   for (const { subscriptions, notifications } of cases) {
     console.log(
       `end-to-end, ${subscriptions} subscription(s): ${notifications} notifications in batches of ${BATCH_SIZE} ` +
-        `(${BATCHES_IN_FLIGHT} in flight), consumers pull max=${PULL_MAX} wait=${PULL_WAIT_SECONDS} and ack`,
+        `(${BATCHES_IN_FLIGHT} in flight), each consumer keeps ${PULLS_IN_FLIGHT} POST .../pull (max=${PULL_MAX} wait=${PULL_WAIT_SECONDS}) in flight, each acking the batch before`,
     );
     const certflow = await certflowRun(subscriptions, notifications);
     const raw = await rawRun(subscriptions, notifications);
@@ -96,7 +97,8 @@ const yesNo = (run: RunResult) => {
 
 /**
  * certflow: the producer posts batches over HTTP while one consumer loop per subscription
- * pulls (long-poll) and acks over HTTP; timed from the first post to the ack that completes
+ * pulls (long-poll) and acks over HTTP, with POST .../pull carrying the acks of the batch before
+ * and two pulls in flight (see consumePipelined); timed from the first post to the ack that completes
  * the last subscription.
  */
 async function certflowRun(subscriptionCount: number, total: number): Promise<RunResult> {
@@ -112,7 +114,7 @@ async function certflowRun(subscriptionCount: number, total: number): Promise<Ru
     // Warm-up: one small batch through the whole path, drained by every subscription.
     console.log("  certflow: warming up");
     const warmIds = new Set(await postBatch(client, producer, makeInputs("e2e-warm", WARMUP)));
-    await Promise.all(subscriptions.map((subscription) => drainPulled(client, subscription, new Tally(warmIds, WARMUP), 30_000)));
+    await Promise.all(subscriptions.map((subscription) => drainPipelined(client, subscription, new Tally(warmIds, WARMUP), 30_000)));
 
     const prefix = `e2e-${Date.now().toString(36)}`;
     const inputs = makeInputs(prefix, total);
@@ -128,7 +130,7 @@ async function certflowRun(subscriptionCount: number, total: number): Promise<Ru
     const cpuBefore = cpuSnapshot({ certflow: system.child.pid });
     const started = performance.now();
     const consumers = Promise.all(
-      subscriptions.map((subscription, index) => drainPulled(client, subscription, tallies[index]!, 60_000 + total * 10)),
+      subscriptions.map((subscription, index) => drainPipelined(client, subscription, tallies[index]!, 60_000 + total * 10)),
     );
     // Reported by the await below; if the producer fails first, the loops end with the system.
     consumers.catch(() => {});

@@ -1,5 +1,5 @@
 import { rawSteadyLatency } from "./baselines/raw-latency.js";
-import { DRAIN_PULL_MAX, DRAIN_PULL_WAIT_SECONDS, createProducer, createSubscription, postBatch, pullWhile } from "./lib/certflow-api.js";
+import { DRAIN_PULL_MAX, DRAIN_PULL_WAIT_SECONDS, PULLS_IN_FLIGHT, consumePipelined, createProducer, createSubscription, postBatch } from "./lib/certflow-api.js";
 import { SCALE, isolationId } from "./lib/env.js";
 import { HttpClient } from "./lib/http-client.js";
 import { notificationInput } from "./lib/payload.js";
@@ -27,7 +27,7 @@ export async function latency(): Promise<Figure[]> {
   const durationMs = Math.max(2_000, Math.round(10_000 * SCALE));
   console.log(
     `latency: ${RATE} notifications/s for ${durationMs / 1000} s (+${STEADY_WARMUP_MS / 1000} s warm-up), a batch every ${STEADY_TICK_MS} ms, ` +
-      `consumer pulls max=${DRAIN_PULL_MAX} wait=${DRAIN_PULL_WAIT_SECONDS} and acks`,
+      `consumer keeps ${PULLS_IN_FLIGHT} POST .../pull (max=${DRAIN_PULL_MAX} wait=${DRAIN_PULL_WAIT_SECONDS}) in flight, each acking the batch before`,
   );
   const certflow = await certflowLatency(durationMs);
   const raw = sendToReceive(await rawSteadyLatency("raw", durationMs));
@@ -75,7 +75,11 @@ async function certflowLatency(durationMs: number): Promise<SteadyResult> {
     const producer = await createProducer(client, "bench-producer");
     const subscription = await createSubscription(client, "bench-latency");
     const tracker = new LatencyTracker();
-    const consumer = pullWhile(client, subscription, (subject, at) => tracker.markReceived(subject, at), () => consuming);
+    const consumer = consumePipelined(client, subscription, {
+      received: (messages, at) => messages.forEach((message) => tracker.markReceived(message.notification.subject, at)),
+      acked() {},
+      running: () => consuming,
+    });
     const prefix = `lat-${Date.now().toString(36)}`;
     let result: SteadyResult;
     try {

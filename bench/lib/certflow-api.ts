@@ -153,3 +153,70 @@ export async function pullWhile(
     await ack(client, subscription, messages);
   }
 }
+
+/** Pulls kept in flight by `consumePipelined`: one long-polls while the batch of the other is handled and acked. */
+export const PULLS_IN_FLIGHT = 2;
+
+export interface PipelinedConsumer {
+  /** A batch arrived (`at`: when its response was read). */
+  received(messages: readonly PulledMessage[], at: number): void;
+  /** certflow confirmed these acks. */
+  acked(messages: readonly PulledMessage[], at: number): void;
+  running(): boolean;
+}
+
+/**
+ * A subscriber loop with PULLS_IN_FLIGHT `POST .../pull` requests in flight: each answer is
+ * handled as it comes, and the next request carries its acks. Order still holds: certflow hands
+ * out a subject's next message only once the one before is acked, so two batches in flight
+ * never hold two messages of one subject. A request carrying acks does not wait for messages
+ * (its acks are confirmed at once); the other one long-polls. What is left at the end is acked on its own.
+ */
+export async function consumePipelined(client: HttpClient, subscription: Credential, consumer: PipelinedConsumer): Promise<void> {
+  interface Answer {
+    request: Promise<Answer>;
+    carried: PulledMessage[];
+    messages: PulledMessage[];
+  }
+  const inFlight = new Set<Promise<Answer>>();
+  const send = (carried: PulledMessage[]) => {
+    const request: Promise<Answer> = pullWithAcks(client, subscription, carried, DRAIN_PULL_MAX, DRAIN_PULL_WAIT_SECONDS).then((messages) => ({ request, carried, messages }));
+    inFlight.add(request);
+  };
+  for (let index = 0; index < PULLS_IN_FLIGHT; index++) send([]);
+  const left: PulledMessage[] = [];
+  try {
+    while (inFlight.size > 0) {
+      const answer = await Promise.race(inFlight);
+      inFlight.delete(answer.request);
+      const at = performance.now();
+      if (answer.carried.length > 0) consumer.acked(answer.carried, at);
+      if (answer.messages.length > 0) consumer.received(answer.messages, at);
+      if (consumer.running()) send(answer.messages);
+      else left.push(...answer.messages);
+    }
+  } finally {
+    // A failed request leaves the others running: let them finish before reporting it.
+    await Promise.allSettled(inFlight);
+  }
+  for (let offset = 0; offset < left.length; offset += DRAIN_PULL_MAX) {
+    const batch = left.slice(offset, offset + DRAIN_PULL_MAX);
+    await ack(client, subscription, batch);
+    consumer.acked(batch, performance.now());
+  }
+}
+
+/** Pulls and acks (pipelined) until the tally is complete. A message counts once its ack is confirmed. */
+export async function drainPipelined(client: HttpClient, subscription: Credential, tally: Tally, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  await consumePipelined(client, subscription, {
+    received() {},
+    acked(messages, at) {
+      for (const message of messages) tally.add(message.notification.id, at);
+    },
+    running() {
+      if (Date.now() > deadline) throw new Error(`${subscription.name} timed out with ${tally.ids.size} ids`);
+      return !tally.complete;
+    },
+  });
+}

@@ -1,4 +1,4 @@
-import { DRAIN_PULL_MAX, DRAIN_PULL_WAIT_SECONDS, ack, createProducer, createSubscription, postBatch, pull, pullWithAcks, type Credential, type PulledMessage } from "./certflow-api.js";
+import { DRAIN_PULL_MAX, DRAIN_PULL_WAIT_SECONDS, ack, consumePipelined, createProducer, createSubscription, postBatch, pull, type Credential, type PulledMessage } from "./certflow-api.js";
 import { isolationId } from "./env.js";
 import { HttpClient } from "./http-client.js";
 import type { ConsumerEvents, PeerFactory, QueuePeer } from "./peer.js";
@@ -8,7 +8,7 @@ import { startCertflow } from "./system-process.js";
 /**
  * certflow as a peer: its own process (`services`; every service when absent, as `npm start`),
  * batches posted over HTTP, one loop per subscription whose every `POST .../pull` acks the
- * batch before and brings the next (BENCH_CERTFLOW_SEPARATE_ACKS=1: a GET pull and a POST ack
+ * batch before and brings the next, two of them in flight (BENCH_CERTFLOW_SEPARATE_ACKS=1: a GET pull and a POST ack
  * per batch, one ack in flight while it pulls the next, as a client of older versions does).
  */
 export function certflowPeer(services?: string): PeerFactory {
@@ -48,17 +48,15 @@ export function certflowPeer(services?: string): PeerFactory {
 
 const SEPARATE_ACKS = process.env.BENCH_CERTFLOW_SEPARATE_ACKS === "1";
 
-/** Each pull carries the acks of the batch before; what is left when stopping is acked on its own. */
-async function pullCarryingAcks(client: HttpClient, subscription: Credential, index: number, events: ConsumerEvents, running: () => boolean) {
-  let unacked: PulledMessage[] = [];
-  while (running()) {
-    const messages = await pullWithAcks(client, subscription, unacked, DRAIN_PULL_MAX, DRAIN_PULL_WAIT_SECONDS);
-    const at = performance.now();
-    if (unacked.length > 0) events.acked(index, published(unacked), at);
-    for (const message of messages) events.received(index, message.notification.id, message.notification.subject, at);
-    unacked = messages;
-  }
-  await ack(client, subscription, unacked);
+/** Each pull carries the acks of the batch before, two pulls in flight (see consumePipelined). */
+function pullCarryingAcks(client: HttpClient, subscription: Credential, index: number, events: ConsumerEvents, running: () => boolean) {
+  return consumePipelined(client, subscription, {
+    received(messages, at) {
+      for (const message of messages) events.received(index, message.notification.id, message.notification.subject, at);
+    },
+    acked: (messages, at) => events.acked(index, published(messages), at),
+    running,
+  });
 }
 
 /** A GET pull and a POST ack per batch, one ack in flight while the next batch is pulled. */

@@ -20,6 +20,8 @@ export function setupDispatcher(deps: ServiceDeps): Service {
   const logger = deps.logger.child({ service: "dispatcher" });
   const readers = new Map<string, StreamReader>();
   const partitionOf = new Map(Array.from({ length: deps.broker.partitions }, (_, partition) => [dispatcherReaderName(partition), partition]));
+  // One table for the process's partitions: they dispatch at the same time, and share its revision reads.
+  const routing = new RoutingTable(new PostgresSubscriptionDirectory(deps.db));
 
   return {
     name: "dispatcher",
@@ -30,8 +32,7 @@ export function setupDispatcher(deps: ServiceDeps): Service {
         service: "dispatcher",
         units: () => [...partitionOf.keys()],
         async start(lease) {
-          // Each partition has its own routing table: they refresh independently, no shared mutable state.
-          const dispatcher = new Dispatcher(new RoutingTable(new PostgresSubscriptionDirectory(deps.db)), ledger, deps.broker, deps.metrics, logger);
+          const dispatcher = new Dispatcher(routing, ledger, deps.broker, deps.metrics, logger);
           const name = lease.name;
           const fromSeq = (await ledger.position(name)) + 1;
           readers.set(

@@ -8,6 +8,7 @@ import {
   type JetStreamManager,
   type StreamConfig,
 } from "@nats-io/jetstream";
+import { randomUUID } from "node:crypto";
 import { connect, errors, type NatsConnection } from "@nats-io/transport-node";
 import type { Config } from "../core/config.js";
 import type { Logger } from "../core/logger.js";
@@ -30,6 +31,9 @@ export interface JetStreamBrokerOptions {
 export class JetStreamBroker implements Broker {
   private readonly encoder = new TextEncoder();
   private readonly readers = new Set<OrderedStreamReader>();
+  private readonly wakeHandlers = new Set<(subscriptionId: string) => void>();
+  /** Tells this process's own wake-ups apart when NATS echoes them back. */
+  private readonly wakeSender = this.encoder.encode(randomUUID());
   /** Settles (rejects) when the connection drops, so publishes in flight answer at once instead of at their timeout. */
   private disconnected!: Promise<never>;
   private dropConnection!: (error: Error) => void;
@@ -202,18 +206,27 @@ export class JetStreamBroker implements Broker {
     };
   }
 
+  /**
+   * Waiting pulls in this process are woken at once, without the round trip through the NATS
+   * server; other processes hear it over NATS, and this process skips its own echo.
+   */
   wake(subscriptionId: string): void {
-    if (!this.nc.isClosed()) this.nc.publish(this.names.wakeSubject(subscriptionId));
+    for (const handler of this.wakeHandlers) handler(subscriptionId);
+    if (!this.nc.isClosed()) this.nc.publish(this.names.wakeSubject(subscriptionId), this.wakeSender);
   }
 
   onWake(handler: (subscriptionId: string) => void): () => void {
     const prefixLength = this.names.wakeFilter.length - 1;
+    this.wakeHandlers.add(handler);
     const subscription = this.nc.subscribe(this.names.wakeFilter, {
       callback: (error, message) => {
-        if (!error) handler(message.subject.slice(prefixLength));
+        if (!error && !sameBytes(message.data, this.wakeSender)) handler(message.subject.slice(prefixLength));
       },
     });
-    return () => subscription.unsubscribe();
+    return () => {
+      this.wakeHandlers.delete(handler);
+      subscription.unsubscribe();
+    };
   }
 
   requestPrefill(): void {
@@ -261,6 +274,10 @@ export class JetStreamBroker implements Broker {
     this.readers.clear();
     if (!this.nc.isClosed()) await this.nc.drain();
   }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((byte, index) => byte === b[index]);
 }
 
 const partitionsDescription = (partitions: number) => `certflow notifications; partitions=${partitions}`;

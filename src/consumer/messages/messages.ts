@@ -60,14 +60,27 @@ export class Messages {
     signal?: AbortSignal,
   ): Promise<{ acked: SettleOutcome[]; messages: LeasedMessage[] }> {
     assertDeliverable(subscription);
-    const acked = ackIds.length > 0 ? await this.ack(subscription, ackIds) : [];
-    return { acked, messages: await this.pull(subscription, max, waitSeconds, signal) };
+    const acked = ackIds.length > 0 ? await this.settleAcks(subscription, ackIds) : [];
+    let messages: LeasedMessage[] | undefined;
+    try {
+      messages = await this.pull(subscription, max, waitSeconds, signal);
+      return { acked, messages };
+    } finally {
+      // A pull that did not fill up leased every message the acks freed: only otherwise may other pulls find some.
+      const leasedAllFreed = messages !== undefined && messages.length < max && !signal?.aborted;
+      if (acked.length > 0 && !leasedAllFreed) this.broker.wake(subscription.id);
+    }
   }
 
   async ack(subscription: Subscription, ackIds: AckId[]): Promise<SettleOutcome[]> {
+    const outcomes = await this.settleAcks(subscription, ackIds);
+    this.broker.wake(subscription.id);
+    return outcomes;
+  }
+
+  private async settleAcks(subscription: Subscription, ackIds: AckId[]): Promise<SettleOutcome[]> {
     const outcomes = await this.ledger.ack(subscription.id, ackIds);
     this.metrics.messagesAcked.inc(count(outcomes, "acked"));
-    this.broker.wake(subscription.id);
     return outcomes;
   }
 
