@@ -7,6 +7,7 @@ import * as registryCommands from "./0006_registry_commands.js";
 import * as ledgerHeads from "./0008_ledger_heads.js";
 import * as cluster from "./0009_cluster.js";
 import * as deliveryOperations from "./0010_delivery_operations.js";
+import * as leanDeliveries from "./0012_lean_deliveries.js";
 
 /** Every migration, in order. A new one is appended here; none is ever edited once released. */
 export const MIGRATIONS: Record<string, Migration> = {
@@ -18,4 +19,5 @@ export const MIGRATIONS: Record<string, Migration> = {
   "0008_ledger_heads": ledgerHeads,
   "0009_cluster": cluster,
   "0010_delivery_operations": deliveryOperations,
+  "0012_lean_deliveries": leanDeliveries,
 };
