@@ -2,7 +2,7 @@
  * Diagnostic, not a benchmark: times certflow's ledger statements on their own, against a fresh
  * schema, to tell how much of the dispatcher's and the pull/ack loop's time is the database, and
  * how it grows with a subscription's backlog and with finished rows not yet vacuumed.
- * Run: npx tsx bench/tools/ledger-statements.ts   (EXPLAIN=1 prints the plans of one lease and one ack;
+ * Run: npx tsx bench/tools/ledger-statements.ts   (EXPLAIN=1 prints the plans of one append, one lease and one ack;
  * NESTLOOP_OFF=1 runs every statement with enable_nestloop=off)
  */
 import { randomUUID } from "node:crypto";
@@ -132,7 +132,15 @@ try {
     try {
       await database.pool.query("TRUNCATE deliveries, subscription_stats, notifications");
       seq = 0;
-      for (let made = 0; made < BACKLOG; made += 500) await append(500)();
+      for (let made = 0; made < BACKLOG - 500; made += 500) await append(500)();
+      console.log(`\n--- append of 500, backlog ${BACKLOG - 500}`);
+      const entries = Array.from({ length: 500 }, entry);
+      await explained.appendLive({
+        reader: "dispatcher.0",
+        position: seq,
+        entries,
+        deliveries: entries.map((e) => ({ subscriptionId, seq: e.seq, subject: e.subject })),
+      });
       console.log(`\n--- lease of 500, backlog ${BACKLOG}`);
       const { messages } = await explained.lease(target, 500);
       console.log(`\n--- ack of 500, backlog ${BACKLOG - 500}`);

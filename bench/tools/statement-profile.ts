@@ -15,6 +15,15 @@ import pg from "pg";
 const BIN = "/usr/lib/postgresql/15/bin";
 const subscriptions = Number(process.argv[2] ?? 10);
 const notifications = Number(process.argv[3] ?? 5_000);
+const WARMUP = 500;
+
+interface TableWrites {
+  name: string;
+  ins: number;
+  upd: number;
+  hot: number;
+  del: number;
+}
 
 const port = await new Promise<number>((resolve) => {
   const server = createServer().listen(0, "127.0.0.1", () => {
@@ -41,12 +50,26 @@ try {
   const { runAllCleanups } = await import("../lib/cleanup.js");
   try {
     const open = certflowPeer();
+    let byTable: TableWrites[] = [];
     const result = await throughputRun(async (count) => {
       const peer = await open(count);
       await admin.query("SELECT pg_stat_statements_reset()");
+      const rowsWritten = peer.rowsWritten!.bind(peer);
+      // Read per table once the system's backends have exited (they report their counts then).
+      peer.rowsWritten = async () => {
+        const rows = await rowsWritten();
+        byTable = await tableWrites();
+        return rows;
+      };
       return peer;
-    }, { subscriptions, notifications, batchSize: 500, batchesInFlight: 4, warmup: 500, timeoutMs: 600_000 });
+    }, { subscriptions, notifications, batchSize: 500, batchesInFlight: 4, warmup: WARMUP, timeoutMs: 600_000 });
     console.log(`\n${subscriptions} subscription(s), ${notifications} notifications: ${Math.round(result.rate)}/s, rows per delivery ${result.rowsPerDelivery?.toFixed(2)}`);
+    const deliveries = (notifications + WARMUP) * subscriptions;
+    console.log(`rows written per delivery by table (inserted + updated + deleted; HOT updates among them; the run's ${deliveries} deliveries, warm-up included):`);
+    for (const table of byTable) {
+      const per = (value: number) => (value / deliveries).toFixed(2);
+      console.log(`- ${table.name.padEnd(24)} ins ${per(table.ins)}  upd ${per(table.upd)} (hot ${per(table.hot)})  del ${per(table.del)}`);
+    }
   } finally {
     await runAllCleanups();
   }
@@ -63,4 +86,20 @@ try {
   await admin.end().catch(() => {});
   asPostgres("pg_ctl", ["-D", `${directory}/data`, "-m", "fast", "-w", "stop"]);
   rmSync(directory, { recursive: true, force: true });
+}
+
+/** Writes by table of the system's schema (the only one in this private cluster with a deliveries table). */
+async function tableWrites(): Promise<TableWrites[]> {
+  const client = new pg.Client({ connectionString: process.env.BENCH_DATABASE_URL });
+  await client.connect();
+  try {
+    const result = await client.query<{ name: string; ins: string; upd: string; hot: string; del: string }>(`
+      SELECT relname AS name, n_tup_ins AS ins, n_tup_upd AS upd, n_tup_hot_upd AS hot, n_tup_del AS del FROM pg_stat_user_tables
+      WHERE schemaname IN (SELECT table_schema FROM information_schema.tables WHERE table_name = 'deliveries')
+        AND n_tup_ins + n_tup_upd + n_tup_del > 0
+      ORDER BY n_tup_ins + n_tup_upd + n_tup_del DESC`);
+    return result.rows.map((row) => ({ name: row.name, ins: Number(row.ins), upd: Number(row.upd), hot: Number(row.hot), del: Number(row.del) }));
+  } finally {
+    await client.end();
+  }
 }

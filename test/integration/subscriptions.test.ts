@@ -1,5 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ADMIN_TOKEN, startTestSystem, type TestSystem } from "../support/system.js";
+import { sql } from "kysely";
+import { eventually } from "../support/eventually.js";
 import { createProducer, createSubscription, drain, issued, publish, unique } from "../support/fixtures.js";
 
 let system: TestSystem;
@@ -159,6 +161,36 @@ describe("GET, PATCH, DELETE /v1/subscriptions", () => {
     await createSubscription(system.api, { name: "dk1" });
     const response = await system.api.get("/v1/subscriptions/dk1", old.token);
     expect([401, 403]).toContain(response.status);
+  });
+});
+
+describe("deletion while notifications flow", () => {
+  it("leaves none of the subscription's deliveries behind, whatever batch was being appended", async () => {
+    const producer = await createProducer(system.api);
+    const witness = await createSubscription(system.api);
+    const doomed = await createSubscription(system.api);
+    const deliveriesOf = async (id: string) =>
+      (await sql<{ count: number }>`SELECT count(*)::int AS count FROM deliveries WHERE subscription_id = ${id}`.execute(system.db)).rows[0]!.count;
+    let flowing = true;
+    let posted = 0;
+    const background = (async () => {
+      for (let i = 0; flowing; i++) {
+        const items = Array.from({ length: 50 }, (_, j) => issued(`del-${i}-${j}`));
+        expect((await system.api.post("/v1/notifications/batch", { notifications: items }, producer)).status).toBe(202);
+        posted += items.length;
+      }
+    })();
+    try {
+      await eventually(async () => (await deliveriesOf(doomed.id)) > 0, { what: "deliveries queued for the doomed subscription" });
+      expect((await system.api.delete(`/v1/subscriptions/${doomed.name}`, ADMIN_TOKEN)).status).toBe(204);
+    } finally {
+      flowing = false;
+      await background;
+    }
+    // Once the witness has every notification, every batch that could still carry one for the
+    // deleted subscription (routed before the dispatcher saw the deletion) has been appended.
+    await eventually(async () => (await deliveriesOf(witness.id)) === posted, { what: "every notification queued for the witness" });
+    expect(await deliveriesOf(doomed.id)).toBe(0);
   });
 });
 

@@ -6,7 +6,7 @@ import { PHASE_CODE } from "../../src/mom/ledger/ledger.js";
 /**
  * The ledger's invariant, checked from its tables: every (subscription, subject) with pending
  * live rows has exactly one head, its lowest pending row; no finished row is a head; every
- * pending prefill row is its own head. Run at the end of every concurrency test, once the
+ * pending prefill row is its own head; every row belongs to a subscription that exists. Run at the end of every concurrency test, once the
  * system is quiet (or stopped).
  */
 export async function expectOneHeadPerSubject(db: Kysely<Database>, subscriptionIds?: readonly string[]): Promise<void> {
@@ -27,4 +27,10 @@ export async function expectOneHeadPerSubject(db: Kysely<Database>, subscription
     LIMIT 10
   `.execute(db);
   expect(strayHeads.rows, "finished heads, or pending prefill messages that are not heads").toEqual([]);
+  // No foreign key keeps these: a subscription's deletion removes its rows, and the append skips deleted ones.
+  const orphans = await sql<{ subscription_id: string }>`
+    SELECT DISTINCT subscription_id FROM deliveries d WHERE NOT EXISTS (SELECT 1 FROM subscriptions s WHERE s.id = d.subscription_id) ${only}
+    LIMIT 10
+  `.execute(db);
+  expect(orphans.rows, "deliveries of subscriptions that no longer exist").toEqual([]);
 }

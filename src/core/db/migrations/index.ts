@@ -8,6 +8,7 @@ import * as ledgerHeads from "./0008_ledger_heads.js";
 import * as cluster from "./0009_cluster.js";
 import * as deliveryOperations from "./0010_delivery_operations.js";
 import * as commandRetention from "./0011_command_retention.js";
+import * as leanDeliveries from "./0012_lean_deliveries.js";
 
 /** Every migration, in order. A new one is appended here; none is ever edited once released. */
 export const MIGRATIONS: Record<string, Migration> = {
@@ -20,4 +21,5 @@ export const MIGRATIONS: Record<string, Migration> = {
   "0009_cluster": cluster,
   "0010_delivery_operations": deliveryOperations,
   "0011_command_retention": commandRetention,
+  "0012_lean_deliveries": leanDeliveries,
 };

@@ -21,6 +21,10 @@ export async function position(db: Executor, reader: string): Promise<number> {
  * queues behind it. Whoever finishes a head holds the same lock, so either it sees these rows
  * when it promotes a successor, or this insert sees its promotion (or no head, and becomes one).
  * Heads are locked in (subscription, subject) order, the order finishers lock them in too.
+ *
+ * Each subscription of the batch is share-locked once (instead of a foreign-key check per
+ * row): one being deleted meanwhile either waits for this batch and then removes its rows, or
+ * is gone and gets none.
  */
 export async function appendLive(db: Executor, input: AppendLiveInput): Promise<Map<string, number>> {
   const { entries, deliveries } = input;
@@ -34,6 +38,10 @@ export async function appendLive(db: Executor, input: AppendLiveInput): Promise<
       WHERE EXISTS (SELECT 1 FROM fence)
       ON CONFLICT DO NOTHING
       RETURNING seq
+    ), subscribed AS (
+      SELECT s.id FROM subscriptions s WHERE s.id = ANY(${[...new Set(deliveries.map((delivery) => delivery.subscriptionId))]}::uuid[])
+      ORDER BY s.id
+      FOR KEY SHARE
     ), wanted AS (
       SELECT d.subscription_id, d.seq, d.subject
       FROM unnest(
@@ -41,7 +49,7 @@ export async function appendLive(db: Executor, input: AppendLiveInput): Promise<
         ${deliveries.map((delivery) => delivery.seq)}::bigint[],
         ${deliveries.map((delivery) => delivery.subject)}::text[]
       ) AS d(subscription_id, seq, subject)
-      WHERE d.seq IN (SELECT seq FROM journaled)
+      WHERE d.seq IN (SELECT seq FROM journaled) AND d.subscription_id IN (SELECT id FROM subscribed)
     ), heads AS (
       INSERT INTO deliveries (subscription_id, phase, seq, subject, is_head)
       SELECT subscription_id, ${LIVE}, seq, subject, true FROM (
@@ -52,7 +60,9 @@ export async function appendLive(db: Executor, input: AppendLiveInput): Promise<
     ), queued AS (
       INSERT INTO deliveries (subscription_id, phase, seq, subject, is_head)
       SELECT w.subscription_id, ${LIVE}, w.seq, w.subject, false FROM wanted w
-      WHERE NOT EXISTS (SELECT 1 FROM heads h WHERE h.subscription_id = w.subscription_id AND h.seq = w.seq)
+      -- NOT IN, for a hashed look-up: PostgreSQL takes these CTEs for one row each and would
+      -- otherwise join them in a nested loop, every wanted row against every head.
+      WHERE (w.subscription_id, w.seq) NOT IN (SELECT h.subscription_id, h.seq FROM heads h)
     ), counted AS (
       INSERT INTO subscription_stats (subscription_id, shard, queued)
       SELECT subscription_id, ${readerShard(input.reader)}, count(*) FROM wanted GROUP BY subscription_id ORDER BY subscription_id

@@ -101,9 +101,15 @@ async function rewindOnce(trx: Executor, { subscriptionId, fromSeq, matches }: R
     `.execute(trx);
   }
 
+  // A subject's pending rows are its head and the rows queued behind it, each on its own index.
   const firstPending = sql`
-    SELECT subject, min(seq) AS first_seq FROM deliveries
-    WHERE subscription_id = ${subscriptionId} AND phase = ${LIVE} AND state = 'pending' AND subject = ANY(${distinctSubjects}::text[])
+    SELECT subject, min(seq) AS first_seq FROM (
+      SELECT subject, seq FROM deliveries
+      WHERE subscription_id = ${subscriptionId} AND phase = ${LIVE} AND is_head AND subject = ANY(${distinctSubjects}::text[])
+      UNION ALL
+      SELECT subject, seq FROM deliveries
+      WHERE subscription_id = ${subscriptionId} AND phase = ${LIVE} AND state = 'pending' AND NOT is_head AND subject = ANY(${distinctSubjects}::text[])
+    ) pending
     GROUP BY subject
   `;
   await sql`

@@ -92,13 +92,17 @@ export async function finish(db: Executor, subscriptionId: string, keys: Key[], 
   );
 }
 
-/** Each subject's lowest pending live message becomes its head, where the subject has none. */
+/**
+ * Each subject's lowest queued live message becomes its head, where the subject has none (it is
+ * then its lowest pending one: nothing pending but a head sits below the rows queued behind it).
+ */
 export async function promoteHeads(trx: Executor, subscriptionId: string, subjects: string[]): Promise<void> {
   await sql`
     UPDATE deliveries d SET is_head = true
     FROM (
       SELECT DISTINCT ON (e.subject) e.phase, e.seq, e.subject FROM deliveries e
       WHERE e.subscription_id = ${subscriptionId} AND e.subject = ANY(${subjects}::text[]) AND e.state = 'pending' AND e.phase = ${LIVE}
+        AND NOT e.is_head
       ORDER BY e.subject, e.seq
     ) h
     WHERE d.subscription_id = ${subscriptionId} AND d.phase = h.phase AND d.seq = h.seq AND NOT d.is_head
