@@ -1,9 +1,10 @@
 /**
  * certflow's benchmark suite: `npm run bench` runs every benchmark, `npm run bench -- ingest`
- * (or end-to-end, latency, prefill, push, certificates, registry-emulator, peers, scale) runs those named. Every figure is a ratio to a baseline measured in
+ * (or end-to-end, latency, prefill, push, certificates, registry-emulator, connector, peers, scale) runs those named. Every figure is a ratio to a baseline measured in
  * the same run with the same client. BENCH_SCALE multiplies the sizes; see bench/lib/env.ts.
  */
 import { certificates } from "./certificates.js";
+import { connector } from "./connector.js";
 import { endToEnd } from "./end-to-end.js";
 import { ingest } from "./ingest.js";
 import { latency } from "./latency.js";
@@ -24,6 +25,7 @@ const BENCHMARKS: Record<string, () => Promise<Figure[]>> = {
   push,
   certificates,
   "registry-emulator": registryEmulator,
+  connector,
   peers,
   scale,
 };

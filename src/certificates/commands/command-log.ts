@@ -289,21 +289,27 @@ export class CommandLog {
     return row?.at ? new Date(row.at as Date) : undefined;
   }
 
-  /** Still pending (or unknown within grace): records the status if it is new and when to ask next. */
-  async recordPoll(command: CommandRecord, status: string | undefined, nextInMs: number): Promise<void> {
-    const seenBefore = command.statuses[command.statuses.length - 1]?.status;
-    const statuses = status && status !== seenBefore ? [...command.statuses, { status, at: new Date().toISOString() }] : command.statuses;
-    await this.db
-      .updateTable("registry_commands")
-      .set({
-        polls: command.polls + 1,
-        pending_seen: command.pendingSeen || status === "pending",
-        statuses: JSON.stringify(statuses),
-        next_attempt_at: new Date(Date.now() + nextInMs),
-      })
-      .where("id", "=", command.id)
-      .where("state", "=", "sent")
-      .execute();
+  /**
+   * Still pending (or unknown within grace): records each status that is new and when to ask
+   * next, for a whole poll round in one statement.
+   */
+  async recordPolls(polls: ReadonlyArray<{ command: CommandRecord; status: string | undefined; nextInMs: number }>): Promise<void> {
+    if (polls.length === 0) return;
+    const now = Date.now();
+    const at = new Date(now).toISOString();
+    await sql`
+      UPDATE registry_commands c SET
+        polls = c.polls + 1,
+        pending_seen = c.pending_seen OR u.status = 'pending',
+        statuses = CASE WHEN u.status IS NULL OR c.statuses->-1->>'status' = u.status THEN c.statuses
+                   ELSE c.statuses || jsonb_build_array(jsonb_build_object('status', u.status, 'at', ${at}::text)) END,
+        next_attempt_at = u.next_attempt_at
+      FROM unnest(
+        ${polls.map(({ command }) => command.id)}::uuid[],
+        ${polls.map(({ status }) => status ?? null)}::text[],
+        ${polls.map(({ nextInMs }) => new Date(now + nextInMs))}::timestamptz[]
+      ) AS u(id, status, next_attempt_at)
+      WHERE c.id = u.id AND c.state = 'sent'`.execute(this.db);
   }
 
   /**

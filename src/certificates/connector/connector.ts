@@ -25,6 +25,9 @@ type Verdict =
   | { kind: "indeterminate"; reason: string; status: string };
 
 const IDLE_MS = 250;
+/** Commits applied to the book per transaction, and such transactions at once, while a poll round goes on. */
+const COMMIT_CHUNK = 128;
+const COMMITS_IN_FLIGHT = 4;
 
 /**
  * Carries accepted commands to the registry: sends each once, asks for its status by
@@ -140,21 +143,37 @@ export class Connector {
     }
   }
 
+  /**
+   * Asks the status of every command due, `concurrency` at a time. Commits go to the book in
+   * chunks while the asking goes on (several chunks at once, each its own transaction; a trade's
+   * commands all in one at the end, so two never wait for each other's trade), and the commands
+   * still waiting get their next poll time in one statement at the end.
+   */
   private async pollDue(): Promise<number> {
     const due = await this.log.dueForPoll(this.options.concurrency * 16);
     if (due.length === 0) return 0;
-    const committed: Array<{ command: CommandRecord; status: string }> = [];
+    const commits = new ChunkedWork<{ command: CommandRecord; status: string }>(COMMIT_CHUNK, COMMITS_IN_FLIGHT, (chunk) => this.outcomes.committed(chunk));
+    const sagaCommits: Array<{ command: CommandRecord; status: string }> = [];
+    const waiting: Array<{ command: CommandRecord; status: string | undefined; nextInMs: number }> = [];
     let next = 0;
     const worker = async () => {
       while (next < due.length && !this.stopping) {
         const command = due[next++]!;
         const verdict = await this.ask(command);
-        if (verdict.kind === "committed") committed.push({ command, status: verdict.status });
+        if (verdict.kind === "committed" && command.sagaId) sagaCommits.push({ command, status: verdict.status });
+        else if (verdict.kind === "committed") commits.add({ command, status: verdict.status });
+        else if (verdict.kind === "wait") waiting.push({ command, status: verdict.status, nextInMs: backoff(command.polls, this.options) });
         else await this.settle(command, verdict);
       }
     };
-    await Promise.all(Array.from({ length: Math.min(this.options.concurrency, due.length) }, worker));
-    await this.outcomes.committed(committed);
+    const asked = Promise.all(Array.from({ length: Math.min(this.options.concurrency, due.length) }, worker));
+    const results = await Promise.allSettled([
+      asked,
+      asked.finally(() => commits.finish()),
+      asked.then(() => this.outcomes.committed(sagaCommits)),
+      asked.then(() => this.log.recordPolls(waiting)),
+    ]);
+    for (const result of results) if (result.status === "rejected") throw result.reason;
     return due.length;
   }
 
@@ -170,10 +189,52 @@ export class Connector {
     return judge(command, answer, this.options, Date.now());
   }
 
-  private async settle(command: CommandRecord, verdict: Exclude<Verdict, { kind: "committed" }>): Promise<void> {
+  private async settle(command: CommandRecord, verdict: Extract<Verdict, { kind: "failed" | "indeterminate" }>): Promise<void> {
     if (verdict.kind === "failed") await this.outcomes.failed(command, verdict.message, ["sent"]);
-    else if (verdict.kind === "indeterminate") await this.outcomes.indeterminate(command, verdict.reason, verdict.status);
-    else await this.log.recordPoll(command, verdict.status, backoff(command.polls, this.options));
+    else await this.outcomes.indeterminate(command, verdict.reason, verdict.status);
+  }
+}
+
+/**
+ * Runs `work` on chunks of `size` items as they are added, at most `inFlight` chunks at once;
+ * `finish` runs the rest and rejects with the first failure once every chunk has ended.
+ */
+class ChunkedWork<T> {
+  private pending: T[] = [];
+  private readonly running = new Set<Promise<unknown>>();
+  private readonly ended: Array<PromiseSettledResult<unknown>> = [];
+
+  constructor(
+    private readonly size: number,
+    private readonly inFlight: number,
+    private readonly work: (chunk: T[]) => Promise<unknown>,
+  ) {}
+
+  add(item: T): void {
+    this.pending.push(item);
+    if (this.pending.length >= this.size && this.running.size < this.inFlight) this.launch();
+  }
+
+  async finish(): Promise<void> {
+    while (this.pending.length > 0 || this.running.size > 0) {
+      if (this.pending.length > 0 && this.running.size < this.inFlight) this.launch();
+      else await Promise.race(this.running);
+    }
+    const failure = this.ended.find((result) => result.status === "rejected");
+    if (failure) throw (failure as PromiseRejectedResult).reason;
+  }
+
+  private launch(): void {
+    const chunk = this.pending.splice(0, this.size);
+    const run: Promise<unknown> = this.work(chunk).then(
+      (value) => this.ended.push({ status: "fulfilled", value }),
+      (reason: unknown) => this.ended.push({ status: "rejected", reason }),
+    );
+    this.running.add(run);
+    void run.finally(() => {
+      this.running.delete(run);
+      if (this.pending.length >= this.size && this.running.size < this.inFlight) this.launch();
+    });
   }
 }
 
