@@ -17,7 +17,7 @@ import pg from "pg";
 import { HOURLY_ID_SUFFIX, hourlyCertificateId } from "../src/certificates/book/ids.js";
 import { createLogger } from "../src/core/logger.js";
 import { encodeTransaction, type EncodedTransaction } from "../src/core/registry/wire.js";
-import { DEMO_FAULTS, FaultsSchema } from "../src/registry-emulator/faults.js";
+import { DEMO_FAULTS, FaultsSchema } from "../src/core/registry/faults.js";
 import { startEmulatorServer } from "../src/registry-emulator/server.js";
 import { ADMIN_TOKEN, DATABASE_URL, ROUNDS, isolationId, scaled } from "./lib/env.js";
 import { HttpClient } from "./lib/http-client.js";
