@@ -84,7 +84,7 @@ export async function connector(): Promise<Figure[]> {
     announce(throughput);
 
     emulator.emulator.setFaults({ commitLatencyMs: { min: COMMIT_LATENCY_MS, max: COMMIT_LATENCY_MS } });
-    const overlap = await transfersAtLatency(api, commands, hourly.slice(0, transfers));
+    const overlap = await transfersAtLatency(api, commands, hourly.slice(0, transfers), pids);
     const ideal = (transfers * 1000) / COMMIT_LATENCY_MS;
     const overlapped = figure({
       benchmark: "connector",
@@ -227,10 +227,16 @@ interface Overlap {
   peakInFlight: number;
   averageInFlight: number;
   samples: number;
+  cpu: Record<string, string>;
 }
 
 /** One transfer per certificate, submitted as fast as the API takes them, with `sent` commands sampled until all committed. */
-async function transfersAtLatency(api: HttpClient, commands: CommandTable, certificateIds: readonly string[]): Promise<Overlap> {
+async function transfersAtLatency(
+  api: HttpClient,
+  commands: CommandTable,
+  certificateIds: readonly string[],
+  pids: Record<string, number | undefined>,
+): Promise<Overlap> {
   const prefix = certificateIds[0]!.replace(HOURLY_ID_SUFFIX, "-h");
   const sentCounts: number[] = [];
   let sampling = true;
@@ -242,6 +248,7 @@ async function transfersAtLatency(api: HttpClient, commands: CommandTable, certi
     }
   })();
   const started = performance.now();
+  const cpuBefore = cpuSnapshot(pids);
   await closedLoop(certificateIds.length, CONCURRENCY, async (index) => {
     const response = await api.request("POST", `/v1/certificates/${certificateIds[index]}/transfers`, { body: JSON.stringify({ to: "buyer" }), token: ADMIN_TOKEN });
     if (response.status !== 202) throw new Error(`transfer of ${certificateIds[index]} answered ${response.status}: ${response.text.slice(0, 300)}`);
@@ -255,6 +262,7 @@ async function transfersAtLatency(api: HttpClient, commands: CommandTable, certi
     sampling = false;
     await sampler;
   }
+  const cpu = cpuBetween(cpuBefore, cpuSnapshot(pids));
   const ms = done.lastFinishedAt!.getTime() - done.firstAcceptedAt!.getTime();
   const busy = sentCounts.filter((count) => count > 0);
   return {
@@ -265,5 +273,6 @@ async function transfersAtLatency(api: HttpClient, commands: CommandTable, certi
     peakInFlight: Math.max(0, ...sentCounts),
     averageInFlight: busy.length === 0 ? 0 : busy.reduce((sum, count) => sum + count, 0) / busy.length,
     samples: sentCounts.length,
+    cpu,
   };
 }
