@@ -23,6 +23,7 @@ import { ADMIN_TOKEN, DATABASE_URL, ROUNDS, isolationId, scaled } from "./lib/en
 import { HttpClient } from "./lib/http-client.js";
 import { bestRound, chunk, measure, type Measurement } from "./lib/measure.js";
 import { closedLoop } from "./lib/progress.js";
+import { cpuBetween, cpuSnapshot } from "./lib/cpu.js";
 import { announce, figure, type Figure } from "./lib/results.js";
 import { formatNumber } from "./lib/stats.js";
 import { sleep, startCertflow, type CertflowProcess } from "./lib/system-process.js";
@@ -59,13 +60,13 @@ export async function connector(): Promise<Figure[]> {
     const registry = new HttpClient(emulator.url, CONCURRENCY);
     clients.push(api, registry);
     const commands = new CommandTable(database, id);
-    const pids = { certflow: certflow.child.pid, bench: process.pid };
+    const pids = { certflow: certflow.child.pid };
 
     const viaConnector: Measurement[] = [];
     const direct: Measurement[] = [];
     let hourly: string[] = [];
     for (let round = 0; round < ROUNDS; round++) {
-      const converted = await convertThroughConnector(api, commands, round);
+      const converted = await convertThroughConnector(api, commands, round, pids);
       viaConnector.push(converted.measurement);
       hourly = converted.certificateIds;
       direct.push(await measure(pids, () => callDirectly(registry, HOURS, round)));
@@ -83,7 +84,7 @@ export async function connector(): Promise<Figure[]> {
     announce(throughput);
 
     emulator.emulator.setFaults({ commitLatencyMs: { min: COMMIT_LATENCY_MS, max: COMMIT_LATENCY_MS } });
-    const overlap = await transfersAtLatency(api, commands, hourly.slice(0, transfers));
+    const overlap = await transfersAtLatency(api, commands, hourly.slice(0, transfers), pids);
     const ideal = (transfers * 1000) / COMMIT_LATENCY_MS;
     const overlapped = figure({
       benchmark: "connector",
@@ -137,20 +138,27 @@ class CommandTable {
 }
 
 /** Registers and cancels an annual certificate, then converts it; measured from the first hourly acceptance to the last commit. */
-async function convertThroughConnector(api: HttpClient, commands: CommandTable, round: number): Promise<{ measurement: Measurement; certificateIds: string[] }> {
+async function convertThroughConnector(
+  api: HttpClient,
+  commands: CommandTable,
+  round: number,
+  pids: Record<string, number | undefined>,
+): Promise<{ measurement: Measurement; certificateIds: string[] }> {
   const annualId = `bench-annual-${round}`;
   const annual = { id: annualId, deviceId: "device-1", gridArea: "DK1", energySource: "wind", year: YEAR, quantityWh: HOURS * 1_000_000, owner: "seller" };
   await commandCommitted(api, commands, "/v1/certificates/annual", annual, "issue", annualId);
   await commandCommitted(api, commands, `/v1/certificates/${annualId}/cancel`, {}, "cancel", annualId);
   const started = performance.now();
+  const cpuBefore = cpuSnapshot(pids);
   await api.json("POST", "/v1/conversions", 202, { body: { annualCertificateId: annualId, profile: { kind: "uniform" } }, token: ADMIN_TOKEN });
   const prefix = `${annualId}-h`;
   const done = await untilCommitted(commands, "issue", prefix, HOURS, `conversion ${round + 1}`);
   const wallMs = performance.now() - started;
+  const cpu = cpuBetween(cpuBefore, cpuSnapshot(pids));
   const ms = done.lastFinishedAt!.getTime() - done.firstAcceptedAt!.getTime();
   console.log(`    conversion ${round + 1}: ${HOURS} issues committed in ${formatNumber(ms)} ms from the first acceptance (${formatNumber(wallMs)} ms from the POST)`);
   const ids = Array.from({ length: HOURS }, (_, hour) => hourlyCertificateId(annualId, hour));
-  return { measurement: { ms, count: HOURS, rate: (HOURS * 1000) / ms, cpu: { wallMsFromPost: String(Math.round(wallMs)) } }, certificateIds: ids };
+  return { measurement: { ms, count: HOURS, rate: (HOURS * 1000) / ms, cpu: { ...cpu, wallMsFromPost: String(Math.round(wallMs)) } }, certificateIds: ids };
 }
 
 /** Sends one command and waits for it in the command log (set-up, not measured). */
@@ -219,10 +227,16 @@ interface Overlap {
   peakInFlight: number;
   averageInFlight: number;
   samples: number;
+  cpu: Record<string, string>;
 }
 
 /** One transfer per certificate, submitted as fast as the API takes them, with `sent` commands sampled until all committed. */
-async function transfersAtLatency(api: HttpClient, commands: CommandTable, certificateIds: readonly string[]): Promise<Overlap> {
+async function transfersAtLatency(
+  api: HttpClient,
+  commands: CommandTable,
+  certificateIds: readonly string[],
+  pids: Record<string, number | undefined>,
+): Promise<Overlap> {
   const prefix = certificateIds[0]!.replace(HOURLY_ID_SUFFIX, "-h");
   const sentCounts: number[] = [];
   let sampling = true;
@@ -234,6 +248,7 @@ async function transfersAtLatency(api: HttpClient, commands: CommandTable, certi
     }
   })();
   const started = performance.now();
+  const cpuBefore = cpuSnapshot(pids);
   await closedLoop(certificateIds.length, CONCURRENCY, async (index) => {
     const response = await api.request("POST", `/v1/certificates/${certificateIds[index]}/transfers`, { body: JSON.stringify({ to: "buyer" }), token: ADMIN_TOKEN });
     if (response.status !== 202) throw new Error(`transfer of ${certificateIds[index]} answered ${response.status}: ${response.text.slice(0, 300)}`);
@@ -247,6 +262,7 @@ async function transfersAtLatency(api: HttpClient, commands: CommandTable, certi
     sampling = false;
     await sampler;
   }
+  const cpu = cpuBetween(cpuBefore, cpuSnapshot(pids));
   const ms = done.lastFinishedAt!.getTime() - done.firstAcceptedAt!.getTime();
   const busy = sentCounts.filter((count) => count > 0);
   return {
@@ -257,5 +273,6 @@ async function transfersAtLatency(api: HttpClient, commands: CommandTable, certi
     peakInFlight: Math.max(0, ...sentCounts),
     averageInFlight: busy.length === 0 ? 0 : busy.reduce((sum, count) => sum + count, 0) / busy.length,
     samples: sentCounts.length,
+    cpu,
   };
 }
