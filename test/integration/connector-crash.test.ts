@@ -53,7 +53,11 @@ it("a connector killed after acceptance, while sending, and after the registry c
   registry.setFaults({ acceptLatencyMs: 1500 });
   const sending = await transfer(certificates[0]!.certificateId, "while-sending");
   ids.push(sending);
-  await eventually(async () => expect(await state(sending)).toBe("sending"));
+  // Killed once the request is at the registry and before its answer came back.
+  await eventually(async () => {
+    expect(await state(sending)).toBe("sending");
+    expect(receiptsPerCommand(registry!).get(sending)).toBe(1);
+  });
   await kill(connector);
   await eventually(() => expect(receiptsPerCommand(registry!).get(sending)).toBe(1));
   registry.setFaults({ acceptLatencyMs: 0 });
