@@ -101,7 +101,20 @@ export async function connector(): Promise<Figure[]> {
       `  => in flight (sent): peak ${overlap.peakInFlight}, average ${formatNumber(overlap.averageInFlight)}; ` +
         `aim ${AIM_PER_SECOND}/s ${overlap.rate >= AIM_PER_SECOND ? "met" : "NOT met"}`,
     );
-    return [throughput, overlapped];
+    const backlog = await backlogAtLatency(api, commands, hourly.slice(transfers, 2 * transfers), (unavailable) => emulator.emulator.setFaults({ unavailable }));
+    const drained = figure({
+      benchmark: "connector",
+      name: `connector: a backlog of ${transfers} commands drained at ${COMMIT_LATENCY_MS / 1000} s commit latency (accepted while the registry answered 503 not received)`,
+      unit: "commands/s",
+      certflow: backlog.rate,
+      baseline: ideal,
+      baselineName: `the ideal, ${transfers} commands / ${COMMIT_LATENCY_MS / 1000} s`,
+      better: "higher",
+      details: { ...backlog, commitLatencyMs: COMMIT_LATENCY_MS, aim: `at least ${AIM_PER_SECOND} commands/s` },
+    });
+    announce(drained);
+    console.log(`  => in flight (sent): peak ${backlog.peakInFlight}; aim ${AIM_PER_SECOND}/s ${backlog.rate >= AIM_PER_SECOND ? "met" : "NOT met"}`);
+    return [throughput, overlapped, drained];
   } finally {
     for (const client of clients) client.close();
     await certflow?.destroy();
@@ -118,20 +131,20 @@ class CommandTable {
   ) {}
 
   /** Committed commands of a type whose certificate id starts with `prefix`: how many, first acceptance, last commit. */
-  async committed(type: string, prefix: string): Promise<{ count: number; firstAcceptedAt: Date | null; lastFinishedAt: Date | null }> {
+  async committed(type: string, prefix: string, since = new Date(0)): Promise<{ count: number; firstAcceptedAt: Date | null; lastFinishedAt: Date | null }> {
     const { rows } = await this.database.query(
       `SELECT count(*)::int AS count, min(accepted_at) AS first, max(finished_at) AS last FROM "${this.schema}".registry_commands
-       WHERE type = $1 AND state = 'committed' AND starts_with(certificate_id, $2)`,
-      [type, prefix],
+       WHERE type = $1 AND state = 'committed' AND starts_with(certificate_id, $2) AND accepted_at >= $3`,
+      [type, prefix, since],
     );
     return { count: rows[0].count, firstAcceptedAt: rows[0].first, lastFinishedAt: rows[0].last };
   }
 
   /** Commands of a type by state, for those whose certificate id starts with `prefix`. */
-  async states(type: string, prefix: string): Promise<Record<string, number>> {
+  async states(type: string, prefix: string, since = new Date(0)): Promise<Record<string, number>> {
     const { rows } = await this.database.query(
-      `SELECT state, count(*)::int AS count FROM "${this.schema}".registry_commands WHERE type = $1 AND starts_with(certificate_id, $2) GROUP BY state`,
-      [type, prefix],
+      `SELECT state, count(*)::int AS count FROM "${this.schema}".registry_commands WHERE type = $1 AND starts_with(certificate_id, $2) AND accepted_at >= $3 GROUP BY state`,
+      [type, prefix, since],
     );
     return Object.fromEntries(rows.map((row) => [row.state, row.count]));
   }
@@ -168,13 +181,13 @@ async function commandCommitted(api: HttpClient, commands: CommandTable, path: s
 }
 
 /** Polls the command log until `total` commands are committed, printing progress to stderr. */
-async function untilCommitted(commands: CommandTable, type: string, prefix: string, total: number, label: string) {
+async function untilCommitted(commands: CommandTable, type: string, prefix: string, total: number, label: string, since?: Date) {
   const started = performance.now();
   let lastPrint = started;
   for (;;) {
-    const done = await commands.committed(type, prefix);
+    const done = await commands.committed(type, prefix, since);
     if (done.count >= total) return done;
-    const states = await commands.states(type, prefix);
+    const states = await commands.states(type, prefix, since);
     if ((states.failed ?? 0) > 0 || (states.indeterminate ?? 0) > 0) throw new Error(`${label}: commands ended badly: ${JSON.stringify(states)}`);
     if (performance.now() - lastPrint >= 1000) {
       lastPrint = performance.now();
@@ -275,4 +288,44 @@ async function transfersAtLatency(
     samples: sentCounts.length,
     cpu,
   };
+}
+
+/**
+ * The connector alone, without the API's acceptance rate in the figure: the transfers are accepted
+ * while the registry answers 503 `Registry-Received: false` (they wait, queued), then the registry
+ * comes back; from that moment to the last commit in the book.
+ */
+async function backlogAtLatency(
+  api: HttpClient,
+  commands: CommandTable,
+  certificateIds: readonly string[],
+  setUnavailable: (mode: "off" | "503") => void,
+): Promise<{ transfers: number; ms: number; rate: number; peakInFlight: number }> {
+  const prefix = certificateIds[0]!.replace(HOURLY_ID_SUFFIX, "-h");
+  const since = new Date();
+  setUnavailable("503");
+  await closedLoop(certificateIds.length, CONCURRENCY, async (index) => {
+    const response = await api.request("POST", `/v1/certificates/${certificateIds[index]}/transfers`, { body: JSON.stringify({ to: "backlog-buyer" }), token: ADMIN_TOKEN });
+    if (response.status !== 202) throw new Error(`transfer of ${certificateIds[index]} answered ${response.status}: ${response.text.slice(0, 300)}`);
+  });
+  console.error(`    backlog: ${certificateIds.length} transfers accepted while the registry is away`);
+  const back = new Date();
+  setUnavailable("off");
+  let peakInFlight = 0;
+  let sampling = true;
+  const sampler = (async () => {
+    while (sampling) {
+      peakInFlight = Math.max(peakInFlight, (await commands.states("transfer", prefix, since)).sent ?? 0);
+      await sleep(50);
+    }
+  })();
+  let done;
+  try {
+    done = await untilCommitted(commands, "transfer", prefix, certificateIds.length, "backlog", since);
+  } finally {
+    sampling = false;
+    await sampler;
+  }
+  const ms = done.lastFinishedAt!.getTime() - back.getTime();
+  return { transfers: certificateIds.length, ms, rate: (certificateIds.length * 1000) / ms, peakInFlight };
 }
