@@ -80,7 +80,8 @@ describe("prefill in its own process", () => {
     const iso = isolation();
     system = await startTestSystem({ isolation: iso, env: { SERVICES: "producer,dispatcher,consumer" } });
     await seedReadModel(system, 100_000);
-    const workerEnv = { ...iso.env, SERVICES: "prefill", CERTFLOW_PREFILL_PAGE_SIZE: "500", CERTFLOW_PREFILL_STALE_SECONDS: "2" };
+    // The smallest pages: the run lasts long enough (a thousand pages) for the kill to land mid-run.
+    const workerEnv = { ...iso.env, SERVICES: "prefill", CERTFLOW_PREFILL_PAGE_SIZE: "100", CERTFLOW_PREFILL_STALE_SECONDS: "2" };
     worker = await startServiceProcess(workerEnv);
     const subscription = await createSubscription(system.api, { prefill: true });
 
