@@ -86,32 +86,29 @@ export async function connector(): Promise<Figure[]> {
     emulator.emulator.setFaults({ commitLatencyMs: { min: COMMIT_LATENCY_MS, max: COMMIT_LATENCY_MS } });
     const overlap = await transfersAtLatency(api, commands, hourly.slice(0, transfers), pids);
     const ideal = (transfers * 1000) / COMMIT_LATENCY_MS;
-    const overlapped = figure({
-      benchmark: "connector",
-      name: `connector: commands committed/s at ${COMMIT_LATENCY_MS / 1000} s commit latency (${transfers} certificates, one transfer each)`,
-      unit: "commands/s",
-      certflow: overlap.rate,
-      baseline: ideal,
-      baselineName: `the ideal, ${transfers} commands / ${COMMIT_LATENCY_MS / 1000} s`,
-      better: "higher",
-      details: { ...overlap, commitLatencyMs: COMMIT_LATENCY_MS, aim: `at least ${AIM_PER_SECOND} commands/s` },
-    });
+    const atLatency = (name: string, rate: number, details: object) =>
+      figure({
+        benchmark: "connector",
+        name: `connector: ${name}`,
+        unit: "commands/s",
+        certflow: rate,
+        baseline: ideal,
+        baselineName: `the ideal, ${transfers} commands / ${COMMIT_LATENCY_MS / 1000} s`,
+        better: "higher",
+        details: { ...details, commitLatencyMs: COMMIT_LATENCY_MS, aim: `at least ${AIM_PER_SECOND} commands/s` },
+      });
+    const overlapped = atLatency(`commands committed/s at ${COMMIT_LATENCY_MS / 1000} s commit latency (${transfers} certificates, one transfer each)`, overlap.rate, overlap);
     announce(overlapped);
     console.log(
       `  => in flight (sent): peak ${overlap.peakInFlight}, average ${formatNumber(overlap.averageInFlight)}; ` +
         `aim ${AIM_PER_SECOND}/s ${overlap.rate >= AIM_PER_SECOND ? "met" : "NOT met"}`,
     );
     const backlog = await backlogAtLatency(api, commands, hourly.slice(transfers, 2 * transfers), (unavailable) => emulator.emulator.setFaults({ unavailable }));
-    const drained = figure({
-      benchmark: "connector",
-      name: `connector: a backlog of ${transfers} commands drained at ${COMMIT_LATENCY_MS / 1000} s commit latency (accepted while the registry answered 503 not received)`,
-      unit: "commands/s",
-      certflow: backlog.rate,
-      baseline: ideal,
-      baselineName: `the ideal, ${transfers} commands / ${COMMIT_LATENCY_MS / 1000} s`,
-      better: "higher",
-      details: { ...backlog, commitLatencyMs: COMMIT_LATENCY_MS, aim: `at least ${AIM_PER_SECOND} commands/s` },
-    });
+    const drained = atLatency(
+      `a backlog of ${transfers} commands drained at ${COMMIT_LATENCY_MS / 1000} s commit latency (accepted while the registry answered 503 not received)`,
+      backlog.rate,
+      backlog,
+    );
     announce(drained);
     console.log(`  => in flight (sent): peak ${backlog.peakInFlight}; aim ${AIM_PER_SECOND}/s ${backlog.rate >= AIM_PER_SECOND ? "met" : "NOT met"}`);
     return [throughput, overlapped, drained];
