@@ -1,7 +1,7 @@
 /**
- * The registry connector (issue 9), against the HTTP registry emulator started in this process on
- * a free port, with certflow's `certificates` and `connector` services in a process of their own
- * (real PostgreSQL and NATS, CERTFLOW_REGISTRY_URL = the emulator):
+ * The registry connector (issue 9), against the HTTP registry emulator in a process of its own
+ * (`src/registry-emulator/main.ts`, knobs set over its control API), with certflow's `certificates`
+ * and `connector` services in another (real PostgreSQL and NATS, CERTFLOW_REGISTRY_URL = the emulator):
  *
  * 1. At 0 accept and 0 commit latency, no drops: the 8,760 hourly issue commands of a conversion,
  *    accepted in one go, from their acceptance to the last committed in the book (the connector's
@@ -15,10 +15,8 @@
  */
 import pg from "pg";
 import { HOURLY_ID_SUFFIX, hourlyCertificateId } from "../src/certificates/book/ids.js";
-import { createLogger } from "../src/core/logger.js";
 import { encodeTransaction, type EncodedTransaction } from "../src/core/registry/wire.js";
-import { DEMO_FAULTS, FaultsSchema } from "../src/core/registry/faults.js";
-import { startEmulatorServer } from "../src/registry-emulator/server.js";
+import type { FaultsPatch } from "../src/core/registry/faults.js";
 import { ADMIN_TOKEN, DATABASE_URL, ROUNDS, isolationId, scaled } from "./lib/env.js";
 import { HttpClient } from "./lib/http-client.js";
 import { bestRound, chunk, measure, type Measurement } from "./lib/measure.js";
@@ -26,7 +24,7 @@ import { closedLoop } from "./lib/progress.js";
 import { cpuBetween, cpuSnapshot } from "./lib/cpu.js";
 import { announce, figure, type Figure } from "./lib/results.js";
 import { formatNumber } from "./lib/stats.js";
-import { sleep, startCertflow, type CertflowProcess } from "./lib/system-process.js";
+import { sleep, startCertflow, startNodeProcess, type CertflowProcess } from "./lib/system-process.js";
 
 const HOURS = 8760;
 const YEAR = 2025;
@@ -43,13 +41,22 @@ export async function connector(): Promise<Figure[]> {
     `connector: a conversion's ${HOURS} issue commands at 0 latency vs the emulator called directly (${ROUNDS} round(s)); ` +
       `then ${transfers} transfers at ${COMMIT_LATENCY_MS} ms commit latency`,
   );
-  const emulator = await startEmulatorServer({
-    port: 0,
-    host: "127.0.0.1",
-    faults: FaultsSchema.parse({ ...DEMO_FAULTS, acceptLatencyMs: 0, commitLatencyMs: { min: 0, max: 0 }, finalizeIntervalMs: 0 }),
-    adminToken: ADMIN_TOKEN,
-    logger: createLogger("warn"),
+  // Its own process, as an external registry is: the status reads it serves do not share an event loop with the bench's client.
+  const emulator = await startNodeProcess({
+    label: "registry-emulator",
+    script: "src/registry-emulator/main.ts",
+    readyPath: "/healthz",
+    portVariable: "CERTFLOW_EMULATOR_PORT",
+    env: {
+      CERTFLOW_ADMIN_TOKEN: ADMIN_TOKEN,
+      LOG_LEVEL: "warn",
+      CERTFLOW_EMULATOR_ACCEPT_LATENCY_MS: "0",
+      CERTFLOW_EMULATOR_COMMIT_LATENCY_MS: "0",
+      CERTFLOW_EMULATOR_FINALIZE_INTERVAL_MS: "0",
+    },
   });
+  const control = new HttpClient(emulator.url, 1);
+  const setFaults = (patch: FaultsPatch) => control.json("PUT", "/_emulator/faults", 200, { body: patch, token: ADMIN_TOKEN });
   let certflow: CertflowProcess | undefined;
   const clients: HttpClient[] = [];
   const database = new pg.Pool({ connectionString: DATABASE_URL, max: 2 });
@@ -60,7 +67,7 @@ export async function connector(): Promise<Figure[]> {
     const registry = new HttpClient(emulator.url, CONCURRENCY);
     clients.push(api, registry);
     const commands = new CommandTable(database, id);
-    const pids = { certflow: certflow.child.pid };
+    const pids = { certflow: certflow.child.pid, emulator: emulator.child.pid };
 
     const viaConnector: Measurement[] = [];
     const direct: Measurement[] = [];
@@ -83,7 +90,7 @@ export async function connector(): Promise<Figure[]> {
     });
     announce(throughput);
 
-    emulator.emulator.setFaults({ commitLatencyMs: { min: COMMIT_LATENCY_MS, max: COMMIT_LATENCY_MS } });
+    await setFaults({ commitLatencyMs: { min: COMMIT_LATENCY_MS, max: COMMIT_LATENCY_MS } });
     const overlap = await transfersAtLatency(api, commands, hourly.slice(0, transfers), pids);
     const ideal = (transfers * 1000) / COMMIT_LATENCY_MS;
     const atLatency = (name: string, rate: number, details: object) =>
@@ -103,7 +110,7 @@ export async function connector(): Promise<Figure[]> {
       `  => in flight (sent): peak ${overlap.peakInFlight}, average ${formatNumber(overlap.averageInFlight)}; ` +
         `aim ${AIM_PER_SECOND}/s ${overlap.rate >= AIM_PER_SECOND ? "met" : "NOT met"}`,
     );
-    const backlog = await backlogAtLatency(api, commands, hourly.slice(transfers, 2 * transfers), (unavailable) => emulator.emulator.setFaults({ unavailable }));
+    const backlog = await backlogAtLatency(api, commands, hourly.slice(transfers, 2 * transfers), (unavailable) => setFaults({ unavailable }));
     const drained = atLatency(
       `a backlog of ${transfers} commands drained at ${COMMIT_LATENCY_MS / 1000} s commit latency (accepted while the registry answered 503 not received)`,
       backlog.rate,
@@ -114,6 +121,7 @@ export async function connector(): Promise<Figure[]> {
     return [throughput, overlapped, drained];
   } finally {
     for (const client of clients) client.close();
+    control.close();
     await certflow?.destroy();
     await database.end();
     await emulator.stop();
@@ -177,21 +185,25 @@ async function commandCommitted(api: HttpClient, commands: CommandTable, path: s
   await untilCommitted(commands, type, certificateId, 1, `${type} ${certificateId}`);
 }
 
-/** Polls the command log until `total` commands are committed, printing progress to stderr. */
+/**
+ * Polls the command log until `total` commands are committed, printing progress to stderr. Every
+ * 200 ms and one statement per look: the bench's own scans of the command log compete with the
+ * process measured for the same two cores (the figure comes from the log's timestamps, not from
+ * when this loop notices).
+ */
 async function untilCommitted(commands: CommandTable, type: string, prefix: string, total: number, label: string, since?: Date) {
   const started = performance.now();
   let lastPrint = started;
   for (;;) {
-    const done = await commands.committed(type, prefix, since);
-    if (done.count >= total) return done;
     const states = await commands.states(type, prefix, since);
+    if ((states.committed ?? 0) >= total) return commands.committed(type, prefix, since);
     if ((states.failed ?? 0) > 0 || (states.indeterminate ?? 0) > 0) throw new Error(`${label}: commands ended badly: ${JSON.stringify(states)}`);
     if (performance.now() - lastPrint >= 1000) {
       lastPrint = performance.now();
       console.error(`    ${label}: ${JSON.stringify(states)} [${((lastPrint - started) / 1000).toFixed(0)} s]`);
     }
     if (performance.now() - started > 300_000) throw new Error(`${label}: not committed within 5 minutes: ${JSON.stringify(states)}`);
-    await sleep(20);
+    await sleep(200);
   }
 }
 
@@ -254,7 +266,7 @@ async function transfersAtLatency(
     while (sampling) {
       const states = await commands.states("transfer", prefix);
       sentCounts.push(states.sent ?? 0);
-      await sleep(50);
+      await sleep(250);
     }
   })();
   const started = performance.now();
@@ -296,24 +308,24 @@ async function backlogAtLatency(
   api: HttpClient,
   commands: CommandTable,
   certificateIds: readonly string[],
-  setUnavailable: (mode: "off" | "503") => void,
+  setUnavailable: (mode: "off" | "503") => Promise<unknown>,
 ): Promise<{ transfers: number; ms: number; rate: number; peakInFlight: number }> {
   const prefix = certificateIds[0]!.replace(HOURLY_ID_SUFFIX, "-h");
   const since = new Date();
-  setUnavailable("503");
+  await setUnavailable("503");
   await closedLoop(certificateIds.length, CONCURRENCY, async (index) => {
     const response = await api.request("POST", `/v1/certificates/${certificateIds[index]}/transfers`, { body: JSON.stringify({ to: "backlog-buyer" }), token: ADMIN_TOKEN });
     if (response.status !== 202) throw new Error(`transfer of ${certificateIds[index]} answered ${response.status}: ${response.text.slice(0, 300)}`);
   });
   console.error(`    backlog: ${certificateIds.length} transfers accepted while the registry is away`);
   const back = new Date();
-  setUnavailable("off");
+  await setUnavailable("off");
   let peakInFlight = 0;
   let sampling = true;
   const sampler = (async () => {
     while (sampling) {
       peakInFlight = Math.max(peakInFlight, (await commands.states("transfer", prefix, since)).sent ?? 0);
-      await sleep(50);
+      await sleep(250);
     }
   })();
   let done;

@@ -49,7 +49,7 @@ export interface SystemOptions {
 export function certificateRegistryFor(config: Config, logger: Logger): CertificateRegistry {
   if (config.registry.url) {
     logger.info({ registry: config.registry.url }, "using the external certificate registry");
-    return new HttpRegistry({ url: config.registry.url, token: config.registry.token, timeoutMs: config.registry.timeoutMs });
+    return new HttpRegistry({ url: config.registry.url, token: config.registry.token, timeoutMs: config.registry.timeoutMs, maxSockets: config.registry.concurrency + 2 });
   }
   logger.info("using the embedded certificate registry (in this process, not shared): set CERTFLOW_REGISTRY_URL for an external one");
   return new EmbeddedRegistry();

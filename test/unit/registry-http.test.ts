@@ -92,8 +92,8 @@ describe("connector decisions", () => {
     expect(judge(base, undefined, { unknownGraceMs: 10 }, 2_000_000).kind).toBe("indeterminate");
     expect(judge(base, { status: "pending" }, { unknownGraceMs: 10 }, 2_000_000).kind).toBe("indeterminate");
   });
-  it("backs off from pollMs to pollMaxMs", () => {
-    expect([0, 1, 2, 10].map((polls) => backoff(polls, { pollMs: 100, pollMaxMs: 1000 }))).toEqual([100, 200, 400, 1000]);
+  it("asks at a steady pollMs for the first polls, then backs off to pollMaxMs", () => {
+    expect([0, 1, 2, 3, 4, 5, 10].map((polls) => backoff(polls, { pollMs: 100, pollMaxMs: 1000 }))).toEqual([100, 100, 100, 100, 200, 400, 1000]);
   });
   it("reads Prefer: wait=N (at most 60) and no-queue", () => {
     expect(parsePrefer("wait=5, no-queue")).toEqual({ waitSeconds: 5, noQueue: true });

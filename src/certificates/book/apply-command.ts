@@ -22,70 +22,99 @@ export interface SlicePart {
 }
 
 /**
- * Applies a committed command to the book, in the caller's transaction (the one that marks the
- * command committed), and returns the certificate notifications to put in the same outbox
- * commit. `causeId` (the committed event) is their parent. Nothing else changes the book's
- * certificates after registration, so the book follows the registry step for step.
+ * Applies commands the registry committed to the book, in the caller's transaction (the one that
+ * marks them committed), and returns the certificate notifications to put in the same outbox
+ * commit, in command order. `causeIds[i]` (command i's committed event) is the parent of its
+ * notifications. Nothing else changes the book's certificates after registration, so the book
+ * follows the registry step for step. A connector poll round commits by the hundred, so the
+ * book is read once and written once per kind of change.
  */
 export async function applyCommitted(
   trx: Executor,
-  command: CommittedCommand,
-  causeId: string,
+  commands: readonly CommittedCommand[],
+  causeIds: readonly string[],
   time: Date,
   sourceVersion: string,
 ): Promise<Notification[]> {
-  const note = (type: Exclude<NotificationType, "certificate.snapshot">, state: CertificateState, extras?: Record<string, unknown>) =>
-    ({ ...registryNotification({ type, state, time, causeId, ...(extras ? { extras } : {}) }, sourceVersion), correlationId: command.correlationId });
+  const byIndex: Notification[][] = commands.map(() => []);
+  const issues = commands.flatMap((command, index) => (command.type === "issue" ? [index] : []));
+  const issued = await applyIssues(trx, issues.map((index) => commands[index]!), issues.map((index) => causeIds[index]!), time, sourceVersion);
+  issues.forEach((index, position) => byIndex[index]!.push(issued[position]!));
 
-  if (command.type === "issue") return applyIssues(trx, [command], [causeId], time, sourceVersion);
+  const changes = commands.flatMap((command, index) => (command.type === "issue" ? [] : [index]));
+  if (changes.length > 0) {
+    const ids = [...new Set(changes.map((index) => commands[index]!.certificateId))];
+    const rows = await selectCertificates(trx).where("c.certificate_id", "in", ids).forNoKeyUpdate("c").execute();
+    const book = new Map(rows.map((row) => [row.certificate_id, toRecord(row)]));
+    const changed = new Map<string, CertificateState>();
+    const slices: Array<ReturnType<typeof certificateRow>> = [];
+    for (const index of changes) {
+      const command = commands[index]!;
+      const current = book.get(command.certificateId);
+      if (!current) throw new Error(`certificate ${command.certificateId} is not in the book, yet the registry committed ${command.type} on it`);
+      const change = nextState(current.state, command);
+      const note = (type: Exclude<NotificationType, "certificate.snapshot">, state: CertificateState, extras?: Record<string, unknown>) => ({
+        ...registryNotification({ type, state, time, causeId: causeIds[index]!, ...(extras ? { extras } : {}) }, sourceVersion),
+        correlationId: command.correlationId,
+      });
+      byIndex[index]!.push(note(change.type, change.next, change.extras));
+      for (const part of change.parts) {
+        const state: CertificateState = { ...current.state, certificateId: part.certificateId, quantityWh: part.quantityWh, owner: part.owner, status: "active", version: 1 };
+        slices.push(certificateRow(state, current.registeredBy, current.state.certificateId, current.hour, current.conversionId));
+        byIndex[index]!.push(note("certificate.issued", state));
+      }
+      book.set(command.certificateId, { ...current, state: change.next });
+      changed.set(command.certificateId, change.next);
+    }
+    if (slices.length > 0) await trx.insertInto("registry_certificates").values(slices).execute();
+    const states = [...changed.values()];
+    await sql`
+      UPDATE registry_certificates c SET owner = u.owner, status = u.status, version = u.version, updated_at = ${time}
+      FROM unnest(${states.map((state) => state.certificateId)}::text[], ${states.map((state) => state.owner)}::text[],
+                  ${states.map((state) => state.status)}::text[], ${states.map((state) => state.version)}::int[]) AS u(id, owner, status, version)
+      WHERE c.certificate_id = u.id`.execute(trx);
+  }
+  return byIndex.flat();
+}
 
-  const row = await selectCertificates(trx).where("c.certificate_id", "=", command.certificateId).forNoKeyUpdate("c").executeTakeFirst();
-  if (!row) throw new Error(`certificate ${command.certificateId} is not in the book, yet the registry committed ${command.type} on it`);
-  const current = toRecord(row);
-  const next: CertificateState = { ...current.state, version: current.state.version + 1 };
-  const notifications: Notification[] = [];
+interface Change {
+  type: "certificate.transferred" | "certificate.cancelled" | "certificate.claimed" | "certificate.withdrawn" | "certificate.sliced";
+  next: CertificateState;
+  extras?: Record<string, unknown> | undefined;
+  /** The certificates a slice issues. */
+  parts: SlicePart[];
+}
+
+/** What a committed command (other than an issue) makes of a certificate: its next state and the notification that says so. */
+function nextState(current: CertificateState, command: CommittedCommand): Change {
+  const next: CertificateState = { ...current, version: current.version + 1 };
   switch (command.type) {
     case "transfer": {
       const intent = command.intent as { to: string; tradeId?: string };
       next.owner = intent.to;
-      notifications.push(note("certificate.transferred", next, { previousOwner: current.state.owner, ...(intent.tradeId ? { tradeId: intent.tradeId } : {}) }));
-      break;
+      return { type: "certificate.transferred", next, extras: { previousOwner: current.owner, ...(intent.tradeId ? { tradeId: intent.tradeId } : {}) }, parts: [] };
     }
     case "cancel": {
       const intent = command.intent as { reason?: string };
       next.status = "cancelled";
-      notifications.push(note("certificate.cancelled", next, intent.reason === undefined ? undefined : { reason: intent.reason }));
-      break;
+      return { type: "certificate.cancelled", next, extras: intent.reason === undefined ? undefined : { reason: intent.reason }, parts: [] };
     }
-    case "claim": {
+    case "claim":
       next.status = "claimed";
-      notifications.push(note("certificate.claimed", next, { beneficiary: (command.intent as { beneficiary: string }).beneficiary }));
-      break;
-    }
+      return { type: "certificate.claimed", next, extras: { beneficiary: (command.intent as { beneficiary: string }).beneficiary }, parts: [] };
     case "withdraw": {
       const intent = command.intent as { reason?: string };
       next.status = "withdrawn";
-      notifications.push(note("certificate.withdrawn", next, intent.reason === undefined ? undefined : { reason: intent.reason }));
-      break;
+      return { type: "certificate.withdrawn", next, extras: intent.reason === undefined ? undefined : { reason: intent.reason }, parts: [] };
     }
     case "slice": {
       const parts = (command.intent as { parts: SlicePart[] }).parts;
       next.status = "cancelled";
-      notifications.push(note("certificate.sliced", next, { slices: parts.map((part) => ({ certificateId: part.certificateId, quantityWh: part.quantityWh })) }));
-      for (const part of parts) {
-        const state: CertificateState = { ...current.state, certificateId: part.certificateId, quantityWh: part.quantityWh, owner: part.owner, status: "active", version: 1 };
-        await insertCertificate(trx, state, current.registeredBy, current.state.certificateId, current.hour, current.conversionId);
-        notifications.push(note("certificate.issued", state));
-      }
-      break;
+      return { type: "certificate.sliced", next, extras: { slices: parts.map((part) => ({ certificateId: part.certificateId, quantityWh: part.quantityWh })) }, parts };
     }
+    case "issue":
+      throw new Error("an issue is applied by applyIssues");
   }
-  await trx
-    .updateTable("registry_certificates")
-    .set({ owner: next.owner, status: next.status, version: next.version, updated_at: time })
-    .where("certificate_id", "=", command.certificateId)
-    .execute();
-  return notifications;
 }
 
 /** Issues in bulk (a conversion's hours come by the thousand): one insert, one notification each. */
@@ -108,17 +137,6 @@ export async function applyIssues(
     ...registryNotification({ type: "certificate.issued", state: intent.state, time, causeId: causeIds[index]! }, sourceVersion),
     correlationId: commands[index]!.correlationId,
   }));
-}
-
-async function insertCertificate(
-  trx: Executor,
-  state: CertificateState,
-  registeredBy: string,
-  slicedFrom: string | null,
-  hour: number | null,
-  conversionId: string | null,
-): Promise<void> {
-  await trx.insertInto("registry_certificates").values(certificateRow(state, registeredBy, slicedFrom, hour, conversionId)).execute();
 }
 
 function certificateRow(state: CertificateState, registeredBy: string, slicedFrom: string | null, hour: number | null, conversionId: string | null) {

@@ -1,5 +1,5 @@
-import { sql } from "kysely";
-import type { Executor } from "../../core/db/schema.js";
+import { sql, type QueryCreator } from "kysely";
+import type { Database, Executor } from "../../core/db/schema.js";
 import type { Logger } from "../../core/logger.js";
 import { Outage } from "../../core/outage.js";
 import type { Notification } from "../../core/notifications/envelope.js";
@@ -12,13 +12,17 @@ const INTERVAL_MS = 5_000;
 /** Adds notifications to the outbox in the caller's transaction, beside the change they describe. */
 export async function enqueueNotifications(executor: Executor, notifications: readonly Notification[]): Promise<void> {
   for (let offset = 0; offset < notifications.length; offset += 5_000) {
-    const chunk = notifications.slice(offset, offset + 5_000);
-    await sql`
-      INSERT INTO registry_outbox (id, subject, envelope)
-      SELECT * FROM unnest(${chunk.map((n) => n.id)}::uuid[], ${chunk.map((n) => n.subject)}::text[], ${chunk.map((n) => JSON.stringify(n))}::json[])
-      ON CONFLICT (id) DO NOTHING
-    `.execute(executor);
+    await outboxInsert(executor, notifications.slice(offset, offset + 5_000)).execute();
   }
+}
+
+/** The outbox insert of some notifications, as a statement of its own or a data-modifying CTE of another (`creator` is then the CTE's). */
+export function outboxInsert(creator: Pick<QueryCreator<Database>, "insertInto">, notifications: readonly Notification[]) {
+  return creator
+    .insertInto("registry_outbox")
+    .columns(["id", "subject", "envelope"])
+    .expression(sql`SELECT * FROM unnest(${notifications.map((n) => n.id)}::uuid[], ${notifications.map((n) => n.subject)}::text[], ${notifications.map((n) => JSON.stringify(n))}::json[])`)
+    .onConflict((conflict) => conflict.column("id").doNothing());
 }
 
 /**

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { sql, type Selectable } from "kysely";
 import type { CommandState, CommandType, Executor, RegistryCommandsTable } from "../../core/db/schema.js";
 import { encodeTransaction, type TransactionHeader } from "../../core/registry/wire.js";
-import { enqueueNotifications } from "../book/outbox.js";
+import { enqueueNotifications, outboxInsert } from "../book/outbox.js";
 import { selectCertificates, toRecord, type CertificateRecord } from "../book/registry-store.js";
 import { commandEvent } from "./events.js";
 
@@ -166,17 +166,29 @@ export class CommandLog {
         next_attempt_at: now,
       };
     });
+    // Each chunk's commands and their accepted events go in one statement: an acceptance is a
+    // handful of round trips, and this is one fewer.
     const inserted: CommandRecord[] = [];
     for (let offset = 0; offset < values.length; offset += 1000) {
-      const rows = await trx.insertInto("registry_commands").values(values.slice(offset, offset + 1000)).returningAll().execute();
+      const chunk = values.slice(offset, offset + 1000);
+      const events = chunk.map((row) =>
+        commandEvent({
+          command: { id: row.id, certificateId: row.certificate_id, type: row.type, txId: row.tx_id, parentId: row.parent_id, correlationId: row.correlation_id },
+          step: "accepted",
+          parentId: row.parent_id,
+          time: now,
+          sourceVersion: this.sourceVersion,
+          data: { intent: JSON.parse(row.intent) as unknown },
+        }),
+      );
+      const rows = await trx
+        .with("accepted_events", (creator) => outboxInsert(creator, events))
+        .insertInto("registry_commands")
+        .values(chunk)
+        .returningAll()
+        .execute();
       inserted.push(...rows.map(toCommand));
     }
-    await enqueueNotifications(
-      trx,
-      inserted.map((command) =>
-        commandEvent({ command, step: "accepted", parentId: command.parentId, time: now, sourceVersion: this.sourceVersion, data: { intent: command.intent } }),
-      ),
-    );
     return inserted;
   }
 

@@ -2,7 +2,7 @@ import { sql } from "kysely";
 import type { CommandState, Executor } from "../../core/db/schema.js";
 import type { Logger } from "../../core/logger.js";
 import type { Notification } from "../../core/notifications/envelope.js";
-import { applyCommitted, applyIssues } from "../book/apply-command.js";
+import { applyCommitted } from "../book/apply-command.js";
 import { enqueueNotifications, type OutboxRelay } from "../book/outbox.js";
 import type { CommandLog, CommandRecord } from "./command-log.js";
 import { commandEventId, commandEvent, type CommandStep } from "./events.js";
@@ -46,16 +46,11 @@ export class CommandOutcomes {
       const done: CommandRecord[] = [];
       for (const [status, ids] of byStatus) {
         const moved = await this.log.transitionMany(trx, ids, from, "committed", status);
-        const issues = moved.filter((command) => command.type === "issue");
         const committedEvents = moved.map((before) =>
           this.event(before, "committed", previousStep(before), now, { status, latencyMs: now.getTime() - before.acceptedAt.getTime() }),
         );
-        const notifications: Notification[] = [...committedEvents];
-        notifications.push(...(await applyIssues(trx, issues, committedEvents.filter((_, index) => moved[index]!.type === "issue").map((event) => event.id), now, this.sourceVersion)));
-        for (const [index, before] of moved.entries()) {
-          if (before.type !== "issue") notifications.push(...(await applyCommitted(trx, before, committedEvents[index]!.id, now, this.sourceVersion)));
-        }
-        await enqueueNotifications(trx, notifications);
+        const changes = await applyCommitted(trx, moved, committedEvents.map((event) => event.id), now, this.sourceVersion);
+        await enqueueNotifications(trx, [...committedEvents, ...changes]);
         for (const before of moved) for (const hook of this.hooks) await hook(trx, { ...before, state: "committed" }, "committed");
         done.push(...moved);
       }

@@ -25,6 +25,12 @@ type Verdict =
   | { kind: "indeterminate"; reason: string; status: string };
 
 const IDLE_MS = 250;
+/**
+ * How long a hint (a command accepted) waits for more before the connector runs: commands
+ * accepted one request at a time then go to the registry a few per POST instead of one each,
+ * for a wait that is nothing beside the registry's seconds.
+ */
+const GATHER_MS = 20;
 /** Commits applied to the book per transaction, and such transactions at once, while a poll round goes on. */
 const COMMIT_CHUNK = 128;
 const COMMITS_IN_FLIGHT = 4;
@@ -40,6 +46,7 @@ export class Connector {
   private running: Promise<void> | undefined;
   private again = false;
   private stopping = false;
+  private gatherTimer: NodeJS.Timeout | undefined;
   private unsubscribe: (() => void) | undefined;
 
   constructor(
@@ -59,7 +66,7 @@ export class Connector {
     }
     if (recovered > 0) this.logger.warn({ recovered }, "commands found in `sending` after a restart are treated as sent (ambiguous): only their status is asked");
     this.metrics.reachable.set(1);
-    this.unsubscribe = onHint(() => this.wake());
+    this.unsubscribe = onHint(() => this.wakeSoon());
     this.wake();
   }
 
@@ -67,7 +74,22 @@ export class Connector {
     this.stopping = true;
     this.unsubscribe?.();
     clearTimeout(this.timer);
+    clearTimeout(this.gatherTimer);
     await this.running?.catch(() => undefined);
+  }
+
+  /** Runs a pass within GATHER_MS (or right after the current one). */
+  private wakeSoon(): void {
+    if (this.stopping || this.gatherTimer) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.gatherTimer = setTimeout(() => {
+      this.gatherTimer = undefined;
+      this.wake();
+    }, GATHER_MS);
+    this.gatherTimer.unref();
   }
 
   /** Runs a pass now (or right after the current one). */
@@ -238,9 +260,17 @@ class ChunkedWork<T> {
   }
 }
 
-/** Next poll delay: pollMs, doubling per poll, capped at pollMaxMs. */
+/**
+ * Polls asked at a steady pollMs after a send before the delay starts doubling: most commits
+ * land within a few seconds, and doubling from the first poll would see a 2 s commit only at 3 s
+ * (1 + 2), a 4 s one at 7 s.
+ */
+export const STEADY_POLLS = 4;
+
+/** Next poll delay: pollMs for the first STEADY_POLLS polls, then doubling per poll, capped at pollMaxMs. */
 export function backoff(polls: number, options: Pick<ConnectorOptions, "pollMs" | "pollMaxMs">): number {
-  return Math.min(options.pollMaxMs, options.pollMs * 2 ** Math.min(polls, 20));
+  const doublings = Math.max(0, polls - STEADY_POLLS + 1);
+  return Math.min(options.pollMaxMs, options.pollMs * 2 ** Math.min(doublings, 20));
 }
 
 /**
