@@ -24,7 +24,7 @@ import { closedLoop } from "./lib/progress.js";
 import { cpuBetween, cpuSnapshot } from "./lib/cpu.js";
 import { announce, figure, type Figure } from "./lib/results.js";
 import { formatNumber } from "./lib/stats.js";
-import { sleep, startCertflow, startNodeProcess, type CertflowProcess } from "./lib/system-process.js";
+import { sleep, startCertflow, startRegistryEmulatorProcess, type CertflowProcess } from "./lib/system-process.js";
 
 const HOURS = 8760;
 const YEAR = 2025;
@@ -42,19 +42,7 @@ export async function connector(): Promise<Figure[]> {
       `then ${transfers} transfers at ${COMMIT_LATENCY_MS} ms commit latency`,
   );
   // Its own process, as an external registry is: the status reads it serves do not share an event loop with the bench's client.
-  const emulator = await startNodeProcess({
-    label: "registry-emulator",
-    script: "src/registry-emulator/main.ts",
-    readyPath: "/healthz",
-    portVariable: "CERTFLOW_EMULATOR_PORT",
-    env: {
-      CERTFLOW_ADMIN_TOKEN: ADMIN_TOKEN,
-      LOG_LEVEL: "warn",
-      CERTFLOW_EMULATOR_ACCEPT_LATENCY_MS: "0",
-      CERTFLOW_EMULATOR_COMMIT_LATENCY_MS: "0",
-      CERTFLOW_EMULATOR_FINALIZE_INTERVAL_MS: "0",
-    },
-  });
+  const emulator = await startRegistryEmulatorProcess();
   const control = new HttpClient(emulator.url, 1);
   const setFaults = (patch: FaultsPatch) => control.json("PUT", "/_emulator/faults", 200, { body: patch, token: ADMIN_TOKEN });
   let certflow: CertflowProcess | undefined;

@@ -4,7 +4,7 @@ import { HttpClient } from "./lib/http-client.js";
 import { bestRound, chunk, measure, type Measurement } from "./lib/measure.js";
 import { closedLoop, progress } from "./lib/progress.js";
 import { announce, figure, type Figure } from "./lib/results.js";
-import { sleep, startNodeProcess, type NodeProcess } from "./lib/system-process.js";
+import { sleep, startNodeProcess, startRegistryEmulatorProcess, type NodeProcess } from "./lib/system-process.js";
 
 /**
  * The registry emulator's own rate (issue 9): the ceiling any registry client, the connector
@@ -29,19 +29,7 @@ export async function registryEmulator(): Promise<Figure[]> {
   let hono: NodeProcess | undefined;
   const clients: HttpClient[] = [];
   try {
-    emulator = await startNodeProcess({
-      label: "registry-emulator",
-      script: "src/registry-emulator/main.ts",
-      readyPath: "/healthz",
-      portVariable: "CERTFLOW_EMULATOR_PORT",
-      env: {
-        CERTFLOW_ADMIN_TOKEN: ADMIN_TOKEN,
-        LOG_LEVEL: "warn",
-        CERTFLOW_EMULATOR_ACCEPT_LATENCY_MS: "0",
-        CERTFLOW_EMULATOR_COMMIT_LATENCY_MS: "0",
-        CERTFLOW_EMULATOR_FINALIZE_INTERVAL_MS: "0",
-      },
-    });
+    emulator = await startRegistryEmulatorProcess();
     hono = await startNodeProcess({ label: "hono", script: "bench/baselines/hono-server.ts", readyPath: "/readyz", env: {} });
     const registry = new HttpClient(emulator.url, CONCURRENCY);
     const bare = new HttpClient(hono.url, CONCURRENCY);

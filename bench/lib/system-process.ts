@@ -101,6 +101,23 @@ async function answers200(url: string): Promise<boolean> {
   }
 }
 
+/** `src/registry-emulator/main.ts` in a process of its own, at 0 accept and commit latency (knobs change over its control API). */
+export function startRegistryEmulatorProcess(): Promise<NodeProcess> {
+  return startNodeProcess({
+    label: "registry-emulator",
+    script: "src/registry-emulator/main.ts",
+    readyPath: "/healthz",
+    portVariable: "CERTFLOW_EMULATOR_PORT",
+    env: {
+      CERTFLOW_ADMIN_TOKEN: ADMIN_TOKEN,
+      LOG_LEVEL: "warn",
+      CERTFLOW_EMULATOR_ACCEPT_LATENCY_MS: "0",
+      CERTFLOW_EMULATOR_COMMIT_LATENCY_MS: "0",
+      CERTFLOW_EMULATOR_FINALIZE_INTERVAL_MS: "0",
+    },
+  });
+}
+
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 export interface CertflowProcess extends NodeProcess {

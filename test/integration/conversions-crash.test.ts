@@ -81,17 +81,17 @@ it("a certflow killed mid-conversion (while sending hours, then with some hours 
   const done = await eventually(
     async () => {
       const { body } = await api.get(`/v1/conversions/${conversionId}`, ADMIN_TOKEN);
-      expect(body.status, JSON.stringify(body.error)).toBe("done");
+      expect(body.status, JSON.stringify({ error: body.error, hours: await hourlyCommandStates(db, conversionId) })).toBe("done");
       return body;
     },
     // Generous: beside the whole suite on two cores this resume runs several times slower than alone (~40 s).
-    { timeoutMs: 360_000, intervalMs: 100 },
+    { timeoutMs: 480_000, intervalMs: 100 },
   );
   expect(done).toMatchObject({ counts: { hours: 8760, hourlyCertificates: 8760 }, validation: { valid: true } });
   expect(certflow.logs.find((line) => line.msg === "conversion resumed" && line.conversionId === conversionId)).toMatchObject({ status: "persisted" });
   expect((await api.get(`/v1/certificates/${annual.certificateId}`, ADMIN_TOKEN)).body).toMatchObject({ status: "cancelled", version: 2, conversionId });
   await expectEachHourIssuedOnce({ db, registry, annual, conversionId, hours: 8760 });
-}, 600_000);
+}, 900_000);
 
 it("publishes at start-up what a crash left in the outbox: a committed change is never lost", async () => {
   const iso = isolation();

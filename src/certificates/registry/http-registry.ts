@@ -78,9 +78,12 @@ export class HttpRegistry implements CertificateRegistry {
   }
 
   /**
-   * One request over node:http with a keep-alive agent (a status poll costs a fraction of what
-   * fetch costs, and the connector asks by the thousand). Rejects with the transport's error, its
-   * `code` intact (ECONNREFUSED proves the request never left), or a TimeoutError.
+   * One request over node:http (a status poll costs a fraction of what fetch costs, and the
+   * connector asks by the thousand). Reads reuse keep-alive connections. A send never does: a
+   * connection the registry (or a proxy) closed while idle resets a request written on it, which
+   * makes the send ambiguous although the registry never read it; on a fresh connection, a
+   * registry that is down refuses the connect, which proves it. Rejects with the transport's error,
+   * its `code` intact, or a TimeoutError.
    */
   private request(method: "GET" | "POST", path: string, body?: string): Promise<RegistryResponse> {
     const url = new URL(this.base + path);
@@ -91,7 +94,8 @@ export class HttpRegistry implements CertificateRegistry {
       headers["content-length"] = Buffer.byteLength(body);
     }
     return new Promise((resolve, reject) => {
-      const outgoing = (secure ? https : http).request(url, { method, headers, agent: secure ? this.httpsAgent : this.httpAgent });
+      const agent = method === "POST" ? false : secure ? this.httpsAgent : this.httpAgent;
+      const outgoing = (secure ? https : http).request(url, { method, headers, agent });
       const timer = setTimeout(() => outgoing.destroy(Object.assign(new Error(`no answer within ${this.options.timeoutMs} ms`), { name: "TimeoutError" })), this.options.timeoutMs);
       outgoing.on("error", (error) => {
         clearTimeout(timer);
