@@ -1,5 +1,6 @@
 import type { Logger } from "../core/logger.js";
 import { CertificateStateSchema, type CertificateState } from "../core/notifications/certificate.js";
+import { parseCertificateState } from "../core/notifications/envelope.js";
 import { isCertificateType } from "../core/notifications/operational.js";
 import type { StreamMessage } from "../mom/broker.js";
 import type { Lease } from "../mom/cluster/leases.js";
@@ -35,8 +36,9 @@ export class Projection {
       // Operational notifications (subscription.*) describe no certificate: nothing to project.
       if (typeof notification.type === "string" && !isCertificateType(notification.type)) return undefined;
       const data = notification.data ?? {};
-      const picked = Object.fromEntries(STATE_KEYS.filter((key) => data[key] !== undefined).map((key) => [key, data[key]]));
-      const parsed = CertificateStateSchema.safeParse(picked);
+      const picked: Record<string, unknown> = {};
+      for (const key of STATE_KEYS) if (data[key] !== undefined) picked[key] = data[key];
+      const parsed = parseCertificateState(picked);
       if (parsed.success) return parsed.data;
       this.logger.error({ seq: message.seq }, "skipping a stream message without a certificate state");
     } catch {

@@ -1,10 +1,11 @@
-import { formatTraceparent, newSpanId, parseTraceparent, type TraceContext } from "../../core/trace-context.js";
+import { randomBytes } from "node:crypto";
+import { formatTraceparent, parseTraceparent, type TraceContext } from "../../core/trace-context.js";
 import { NO_TRACING, type Tracing } from "../../core/tracing.js";
 import { AppError, describeFieldErrors, fieldErrorsFromZod, type FieldError } from "../../core/errors.js";
 import { uuidv7 } from "../../core/ids.js";
 import type { Logger } from "../../core/logger.js";
 import type { Metrics } from "../../core/metrics.js";
-import { NotificationInputSchema, type Notification, type NotificationInput } from "../../core/notifications/envelope.js";
+import { parseNotificationInput, type Notification, type NotificationInput } from "../../core/notifications/envelope.js";
 import type { Broker, PublishResult } from "../../mom/broker.js";
 import type { NotificationJournal } from "../../mom/journal/journal.js";
 
@@ -61,7 +62,7 @@ export class PublishNotifications {
     const results: ItemResult[] = new Array(items.length);
     const valid: Array<{ index: number; input: NotificationInput }> = [];
     items.forEach((item, index) => {
-      const parsed = NotificationInputSchema.safeParse(item);
+      const parsed = parseNotificationInput(item);
       if (!parsed.success) {
         results[index] = invalid(index, fieldErrorsFromZod(parsed.error, `notifications.${index}`));
         return;
@@ -85,6 +86,7 @@ export class PublishNotifications {
     });
 
     const published = await this.broker.publishMany(fresh.map((item) => item.notification));
+    const counts = new AcceptCounts();
     published.forEach((outcome, position) => {
       const { notification, index } = fresh[position]!;
       if (outcome instanceof Error) {
@@ -95,17 +97,19 @@ export class PublishNotifications {
         };
         return;
       }
-      this.count(notification, outcome);
+      counts.add(notification, outcome);
       this.remember(notification);
       this.recordAccept(notification, trace, started);
-      results[index] = { index, ...outcome };
+      results[index] = { index, id: outcome.id, sequence: outcome.sequence, duplicate: outcome.duplicate };
     });
+    counts.report(this.metrics);
     logger.info({ items: items.length, published: fresh.length }, "batch accepted");
     return results;
   }
 
   /** The notification's own span: from the request's arrival to the broker's acknowledgement. */
   private recordAccept(notification: Notification, trace: TraceContext | undefined, started: Date): void {
+    if (this.tracing === NO_TRACING) return;
     const span = parseTraceparent(notification.traceparent);
     if (!span || !trace) return;
     this.tracing.record({
@@ -142,12 +146,13 @@ export class PublishNotifications {
       if (recent) correlationOf.set(input.parentId!, recent);
     }
     const now = new Date().toISOString();
+    const spans = trace ? new SpanIds(inputs.length) : undefined;
     return inputs.map((input) => {
       const id = input.id ?? uuidv7();
       const parentId = input.parentId ?? null;
       const correlationId = input.correlationId ?? (parentId ? (correlationOf.get(parentId) ?? parentId) : id);
       correlationOf.set(id, correlationId);
-      return {
+      const notification: Notification = {
         id,
         type: input.type,
         source: { name: producer.name, version: input.source?.version ?? DEFAULT_SOURCE_VERSION },
@@ -157,8 +162,12 @@ export class PublishNotifications {
         correlationId,
         channel: "http",
         data: input.data,
-        ...(trace ? traceFields(trace) : {}),
       };
+      if (trace) {
+        notification.traceparent = formatTraceparent(trace.traceId, spans!.next(), trace.flags);
+        if (trace.tracestate) notification.tracestate = trace.tracestate;
+      }
+      return notification;
     });
   }
 
@@ -189,9 +198,39 @@ export class PublishNotifications {
   }
 }
 
-function traceFields(trace: TraceContext): Pick<Notification, "traceparent" | "tracestate"> {
-  const traceparent = formatTraceparent(trace.traceId, newSpanId(), trace.flags);
-  return trace.tracestate ? { traceparent, tracestate: trace.tracestate } : { traceparent };
+/** Span ids for a request's notifications, drawn in one go: one call for the random bytes rather than one per notification. */
+class SpanIds {
+  private readonly hex: string;
+  private offset = 0;
+
+  constructor(count: number) {
+    this.hex = randomBytes(8 * count).toString("hex");
+  }
+
+  next(): string {
+    const id = this.hex.slice(this.offset, this.offset + 16);
+    this.offset += 16;
+    // An all-zero span id is invalid (W3C); a fresh one is drawn in the 2^-64 case.
+    return id === ZERO_SPAN ? randomBytes(8).toString("hex") : id;
+  }
+}
+
+const ZERO_SPAN = "0".repeat(16);
+
+/** Metrics of a batch, counted up and reported once per type rather than once per notification. */
+class AcceptCounts {
+  private readonly accepted = new Map<string, number>();
+  private duplicates = 0;
+
+  add(notification: Notification, result: PublishResult): void {
+    if (result.duplicate) this.duplicates++;
+    else this.accepted.set(notification.type, (this.accepted.get(notification.type) ?? 0) + 1);
+  }
+
+  report(metrics: Metrics): void {
+    if (this.duplicates > 0) metrics.notificationsDuplicate.inc(this.duplicates);
+    for (const [type, count] of this.accepted) metrics.notificationsAccepted.inc({ type }, count);
+  }
 }
 
 function sourceNameMismatch(input: NotificationInput, producer: Producer, path: string): FieldError | undefined {
