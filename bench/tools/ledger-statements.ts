@@ -51,10 +51,8 @@ try {
   const append = (size: number) => async () => {
     const entries = Array.from({ length: size }, entry);
     await ledger.appendLive({
-      reader: `dispatcher.${seq % 8}`,
-      position: seq,
-      entries,
-      deliveries: entries.map((e) => ({ subscriptionId, seq: e.seq, subject: e.subject })),
+      routedRevision: 0,
+      batches: [{ reader: `dispatcher.${seq % 8}`, position: seq, entries, deliveries: entries.map((e) => ({ subscriptionId, seq: e.seq, subject: e.subject })) }],
     });
   };
   const pending = async () =>
@@ -84,7 +82,7 @@ try {
 
   console.log("-- dispatcher statements (empty ledger)");
   await time("warm-up", 200, 1, append(2));
-  await time("subscription revision (routing refresh)", 1000, 1, () => directory.revision());
+  await time("subscriptions snapshot (routing reload)", 1000, 1, () => directory.snapshot());
   await time("appendLive, 2 notifications", 500, 1, append(2));
   await time("appendLive, 2 notifications", 1000, 8, append(2));
   await time("appendLive, 20 notifications", 200, 1, append(20));
@@ -136,10 +134,8 @@ try {
       console.log(`\n--- append of 500, backlog ${BACKLOG - 500}`);
       const entries = Array.from({ length: 500 }, entry);
       await explained.appendLive({
-        reader: "dispatcher.0",
-        position: seq,
-        entries,
-        deliveries: entries.map((e) => ({ subscriptionId, seq: e.seq, subject: e.subject })),
+        routedRevision: 0,
+        batches: [{ reader: "dispatcher.0", position: seq, entries, deliveries: entries.map((e) => ({ subscriptionId, seq: e.seq, subject: e.subject })) }],
       });
       console.log(`\n--- lease of 500, backlog ${BACKLOG}`);
       const { messages } = await explained.lease(target, 500);

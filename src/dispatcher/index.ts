@@ -20,8 +20,8 @@ export function setupDispatcher(deps: ServiceDeps): Service {
   const logger = deps.logger.child({ service: "dispatcher" });
   const readers = new Map<string, StreamReader>();
   const partitionOf = new Map(Array.from({ length: deps.broker.partitions }, (_, partition) => [dispatcherReaderName(partition), partition]));
-  // One table for the process's partitions: they dispatch at the same time, and share its revision reads.
-  const routing = new RoutingTable(new PostgresSubscriptionDirectory(deps.db));
+  // One dispatcher for the process's partitions: their batches that are ready together share an append.
+  const dispatcher = new Dispatcher(new RoutingTable(new PostgresSubscriptionDirectory(deps.db)), ledger, deps.broker, deps.metrics, logger);
 
   return {
     name: "dispatcher",
@@ -32,7 +32,6 @@ export function setupDispatcher(deps: ServiceDeps): Service {
         service: "dispatcher",
         units: () => [...partitionOf.keys()],
         async start(lease) {
-          const dispatcher = new Dispatcher(routing, ledger, deps.broker, deps.metrics, logger);
           const name = lease.name;
           const fromSeq = (await ledger.position(name)) + 1;
           readers.set(

@@ -8,52 +8,41 @@ interface Route {
 }
 
 /**
- * The compiled subscriptions. Before each batch the dispatcher asks for the current table: one
- * cheap revision read, and a full reload in one snapshot when anything changed. A subscription
- * committed before its 201 is therefore routed for every notification accepted after that 201.
+ * The compiled subscriptions and the revision they were read at. The dispatcher routes with
+ * the table as it is and names its revision in the append, which writes nothing when the
+ * subscriptions have moved on since; only then is the table read again.
  */
 export class RoutingTable {
-  private revision = -1;
+  private loaded: Promise<void> | undefined;
   private routes: Route[] = [];
-  private inFlight: Promise<void> | undefined;
-  private next: Promise<void> | undefined;
+  revision = -1;
 
   constructor(private readonly directory: SubscriptionDirectory) {}
 
-  /**
-   * Partitions dispatch at the same time, so their checks share reads: while one is in flight
-   * (it may have started before the caller's batch was read), callers share one more that
-   * starts after it, and so sees every subscription committed before their batches were read.
-   */
-  refresh(): Promise<void> {
-    if (!this.inFlight) return this.start();
-    this.next ??= this.inFlight
-      .catch(() => {})
-      .then(() => {
-        this.next = undefined;
-        return this.start();
-      });
-    return this.next;
+  /** The table of the first batch, read once however many batches wait for it. */
+  ready(): Promise<void> {
+    this.loaded ??= this.reload();
+    return this.loaded;
   }
 
-  private start(): Promise<void> {
-    const reading = this.load().finally(() => {
-      if (this.inFlight === reading) this.inFlight = undefined;
+  /** Reads every subscription again, in one snapshot. */
+  async reload(): Promise<void> {
+    const reading = this.directory.snapshot().then((snapshot) => {
+      // Two reloads may answer out of order; revisions only grow.
+      if (snapshot.revision < this.revision) return;
+      // Paused and disabled subscriptions keep queueing: resuming delivers what came meanwhile.
+      this.routes = snapshot.subscriptions.map((subscription) => ({
+        subscriptionId: subscription.id,
+        startSeq: subscription.startSeq,
+        matches: compileFilters(subscription.filters),
+      }));
+      this.revision = snapshot.revision;
     });
-    this.inFlight = reading;
-    return reading;
-  }
-
-  private async load(): Promise<void> {
-    if ((await this.directory.revision()) === this.revision) return;
-    const snapshot = await this.directory.snapshot();
-    // Paused and disabled subscriptions keep queueing: resuming delivers what came meanwhile.
-    this.routes = snapshot.subscriptions.map((subscription) => ({
-      subscriptionId: subscription.id,
-      startSeq: subscription.startSeq,
-      matches: compileFilters(subscription.filters),
-    }));
-    this.revision = snapshot.revision;
+    this.loaded = reading.catch((error) => {
+      this.loaded = undefined;
+      throw error;
+    });
+    return this.loaded;
   }
 
   /** Subscriptions that receive this notification. */

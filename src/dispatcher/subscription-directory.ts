@@ -15,18 +15,12 @@ export interface SubscriptionSnapshot {
 
 /** The dispatcher's read-only view of the subscriptions. */
 export interface SubscriptionDirectory {
-  revision(): Promise<number>;
   /** Every subscription and the revision they belong to, read in one snapshot. */
   snapshot(): Promise<SubscriptionSnapshot>;
 }
 
 export class PostgresSubscriptionDirectory implements SubscriptionDirectory {
   constructor(private readonly db: Executor) {}
-
-  async revision(): Promise<number> {
-    const row = await this.db.selectFrom("subscription_changes").select("revision").executeTakeFirstOrThrow();
-    return row.revision;
-  }
 
   async snapshot(): Promise<SubscriptionSnapshot> {
     // One statement is one snapshot: the revision and the rows cannot disagree.

@@ -73,12 +73,20 @@ export class PostgresWorkLeases implements WorkLeases {
     return row && { name, owner, epoch: row.epoch };
   }
 
+  /** Locks the rows in name order, as a guarded write that holds several leases share-locks them, so the two never deadlock. */
   async renew(owner: string, leases: readonly Lease[], ttlSeconds: number): Promise<Set<string>> {
     if (leases.length === 0) return new Set();
     const result = await sql<{ name: string }>`
+      WITH mine AS (
+        SELECT l.name FROM work_leases l
+        JOIN unnest(${leases.map((lease) => lease.name)}::text[], ${leases.map((lease) => lease.epoch)}::bigint[]) AS h(name, epoch)
+          ON l.name = h.name AND l.epoch = h.epoch
+        WHERE l.owner = ${owner}
+        ORDER BY l.name
+        FOR UPDATE OF l
+      )
       UPDATE work_leases l SET expires_at = now() + make_interval(secs => ${ttlSeconds})
-      FROM unnest(${leases.map((lease) => lease.name)}::text[], ${leases.map((lease) => lease.epoch)}::bigint[]) AS h(name, epoch)
-      WHERE l.name = h.name AND l.epoch = h.epoch AND l.owner = ${owner}
+      FROM mine WHERE l.name = mine.name
       RETURNING l.name
     `.execute(this.db);
     return new Set(result.rows.map((row) => row.name));

@@ -42,15 +42,29 @@ export interface LiveDelivery {
   subject: string;
 }
 
-export interface AppendLiveInput {
+/** One stream reader's batch within an append. */
+export interface ReaderBatch {
   /** The stream reader whose position advances with this batch. */
   reader: string;
   position: number;
-  /** The reader's lease: the batch is refused (LeaseLostError) once another process holds it. */
+  /** The reader's lease: the batch is refused once another process holds it. */
   lease?: Lease;
   entries: JournalEntry[];
   deliveries: LiveDelivery[];
 }
+
+export interface AppendLiveInput {
+  /** The subscriptions' revision the deliveries were routed with: nothing is written when it has moved since. */
+  routedRevision: number;
+  /** At most one batch per reader. */
+  batches: ReaderBatch[];
+}
+
+export type AppendLiveOutcome =
+  /** Subscriptions changed after the routing: route again with the new revision. */
+  | { stale: true }
+  /** New deliveries per subscription, and the readers whose lease had moved on (their batches wrote nothing). */
+  | { stale: false; created: Map<string, number>; lostReaders: Set<string> };
 
 /** What a lease needs to know of a subscription. */
 export interface LeaseTarget {
@@ -114,8 +128,8 @@ export interface LedgerStats {
 export interface DeliveryLedger {
   /** Last stream sequence a reader has applied; 0 when it never ran. */
   position(reader: string): Promise<number>;
-  /** Journals a batch, creates its deliveries and moves the reader's position, atomically. Returns new deliveries per subscription. */
-  appendLive(input: AppendLiveInput): Promise<Map<string, number>>;
+  /** Journals the readers' batches, creates their deliveries and moves their positions, in one transaction. */
+  appendLive(input: AppendLiveInput): Promise<AppendLiveOutcome>;
   lease(target: LeaseTarget, max: number): Promise<LeaseResult>;
   /** When the next pending message of a subscription becomes available again, if any is waiting on a timer. */
   nextAvailableAt(target: LeaseTarget): Promise<Date | undefined>;

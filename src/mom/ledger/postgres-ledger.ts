@@ -2,6 +2,7 @@ import type { Executor } from "../../core/db/schema.js";
 import type {
   AckId,
   AppendLiveInput,
+  AppendLiveOutcome,
   DeadLetter,
   DeadLetterCursor,
   DeliveryLedger,
@@ -48,7 +49,7 @@ export class PostgresDeliveryLedger implements DeliveryLedger {
     return position(this.db, reader);
   }
 
-  appendLive(input: AppendLiveInput): Promise<Map<string, number>> {
+  appendLive(input: AppendLiveInput): Promise<AppendLiveOutcome> {
     return appendLive(this.db, input);
   }
 

@@ -1,8 +1,6 @@
 import { sql, type RawBuilder } from "kysely";
 import type { Executor } from "../../../core/db/schema.js";
-import { PREFILL_MARKER_SUBJECT, type AppendLiveInput, type JournalEntry } from "../ledger.js";
-import { LeaseLostError } from "../../cluster/leases.js";
-import { leaseFence } from "../../cluster/postgres-leases.js";
+import { PREFILL_MARKER_SUBJECT, type AppendLiveInput, type AppendLiveOutcome, type JournalEntry, type ReaderBatch } from "../ledger.js";
 import { LIVE, PREFILL, readerShard } from "./sql.js";
 
 export async function position(db: Executor, reader: string): Promise<number> {
@@ -11,31 +9,59 @@ export async function position(db: Executor, reader: string): Promise<number> {
 }
 
 /**
- * One statement, so one transaction: journal, deliveries, pending counts and position commit
- * together or not at all. A notification already journaled (a redelivery, or the same id
- * beyond the broker's duplicate window) creates no delivery.
+ * One statement, so one transaction, for the batches of every reader that has one ready: journal,
+ * deliveries, pending counts and positions commit together or not at all. A notification already
+ * journaled (a redelivery, or the same id beyond the broker's duplicate window) creates no delivery.
+ *
+ * The statement writes only with the subscriptions' revision the deliveries were routed with
+ * (else it reports them stale and writes nothing), so a subscription committed before its 201 is
+ * routed for every notification read after it, without a revision read of its own before each batch.
+ * A reader's batch is written only while its lease is held (share-locked, in name order as the
+ * renewal locks them): a stale owner writes nothing, and the other readers' batches go on.
  *
  * A subject's first new message is inserted as its head unless the subscription already has a
  * live head for that subject (the unique index `deliveries_one_live_head` decides); then that
  * head is locked instead (`DO UPDATE ... WHERE false` locks without writing) and the message
  * queues behind it. Whoever finishes a head holds the same lock, so either it sees these rows
  * when it promotes a successor, or this insert sees its promotion (or no head, and becomes one).
- * Heads are locked in (subscription, subject) order, the order finishers lock them in too.
+ * Heads are locked in (subscription, subject) order, the order finishers lock them in too. A
+ * subject belongs to one reader, so no two batches of a statement share a head.
  *
- * Each subscription of the batch is share-locked once (instead of a foreign-key check per
- * row): one being deleted meanwhile either waits for this batch and then removes its rows, or
- * is gone and gets none.
+ * Each subscription of the batches is share-locked once (instead of a foreign-key check per
+ * row): one being deleted meanwhile either waits for this statement and then removes its rows,
+ * or is gone and gets none.
  */
-export async function appendLive(db: Executor, input: AppendLiveInput): Promise<Map<string, number>> {
-  const { entries, deliveries } = input;
-  // The reader's lease is checked (and share-locked) in the same statement: a stale owner writes nothing.
-  const result = await sql<{ subscription_id: string | null; created: number }>`
-    WITH fence AS (${leaseFence(input.lease)}), journaled AS (
+export async function appendLive(db: Executor, input: AppendLiveInput): Promise<AppendLiveOutcome> {
+  const batches = [...input.batches].sort((a, b) => (a.reader < b.reader ? -1 : a.reader > b.reader ? 1 : 0));
+  const deliveries = batches.flatMap((batch, index) => batch.deliveries.map((delivery) => ({ ...delivery, batch: index })));
+  const result = await sql<{ subscription_id: string | null; created: number; lost: number | null }>`
+    WITH routed AS (
+      SELECT 1 FROM subscription_changes WHERE revision = ${input.routedRevision}
+    ), batch AS (
+      SELECT * FROM unnest(
+        ${batches.map((_, index) => index)}::int[],
+        ${batches.map((batch) => batch.reader)}::text[],
+        ${batches.map((batch) => batch.position)}::bigint[],
+        ${batches.map((batch) => batch.lease?.owner ?? null)}::text[],
+        ${batches.map((batch) => batch.lease?.epoch ?? null)}::bigint[],
+        ${batches.map((batch) => readerShard(batch.reader))}::int[]
+      ) AS b(idx, reader, position, owner, epoch, shard)
+    ), held AS (
+      SELECT w.name, w.owner, w.epoch FROM work_leases w
+      WHERE w.name = ANY(${batches.filter((batch) => batch.lease).map((batch) => batch.reader)}::text[])
+      ORDER BY w.name
+      FOR SHARE
+    ), fenced AS (
+      SELECT b.idx, b.reader, b.position, b.shard FROM batch b
+      WHERE EXISTS (SELECT 1 FROM routed)
+        AND (b.owner IS NULL OR EXISTS (SELECT 1 FROM held h WHERE h.name = b.reader AND h.owner = b.owner AND h.epoch = b.epoch))
+    ), journaled AS (
       INSERT INTO notifications (seq, id, type, subject, source_name, parent_id, correlation_id, time, envelope)
-      SELECT * FROM json_to_recordset(${journalRows(entries)}::json) AS t(
-        seq bigint, id uuid, type text, subject text, source_name text, parent_id uuid, correlation_id uuid,
+      SELECT t.seq, t.id, t.type, t.subject, t.source_name, t.parent_id, t.correlation_id, t.time, t.envelope
+      FROM json_to_recordset(${journalRows(batches)}::json) AS t(
+        batch int, seq bigint, id uuid, type text, subject text, source_name text, parent_id uuid, correlation_id uuid,
         time timestamptz, envelope json)
-      WHERE EXISTS (SELECT 1 FROM fence)
+      WHERE t.batch IN (SELECT idx FROM fenced)
       ON CONFLICT DO NOTHING
       RETURNING seq
     ), subscribed AS (
@@ -43,12 +69,14 @@ export async function appendLive(db: Executor, input: AppendLiveInput): Promise<
       ORDER BY s.id
       FOR KEY SHARE
     ), wanted AS (
-      SELECT d.subscription_id, d.seq, d.subject
+      SELECT d.subscription_id, d.seq, d.subject, f.shard
       FROM unnest(
         ${deliveries.map((delivery) => delivery.subscriptionId)}::uuid[],
         ${deliveries.map((delivery) => delivery.seq)}::bigint[],
-        ${deliveries.map((delivery) => delivery.subject)}::text[]
-      ) AS d(subscription_id, seq, subject)
+        ${deliveries.map((delivery) => delivery.subject)}::text[],
+        ${deliveries.map((delivery) => delivery.batch)}::int[]
+      ) AS d(subscription_id, seq, subject, batch)
+      JOIN fenced f ON f.idx = d.batch
       WHERE d.seq IN (SELECT seq FROM journaled) AND d.subscription_id IN (SELECT id FROM subscribed)
     ), heads AS (
       INSERT INTO deliveries (subscription_id, phase, seq, subject, is_head)
@@ -65,17 +93,24 @@ export async function appendLive(db: Executor, input: AppendLiveInput): Promise<
       WHERE (w.subscription_id, w.seq) NOT IN (SELECT h.subscription_id, h.seq FROM heads h)
     ), counted AS (
       INSERT INTO subscription_stats (subscription_id, shard, queued)
-      SELECT subscription_id, ${readerShard(input.reader)}, count(*) FROM wanted GROUP BY subscription_id ORDER BY subscription_id
+      SELECT subscription_id, shard, count(*) FROM wanted GROUP BY subscription_id, shard ORDER BY subscription_id, shard
       ON CONFLICT (subscription_id, shard) DO UPDATE SET queued = subscription_stats.queued + EXCLUDED.queued
     ), moved AS (
-      INSERT INTO consumer_positions (name, seq) SELECT ${input.reader}, ${input.position} WHERE EXISTS (SELECT 1 FROM fence)
+      INSERT INTO consumer_positions (name, seq) SELECT reader, position FROM fenced
       ON CONFLICT (name) DO UPDATE SET seq = GREATEST(consumer_positions.seq, EXCLUDED.seq)
     )
-    SELECT subscription_id, count(*)::int AS created FROM wanted GROUP BY subscription_id
-    UNION ALL SELECT NULL, -1 WHERE NOT EXISTS (SELECT 1 FROM fence)
+    SELECT subscription_id, count(*)::int AS created, NULL::int AS lost FROM wanted GROUP BY subscription_id
+    UNION ALL SELECT NULL, 0, b.idx FROM batch b WHERE EXISTS (SELECT 1 FROM routed) AND b.idx NOT IN (SELECT idx FROM fenced)
+    UNION ALL SELECT NULL, -1, NULL WHERE NOT EXISTS (SELECT 1 FROM routed)
   `.execute(db);
-  if (input.lease && result.rows.some((row) => row.subscription_id === null)) throw new LeaseLostError(input.lease);
-  return new Map(result.rows.map((row) => [row.subscription_id!, row.created]));
+  if (result.rows.some((row) => row.created === -1)) return { stale: true };
+  const created = new Map<string, number>();
+  const lostReaders = new Set<string>();
+  for (const row of result.rows) {
+    if (row.subscription_id !== null) created.set(row.subscription_id, row.created);
+    else if (row.lost !== null) lostReaders.add(batches[row.lost]!.reader);
+  }
+  return { stale: false, created, lostReaders };
 }
 
 /** One page of a snapshot: rows of (subject, payload), in the order they are to be delivered. */
@@ -117,13 +152,13 @@ export async function appendPrefillMarker(db: Executor, subscriptionId: string, 
  * The batch as one JSON document, each envelope spliced in as it was received: cheaper to send
  * and to read than nine parallel arrays, whose every element would be quoted and escaped.
  */
-function journalRows(entries: readonly JournalEntry[]): string {
-  const rows = entries.map(
-    (entry) =>
-      `{"seq":${entry.seq},"id":${JSON.stringify(entry.id)},"type":${JSON.stringify(entry.type)},` +
-      `"subject":${JSON.stringify(entry.subject)},"source_name":${JSON.stringify(entry.sourceName)},` +
-      `"parent_id":${JSON.stringify(entry.parentId)},"correlation_id":${JSON.stringify(entry.correlationId)},` +
-      `"time":${JSON.stringify(entry.time)},"envelope":${entry.json}}`,
-  );
+function journalRows(batches: readonly ReaderBatch[]): string {
+  const rows = batches.flatMap((batch, index) => batch.entries.map((entry) => journalRow(index, entry)));
   return `[${rows.join(",")}]`;
 }
+
+const journalRow = (batch: number, entry: JournalEntry) =>
+  `{"batch":${batch},"seq":${entry.seq},"id":${JSON.stringify(entry.id)},"type":${JSON.stringify(entry.type)},` +
+  `"subject":${JSON.stringify(entry.subject)},"source_name":${JSON.stringify(entry.sourceName)},` +
+  `"parent_id":${JSON.stringify(entry.parentId)},"correlation_id":${JSON.stringify(entry.correlationId)},` +
+  `"time":${JSON.stringify(entry.time)},"envelope":${entry.json}}`;

@@ -1,0 +1,96 @@
+import { sql } from "kysely";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { uuidv7 } from "../../src/core/ids.js";
+import type { Lease } from "../../src/mom/cluster/leases.js";
+import { PostgresWorkLeases } from "../../src/mom/cluster/postgres-leases.js";
+import type { JournalEntry, ReaderBatch } from "../../src/mom/ledger/ledger.js";
+import { PostgresDeliveryLedger } from "../../src/mom/ledger/postgres-ledger.js";
+import { createSubscription } from "../support/fixtures.js";
+import { expectOneHeadPerSubject } from "../support/ledger.js";
+import { startTestSystem, type TestSystem } from "../support/system.js";
+
+/**
+ * The dispatcher's append, on the ledger alone: one statement carries the batches of several
+ * readers, each guarded by its own lease, all by the subscriptions' revision they were routed with.
+ * No dispatcher runs here, so the test is the only writer.
+ */
+describe("appending several readers' batches at once", () => {
+  let system: TestSystem;
+  let ledger: PostgresDeliveryLedger;
+  let leases: PostgresWorkLeases;
+  let subscriptionId: string;
+  let seq = 1_000;
+
+  beforeAll(async () => {
+    system = await startTestSystem({ env: { SERVICES: "producer,consumer" } });
+    ledger = new PostgresDeliveryLedger(system.db);
+    leases = new PostgresWorkLeases(system.db);
+    subscriptionId = (await createSubscription(system.api)).id;
+  });
+  afterAll(() => system?.destroy());
+
+  const revision = async () => (await system.db.selectFrom("subscription_changes").select("revision").executeTakeFirstOrThrow()).revision;
+
+  function batch(reader: string, lease: Lease | undefined, subjects: string[]): ReaderBatch {
+    const entries = subjects.map((subject): JournalEntry => {
+      const id = uuidv7();
+      return {
+        seq: ++seq,
+        id,
+        type: "certificate.issued",
+        subject,
+        sourceName: "test",
+        parentId: null,
+        correlationId: id,
+        time: new Date().toISOString(),
+        json: JSON.stringify({ id, type: "certificate.issued", subject, data: {} }),
+      };
+    });
+    const deliveries = entries.map((entry) => ({ subscriptionId, seq: entry.seq, subject: entry.subject }));
+    return { reader, position: entries[entries.length - 1]!.seq, lease, entries, deliveries };
+  }
+
+  async function leaseFor(name: string, owner: string): Promise<Lease> {
+    await leases.ensure("append-test", [name]);
+    const lease = await leases.acquire(name, owner, 60);
+    expect(lease, `lease ${name} for ${owner}`).toBeDefined();
+    return lease!;
+  }
+
+  const journaled = async (batch: ReaderBatch) =>
+    (await system.db.selectFrom("notifications").select("seq").where("seq", "in", batch.entries.map((entry) => entry.seq)).execute()).length;
+
+  it("writes the batches whose lease is held and refuses, alone, the one whose lease moved on", async () => {
+    const held = await leaseFor("append-test.held", "process-a");
+    const stale = await leaseFor("append-test.moved", "process-a");
+    await sql`UPDATE work_leases SET expires_at = now() - interval '1 second' WHERE name = ${stale.name}`.execute(system.db);
+    await leaseFor("append-test.moved", "process-b");
+
+    const kept = batch("append-test.held", held, ["s-1", "s-2", "s-1"]);
+    const refused = batch("append-test.moved", stale, ["s-3"]);
+    const unguarded = batch("append-test.single", undefined, ["s-4"]);
+    const outcome = await ledger.appendLive({ routedRevision: await revision(), batches: [refused, kept, unguarded] });
+
+    expect(outcome).toEqual({ stale: false, created: new Map([[subscriptionId, 4]]), lostReaders: new Set(["append-test.moved"]) });
+    expect(await journaled(kept)).toBe(3);
+    expect(await journaled(unguarded)).toBe(1);
+    expect(await journaled(refused)).toBe(0);
+    expect(await ledger.position("append-test.held")).toBe(kept.position);
+    expect(await ledger.position("append-test.single")).toBe(unguarded.position);
+    expect(await ledger.position("append-test.moved")).toBe(0);
+    await expectOneHeadPerSubject(system.db, [subscriptionId]);
+  });
+
+  it("writes nothing when the subscriptions changed after the routing, and says so", async () => {
+    const routedRevision = await revision();
+    await createSubscription(system.api);
+    const late = batch("append-test.single", undefined, ["s-5"]);
+
+    expect(await ledger.appendLive({ routedRevision, batches: [late] })).toEqual({ stale: true });
+    expect(await journaled(late)).toBe(0);
+
+    const again = await ledger.appendLive({ routedRevision: await revision(), batches: [late] });
+    expect(again).toEqual({ stale: false, created: new Map([[subscriptionId, 1]]), lostReaders: new Set() });
+    expect(await journaled(late)).toBe(1);
+  });
+});
