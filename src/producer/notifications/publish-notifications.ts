@@ -5,6 +5,7 @@ import { AppError, describeFieldErrors, fieldErrorsFromZod, type FieldError } fr
 import { uuidv7 } from "../../core/ids.js";
 import type { Logger } from "../../core/logger.js";
 import type { Metrics } from "../../core/metrics.js";
+import { ingestActivity, type IngestActivity } from "../../core/notifications/ingest-activity.js";
 import { parseNotificationInput, type Notification, type NotificationInput } from "../../core/notifications/envelope.js";
 import type { Broker, PublishResult } from "../../mom/broker.js";
 import type { NotificationJournal } from "../../mom/journal/journal.js";
@@ -33,9 +34,23 @@ export class PublishNotifications {
     private readonly journal: NotificationJournal,
     private readonly metrics: Metrics,
     private readonly tracing: Tracing = NO_TRACING,
+    /** Tells background work in this process (the projection) when ingest is busy. */
+    private readonly activity: IngestActivity = ingestActivity,
   ) {}
 
   async publishOne(input: NotificationInput, producer: Producer, logger: Logger, trace?: TraceContext): Promise<PublishResult> {
+    this.activity.begin();
+    let sequence = 0;
+    try {
+      const result = await this.publishOneNow(input, producer, logger, trace);
+      sequence = result.sequence;
+      return result;
+    } finally {
+      this.activity.end(sequence);
+    }
+  }
+
+  private async publishOneNow(input: NotificationInput, producer: Producer, logger: Logger, trace?: TraceContext): Promise<PublishResult> {
     checkSourceName(input, producer, "source.name");
     const started = new Date();
     const [notification] = await this.envelopes([input], producer, trace);
@@ -58,6 +73,18 @@ export class PublishNotifications {
 
   /** Validates each item on its own: one bad item is reported, the others are still published. */
   async publishBatch(items: readonly unknown[], producer: Producer, logger: Logger, trace?: TraceContext): Promise<ItemResult[]> {
+    this.activity.begin();
+    let sequence = 0;
+    try {
+      const results = await this.publishBatchNow(items, producer, logger, trace);
+      for (const result of results) if ("sequence" in result && result.sequence > sequence) sequence = result.sequence;
+      return results;
+    } finally {
+      this.activity.end(sequence);
+    }
+  }
+
+  private async publishBatchNow(items: readonly unknown[], producer: Producer, logger: Logger, trace?: TraceContext): Promise<ItemResult[]> {
     const started = new Date();
     const results: ItemResult[] = new Array(items.length);
     const valid: Array<{ index: number; input: NotificationInput }> = [];
