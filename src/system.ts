@@ -28,6 +28,7 @@ import { setupConnector } from "./certificates/connector/index.js";
 import { EmbeddedRegistry } from "./certificates/registry/embedded-registry.js";
 import { HttpRegistry } from "./certificates/registry/http-registry.js";
 import type { CertificateRegistry } from "./core/registry/port.js";
+import { IngestActivity } from "./core/notifications/ingest-activity.js";
 import { setupRegistryEmulator } from "./registry-emulator/index.js";
 
 const SETUP: Record<ServiceName, (deps: ServiceDeps) => Service> = {
@@ -113,7 +114,8 @@ export async function startSystem(config: Config, logger: Logger, options: Syste
     logger.child({ component: "leases", process: processId }),
   );
   observeLeases(metrics, work);
-  const deps: ServiceDeps = { config, logger, db: database.db, broker, metrics, credentials, tracing, work, version: VERSION, certificateRegistry };
+  const ingest = new IngestActivity();
+  const deps: ServiceDeps = { config, logger, db: database.db, broker, metrics, credentials, tracing, work, version: VERSION, certificateRegistry, ingest };
   const services = config.services.map((name) => SETUP[name](deps));
 
   const app = createHttpApp({ logger, metrics, credentials, maxBodyBytes: config.http.maxBodyBytes });

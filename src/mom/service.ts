@@ -3,6 +3,7 @@ import type { Config, ServiceName } from "../core/config.js";
 import type { Executor } from "../core/db/schema.js";
 import type { App } from "../core/http/env.js";
 import type { Logger } from "../core/logger.js";
+import type { IngestActivity } from "../core/notifications/ingest-activity.js";
 import type { Metrics } from "../core/metrics.js";
 import type { Tracing } from "../core/tracing.js";
 import type { CertificateRegistry } from "../core/registry/port.js";
@@ -25,6 +26,8 @@ export interface ServiceDeps {
   version: string;
   /** The external certificate registry (one adapter per process: HTTP, or the embedded one). */
   certificateRegistry: CertificateRegistry;
+  /** Whether this process's producer is accepting notifications: background work in the process gives way to it. */
+  ingest: IngestActivity;
 }
 
 export interface Service {

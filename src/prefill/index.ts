@@ -17,7 +17,7 @@ const POLL_MS = 1000;
 export function setupPrefill(deps: ServiceDeps): Service {
   const logger = deps.logger.child({ service: "prefill" });
   const states = new PostgresCertificateStateStore(deps.db);
-  const projection = new Projection(states, logger);
+  const projection = new Projection(states, logger, deps.ingest);
   const queue = new PostgresPrefillQueue(deps.db);
   const worker = new PrefillWorker(
     queue,

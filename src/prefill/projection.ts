@@ -1,7 +1,7 @@
 import type { Logger } from "../core/logger.js";
 import { CertificateStateSchema, type CertificateState } from "../core/notifications/certificate.js";
 import { parseCertificateState } from "../core/notifications/envelope.js";
-import { ingestActivity, type IngestActivity } from "../core/notifications/ingest-activity.js";
+import type { IngestActivity } from "../core/notifications/ingest-activity.js";
 import { isCertificateType } from "../core/notifications/operational.js";
 import type { StreamMessage } from "../mom/broker.js";
 import type { Lease } from "../mom/cluster/leases.js";
@@ -24,7 +24,7 @@ export class Projection {
   constructor(
     private readonly store: CertificateStateStore,
     private readonly logger: Logger,
-    private readonly activity: IngestActivity = ingestActivity,
+    private readonly activity: IngestActivity,
     /** The longest the read model lags behind ingest on purpose, before it catches up regardless. */
     private readonly maxDeferMs = MAX_DEFER_MS,
   ) {}

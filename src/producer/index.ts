@@ -12,7 +12,7 @@ import { producersRouter } from "./producers/router.js";
 /** The producer side: credentials for producers, the notification API and the journal behind it. */
 export function setupProducer(deps: ServiceDeps): Service {
   const journal = new PostgresNotificationJournal(deps.db);
-  const publish = new PublishNotifications(deps.broker, journal, deps.metrics, deps.tracing);
+  const publish = new PublishNotifications(deps.broker, journal, deps.metrics, deps.ingest, deps.tracing);
   const producers = new Producers(new PostgresProducerStore(deps.db), deps.credentials);
   const router = createRouter();
   router.route("/", notificationsRouter(publish, new InspectNotifications(journal)));

@@ -42,6 +42,3 @@ export class IngestActivity {
     }
   }
 }
-
-/** The process's own. */
-export const ingestActivity = new IngestActivity();

@@ -5,7 +5,7 @@ import { AppError, describeFieldErrors, fieldErrorsFromZod, type FieldError } fr
 import { uuidv7 } from "../../core/ids.js";
 import type { Logger } from "../../core/logger.js";
 import type { Metrics } from "../../core/metrics.js";
-import { ingestActivity, type IngestActivity } from "../../core/notifications/ingest-activity.js";
+import type { IngestActivity } from "../../core/notifications/ingest-activity.js";
 import { parseNotificationInput, type Notification, type NotificationInput } from "../../core/notifications/envelope.js";
 import type { Broker, PublishResult } from "../../mom/broker.js";
 import type { NotificationJournal } from "../../mom/journal/journal.js";
@@ -33,9 +33,9 @@ export class PublishNotifications {
     private readonly broker: Broker,
     private readonly journal: NotificationJournal,
     private readonly metrics: Metrics,
-    private readonly tracing: Tracing = NO_TRACING,
     /** Tells background work in this process (the projection) when ingest is busy. */
-    private readonly activity: IngestActivity = ingestActivity,
+    private readonly activity: IngestActivity,
+    private readonly tracing: Tracing = NO_TRACING,
   ) {}
 
   async publishOne(input: NotificationInput, producer: Producer, logger: Logger, trace?: TraceContext): Promise<PublishResult> {
