@@ -6,7 +6,8 @@ import { PHASE_CODE } from "../../src/mom/ledger/ledger.js";
 /**
  * The ledger's invariant, checked from its tables: every (subscription, subject) with pending
  * live rows has exactly one head, its lowest pending row; no finished row is a head; every
- * pending prefill row is its own head; every row belongs to a subscription that exists. Run at the end of every concurrency test, once the
+ * pending prefill row is its own head; a head with messages queued behind it says so
+ * (`has_queued`); every row belongs to a subscription that exists. Run at the end of every concurrency test, once the
  * system is quiet (or stopped).
  */
 export async function expectOneHeadPerSubject(db: Kysely<Database>, subscriptionIds?: readonly string[]): Promise<void> {
@@ -27,6 +28,18 @@ export async function expectOneHeadPerSubject(db: Kysely<Database>, subscription
     LIMIT 10
   `.execute(db);
   expect(strayHeads.rows, "finished heads, or pending prefill messages that are not heads").toEqual([]);
+  // Finishing a head looks for its successor only when the head says something may follow it.
+  const unmarkedHeads = await sql<{ subscription_id: string; subject: string; seq: number }>`
+    SELECT h.subscription_id, h.subject, h.seq FROM deliveries h
+    WHERE h.is_head AND h.phase = ${PHASE_CODE.live} AND h.state = 'pending' AND NOT h.has_queued ${only}
+      AND EXISTS (
+        SELECT 1 FROM deliveries q
+        WHERE q.subscription_id = h.subscription_id AND q.subject = h.subject AND q.phase = ${PHASE_CODE.live}
+          AND q.state = 'pending' AND NOT q.is_head
+      )
+    LIMIT 10
+  `.execute(db);
+  expect(unmarkedHeads.rows, "heads with messages queued behind them that do not say so").toEqual([]);
   // No foreign key keeps these: a subscription's deletion removes its rows, and the append skips deleted ones.
   const orphans = await sql<{ subscription_id: string }>`
     SELECT DISTINCT subscription_id FROM deliveries d WHERE NOT EXISTS (SELECT 1 FROM subscriptions s WHERE s.id = d.subscription_id) ${only}

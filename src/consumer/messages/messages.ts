@@ -32,16 +32,29 @@ export class Messages {
     const target = leaseTarget(subscription);
     const deadline = Date.now() + waitSeconds * 1000;
     for (;;) {
-      if (signal?.aborted) return [];
+      if (signal?.aborted) {
+        // The client left, perhaps right after this pull was woken: another waiting one looks instead.
+        this.hub.passOn(subscription.id);
+        return [];
+      }
       const seen = this.hub.generation(subscription.id);
-      const { messages, deadLettered } = await this.ledger.lease(target, max);
+      let leased;
+      try {
+        leased = await this.ledger.lease(target, max);
+      } catch (error) {
+        // This pull may have been the one woken: another waiting one looks instead.
+        this.hub.passOn(subscription.id);
+        throw error;
+      }
+      const { messages, deadLettered, nextAvailableAt: next } = leased;
       if (deadLettered > 0) this.metrics.messagesDeadLettered.inc({ reason: "max_deliveries" }, deadLettered);
       if (messages.length > 0) {
+        // A full batch may have left more behind: the next waiting pull looks too.
+        if (messages.length === max) this.hub.passOn(subscription.id);
         this.metrics.messagesDelivered.inc({ mode: "pull" }, messages.length);
         return messages;
       }
       if (Date.now() >= deadline || this.hub.isClosed) return [];
-      const next = await this.ledger.nextAvailableAt(target);
       this.metrics.longPollsWaiting.inc();
       try {
         await this.hub.wait(subscription.id, seen, Math.min(deadline, next ? next.getTime() + 5 : deadline), signal);

@@ -91,6 +91,8 @@ export interface DeliveriesTable {
   subject: string;
   state: Generated<DeliveryState>;
   is_head: Generated<boolean>;
+  /** On a live head: something may be queued behind it (finishing it then looks for the next head). */
+  has_queued: Generated<boolean>;
   delivery_count: Generated<number>;
   available_at: Generated<Date>;
   last_delivered_at: Date | null;

@@ -88,6 +88,8 @@ export interface LeaseResult {
   messages: LeasedMessage[];
   /** Messages whose last allowed delivery timed out: dead-lettered instead of handed out. */
   deadLettered: number;
+  /** When none was available: when the next pending message comes out of its lease or delay, if one waits on a timer. */
+  nextAvailableAt?: Date;
 }
 
 export interface NackItem {
@@ -131,8 +133,6 @@ export interface DeliveryLedger {
   /** Journals the readers' batches, creates their deliveries and moves their positions, in one transaction. */
   appendLive(input: AppendLiveInput): Promise<AppendLiveOutcome>;
   lease(target: LeaseTarget, max: number): Promise<LeaseResult>;
-  /** When the next pending message of a subscription becomes available again, if any is waiting on a timer. */
-  nextAvailableAt(target: LeaseTarget): Promise<Date | undefined>;
   ack(subscriptionId: string, ackIds: AckId[]): Promise<SettleOutcome[]>;
   nack(target: LeaseTarget, items: NackItem[]): Promise<SettleOutcome[]>;
   reject(subscriptionId: string, ackIds: AckId[]): Promise<SettleOutcome[]>;

@@ -15,7 +15,7 @@ import type {
 } from "./ledger.js";
 import { appendLive, appendPrefillMarker, appendSnapshot, position, type SnapshotPage } from "./postgres/append.js";
 import { deadLetters } from "./postgres/dead-letters.js";
-import { lease, nextAvailableAt } from "./postgres/lease.js";
+import { lease } from "./postgres/lease.js";
 import { redrive } from "./postgres/redrive.js";
 import { ack, nack, reject } from "./postgres/settle.js";
 import { pendingBySubscription, stats } from "./postgres/stats.js";
@@ -65,10 +65,6 @@ export class PostgresDeliveryLedger implements DeliveryLedger {
 
   lease(target: LeaseTarget, max: number): Promise<LeaseResult> {
     return lease(this.db, target, max);
-  }
-
-  nextAvailableAt(target: LeaseTarget): Promise<Date | undefined> {
-    return nextAvailableAt(this.db, target);
   }
 
   ack(subscriptionId: string, ackIds: AckId[]): Promise<SettleOutcome[]> {

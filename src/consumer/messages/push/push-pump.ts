@@ -117,12 +117,11 @@ export class PushPump {
       if (this.endpoint.subscription.status === "active" && free > 0) {
         try {
           const target = this.target();
-          const { messages, deadLettered } = await this.deps.ledger.lease(target, free);
+          const { messages, deadLettered, nextAvailableAt: next } = await this.deps.ledger.lease(target, free);
           this.leasing.succeeded();
           if (deadLettered > 0) this.deps.metrics.messagesDeadLettered.inc({ reason: "max_deliveries" }, deadLettered);
           for (const message of messages) this.launch(message);
           if (messages.length > 0) continue;
-          const next = await this.deps.ledger.nextAvailableAt(target);
           if (next) wakeAt = Math.min(wakeAt, next.getTime() + 5);
         } catch (error) {
           wakeAt = Date.now() + this.leasing.failed(error);
@@ -137,7 +136,7 @@ export class PushPump {
     if (this.stopped) return Promise.resolve();
     const controller = new AbortController();
     this.kick = () => controller.abort();
-    return this.deps.hub.wait(this.subscriptionId, seen, until, controller.signal);
+    return this.deps.hub.wait(this.subscriptionId, seen, until, controller.signal, true);
   }
 
   private launch(message: LeasedMessage): void {

@@ -10,6 +10,7 @@ import * as deliveryOperations from "./0010_delivery_operations.js";
 import * as commandRetention from "./0011_command_retention.js";
 import * as leanDeliveries from "./0012_lean_deliveries.js";
 import * as commandsByParent from "./0013_commands_by_parent.js";
+import * as headsKnowFollowers from "./0014_heads_know_followers.js";
 
 /** Every migration, in order. A new one is appended here; none is ever edited once released. */
 export const MIGRATIONS: Record<string, Migration> = {
@@ -24,4 +25,5 @@ export const MIGRATIONS: Record<string, Migration> = {
   "0011_command_retention": commandRetention,
   "0012_lean_deliveries": leanDeliveries,
   "0013_commands_by_parent": commandsByParent,
+  "0014_heads_know_followers": headsKnowFollowers,
 };

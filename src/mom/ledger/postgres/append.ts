@@ -21,8 +21,8 @@ export async function position(db: Executor, reader: string): Promise<number> {
  *
  * A subject's first new message is inserted as its head unless the subscription already has a
  * live head for that subject (the unique index `deliveries_one_live_head` decides); then that
- * head is locked instead (`DO UPDATE ... WHERE false` locks without writing) and the message
- * queues behind it. Whoever finishes a head holds the same lock, so either it sees these rows
+ * head is locked instead, marked as followed (`has_queued`; already marked, it is locked without
+ * a write), and the message queues behind it. Whoever finishes a head holds the same lock, so either it sees these rows
  * when it promotes a successor, or this insert sees its promotion (or no head, and becomes one).
  * Heads are locked in (subscription, subject) order, the order finishers lock them in too. A
  * subject belongs to one reader, so no two batches of a statement share a head.
@@ -79,11 +79,14 @@ export async function appendLive(db: Executor, input: AppendLiveInput): Promise<
       JOIN fenced f ON f.idx = d.batch
       WHERE d.seq IN (SELECT seq FROM journaled) AND d.subscription_id IN (SELECT id FROM subscribed)
     ), heads AS (
-      INSERT INTO deliveries (subscription_id, phase, seq, subject, is_head)
-      SELECT subscription_id, ${LIVE}, seq, subject, true FROM (
-        SELECT DISTINCT ON (subscription_id, subject) subscription_id, seq, subject FROM wanted ORDER BY subscription_id, subject, seq
+      INSERT INTO deliveries (subscription_id, phase, seq, subject, is_head, has_queued)
+      SELECT subscription_id, ${LIVE}, seq, subject, true, followed FROM (
+        SELECT DISTINCT ON (subscription_id, subject) subscription_id, seq, subject,
+          count(*) OVER (PARTITION BY subscription_id, subject) > 1 AS followed
+        FROM wanted ORDER BY subscription_id, subject, seq
       ) first ORDER BY subscription_id, subject
-      ON CONFLICT (subscription_id, subject) WHERE is_head AND phase = ${LIVE} DO UPDATE SET is_head = true WHERE false
+      ON CONFLICT (subscription_id, subject) WHERE is_head AND phase = ${LIVE}
+        DO UPDATE SET has_queued = true WHERE NOT deliveries.has_queued
       RETURNING subscription_id, seq
     ), queued AS (
       INSERT INTO deliveries (subscription_id, phase, seq, subject, is_head)

@@ -17,6 +17,7 @@ export async function lease(db: Executor, target: LeaseTarget, max: number): Pro
   for (let round = 1; ; round++) {
     const rows = await leaseHeads(db, target, max);
     const messages = rows.filter((row) => row.disposition === "leased");
+    const nextAt = rows.find((row) => row.disposition === "next")?.next_at ?? undefined;
     const exhausted = rows.filter((row) => row.disposition === "exhausted");
     const stale = rows.filter((row) => row.disposition === "stale");
     if (exhausted.length > 0) {
@@ -29,6 +30,7 @@ export async function lease(db: Executor, target: LeaseTarget, max: number): Pro
     if (messages.length > 0 || (exhausted.length === 0 && stale.length === 0) || round >= MAX_LEASE_ROUNDS) {
       return {
         deadLettered,
+        nextAvailableAt: messages.length === 0 ? nextAt : undefined,
         messages: messages.map((row) => {
           const phase = phaseName(row.phase);
           return {
@@ -46,7 +48,9 @@ export async function lease(db: Executor, target: LeaseTarget, max: number): Pro
 
 async function leaseHeads(db: Executor, target: LeaseTarget, max: number) {
   const live = target.liveFromSeq;
-  const result = await sql<KeyRow & { delivery_count: number; disposition: "leased" | "exhausted" | "stale"; envelope: string | null }>`
+  const result = await sql<
+    KeyRow & { delivery_count: number; disposition: "leased" | "exhausted" | "stale" | "next"; envelope: string | null; next_at: Date | null }
+  >`
     WITH candidates AS (
       SELECT d.phase, d.seq,
         CASE
@@ -73,28 +77,22 @@ async function leaseHeads(db: Executor, target: LeaseTarget, max: number) {
       SELECT ${target.id}, ${settleShard()}, count(*) FROM leased HAVING count(*) > 0
       ON CONFLICT (subscription_id, shard) DO UPDATE SET delivered = subscription_stats.delivered + EXCLUDED.delivered
     )
-    SELECT l.phase, l.seq, l.delivery_count, 'leased' AS disposition, ${messageJson("l")} AS envelope
+    SELECT l.phase, l.seq, l.delivery_count, 'leased' AS disposition, ${messageJson("l")} AS envelope, NULL::timestamptz AS next_at
     FROM leased l
     ${messageSources("l", sql`${target.id}`)}
     UNION ALL
-    SELECT c.phase, c.seq, 0, c.disposition, NULL FROM candidates c WHERE c.disposition <> 'leased'
+    SELECT c.phase, c.seq, 0, c.disposition, NULL, NULL FROM candidates c WHERE c.disposition <> 'leased'
+    UNION ALL
+    -- Only when nothing is available: when the next message comes out of its lease or delay
+    -- (every head is leased or delayed then, so this walks those, never the backlog behind them).
+    SELECT NULL, NULL, 0, 'next', NULL, (
+      SELECT d.available_at FROM deliveries d
+      WHERE d.subscription_id = ${target.id} AND d.state = 'pending' AND d.is_head
+        AND (${prefillAllowed(target)} OR ${liveAllowed(target)})
+      ORDER BY d.available_at
+      LIMIT 1
+    ) WHERE NOT EXISTS (SELECT 1 FROM candidates)
     ORDER BY 1, 2
   `.execute(db);
   return result.rows;
-}
-
-/**
- * When the next pending message of a subscription becomes available again, if any is waiting
- * on a timer. Asked only after a lease found nothing, when every head is leased or delayed: it
- * walks those, never the backlog behind them.
- */
-export async function nextAvailableAt(db: Executor, target: LeaseTarget): Promise<Date | undefined> {
-  const result = await sql<{ next: Date }>`
-    SELECT d.available_at AS next FROM deliveries d
-    WHERE d.subscription_id = ${target.id} AND d.state = 'pending' AND d.is_head
-      AND (${prefillAllowed(target)} OR ${liveAllowed(target)})
-    ORDER BY d.available_at
-    LIMIT 1
-  `.execute(db);
-  return result.rows[0]?.next;
 }

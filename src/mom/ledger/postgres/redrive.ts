@@ -31,17 +31,22 @@ export async function redrive(db: Executor, subscriptionId: string, only?: Array
         const live = dead.rows.filter((row) => row.phase === PHASE_CODE.live);
         const subjects = [...new Set(live.map((row) => row.subject))];
         if (subjects.length > 0) {
+          // Locked in subject order, and marked followed: the revived rows queue behind them.
           await sql`
-            SELECT 1 FROM deliveries d
-            WHERE d.subscription_id = ${subscriptionId} AND d.subject = ANY(${subjects}::text[]) AND d.phase = ${LIVE} AND d.is_head
-            ORDER BY d.subject
-            FOR UPDATE
+            WITH heads AS (
+              SELECT d.phase, d.seq FROM deliveries d
+              WHERE d.subscription_id = ${subscriptionId} AND d.subject = ANY(${subjects}::text[]) AND d.phase = ${LIVE} AND d.is_head
+              ORDER BY d.subject
+              FOR UPDATE
+            )
+            UPDATE deliveries d SET has_queued = true FROM heads h
+            WHERE d.subscription_id = ${subscriptionId} AND d.phase = h.phase AND d.seq = h.seq AND NOT d.has_queued
           `.execute(trx);
         }
         await sql`
           WITH revived AS (
             UPDATE deliveries d SET state = 'pending', delivery_count = 0, replay_base = 0, available_at = now(), finished_at = NULL, dead_reason = NULL,
-              is_head = d.phase = ${PREFILL}
+              is_head = d.phase = ${PREFILL}, has_queued = false
             FROM (${keyTable(dead.rows.map(keyOf))}) i
             WHERE d.subscription_id = ${subscriptionId} AND ${amongKeys(dead.rows)} AND d.phase = i.phase AND d.seq = i.seq
             RETURNING d.phase

@@ -113,12 +113,13 @@ async function rewindOnce(trx: Executor, { subscriptionId, fromSeq, matches }: R
     GROUP BY subject
   `;
   await sql`
-    UPDATE deliveries d SET is_head = false FROM (${firstPending}) h
+    UPDATE deliveries d SET is_head = false, has_queued = false FROM (${firstPending}) h
     WHERE d.subscription_id = ${subscriptionId} AND d.phase = ${LIVE} AND d.subject = h.subject AND d.is_head AND d.seq <> h.first_seq
   `.execute(trx);
   await sql`
-    UPDATE deliveries d SET is_head = true FROM (${firstPending}) h
-    WHERE d.subscription_id = ${subscriptionId} AND d.phase = ${LIVE} AND d.subject = h.subject AND d.seq = h.first_seq AND NOT d.is_head
+    UPDATE deliveries d SET is_head = true, has_queued = true FROM (${firstPending}) h
+    WHERE d.subscription_id = ${subscriptionId} AND d.phase = ${LIVE} AND d.subject = h.subject AND d.seq = h.first_seq
+      AND NOT (d.is_head AND d.has_queued)
   `.execute(trx);
 
   return {

@@ -54,51 +54,69 @@ export async function nack(db: Executor, target: LeaseTarget, items: NackItem[])
 }
 
 /**
- * Finishes heads (those the guard admits) and promotes each subject's next pending row, in one
- * transaction. The heads are locked in subject order (the order the dispatcher locks them in
- * when it queues behind them); the promotion runs as a second statement so that it sees rows
- * the dispatcher committed while the first waited for a head's lock. A deadlock that still
- * happens (a nack or another settle of the same leases) is retried.
+ * Finishes heads (those the guard admits) and promotes each subject's next pending row.
+ *
+ * Most heads have nothing queued behind them (`has_queued` is false): those finish in one
+ * statement of their own. A dispatcher that queues behind such a head meanwhile marks it while
+ * holding its lock, so this statement either finished it first (the dispatcher then finds no
+ * head and makes its own message the head) or, after the lock, sees the mark and leaves it.
+ *
+ * The rest finish in one transaction with the promotion of their successors. The heads are
+ * locked in subject order (the order the dispatcher locks them in when it queues behind them);
+ * the promotion runs as a second statement so that it sees rows the dispatcher committed while
+ * the first waited for a head's lock. A deadlock that still happens (a nack or another settle of
+ * the same leases) is retried.
  */
 export async function finish(db: Executor, subscriptionId: string, keys: Key[], how: Finish, guard: RawBuilder<unknown>): Promise<KeyRow[]> {
   if (keys.length === 0) return [];
-  return retryOnDeadlock(() =>
+  const alone = await retryOnDeadlock(() => finishHeads(db, subscriptionId, keys, how, sql`${guard} AND NOT d.has_queued`));
+  const finished = new Set(alone.map(keyString));
+  const rest = keys.filter((key) => !finished.has(keyString(key)));
+  if (rest.length === 0) return alone;
+  const followed = await retryOnDeadlock(() =>
     db.transaction().execute(async (trx) => {
-      const done = await sql<KeyRow & { subject: string }>`
-        WITH locked AS (
-          SELECT d.phase, d.seq FROM deliveries d
-          JOIN (${keyTable(keys)}) i ON d.phase = i.phase AND d.seq = i.seq
-          WHERE d.subscription_id = ${subscriptionId} AND ${amongKeys(keys)} AND d.state = 'pending' AND d.is_head AND ${guard}
-          ORDER BY d.subject
-          FOR UPDATE OF d
-        ), done AS (
-          UPDATE deliveries d SET state = ${how.state}, is_head = false, finished_at = now(), dead_reason = ${how.reason}
-          FROM locked l
-          WHERE d.subscription_id = ${subscriptionId} AND d.phase = l.phase AND d.seq = l.seq
-          RETURNING d.phase, d.seq, d.subject
-        ), counted AS (
-          INSERT INTO subscription_stats (subscription_id, shard, acked, settled)
-          SELECT ${subscriptionId}, ${settleShard()}, count(*) FILTER (WHERE ${how.state} = 'acked'), count(*) FILTER (WHERE phase = ${LIVE})
-          FROM done HAVING count(*) > 0
-          ON CONFLICT (subscription_id, shard) DO UPDATE SET
-            acked = subscription_stats.acked + EXCLUDED.acked, settled = subscription_stats.settled + EXCLUDED.settled
-        )
-        SELECT phase, seq, subject FROM done
-      `.execute(trx);
-      const subjects = [...new Set(done.rows.filter((row) => row.phase === PHASE_CODE.live).map((row) => row.subject))];
+      const done = await finishHeads(trx, subscriptionId, rest, how, guard);
+      const subjects = [...new Set(done.filter((row) => row.phase === PHASE_CODE.live).map((row) => row.subject))];
       if (subjects.length > 0) await promoteHeads(trx, subscriptionId, subjects);
-      return done.rows;
+      return done;
     }),
   );
+  return [...alone, ...followed];
+}
+
+async function finishHeads(db: Executor, subscriptionId: string, keys: Key[], how: Finish, guard: RawBuilder<unknown>) {
+  const done = await sql<KeyRow & { subject: string }>`
+    WITH locked AS (
+      SELECT d.phase, d.seq FROM deliveries d
+      JOIN (${keyTable(keys)}) i ON d.phase = i.phase AND d.seq = i.seq
+      WHERE d.subscription_id = ${subscriptionId} AND ${amongKeys(keys)} AND d.state = 'pending' AND d.is_head AND ${guard}
+      ORDER BY d.subject
+      FOR UPDATE OF d
+    ), done AS (
+      UPDATE deliveries d SET state = ${how.state}, is_head = false, has_queued = false, finished_at = now(), dead_reason = ${how.reason}
+      FROM locked l
+      WHERE d.subscription_id = ${subscriptionId} AND d.phase = l.phase AND d.seq = l.seq
+      RETURNING d.phase, d.seq, d.subject
+    ), counted AS (
+      INSERT INTO subscription_stats (subscription_id, shard, acked, settled)
+      SELECT ${subscriptionId}, ${settleShard()}, count(*) FILTER (WHERE ${how.state} = 'acked'), count(*) FILTER (WHERE phase = ${LIVE})
+      FROM done HAVING count(*) > 0
+      ON CONFLICT (subscription_id, shard) DO UPDATE SET
+        acked = subscription_stats.acked + EXCLUDED.acked, settled = subscription_stats.settled + EXCLUDED.settled
+    )
+    SELECT phase, seq, subject FROM done
+  `.execute(db);
+  return done.rows;
 }
 
 /**
  * Each subject's lowest queued live message becomes its head, where the subject has none (it is
  * then its lowest pending one: nothing pending but a head sits below the rows queued behind it).
+ * A promoted head may have more behind it, so it is marked followed.
  */
 export async function promoteHeads(trx: Executor, subscriptionId: string, subjects: string[]): Promise<void> {
   await sql`
-    UPDATE deliveries d SET is_head = true
+    UPDATE deliveries d SET is_head = true, has_queued = true
     FROM (
       SELECT DISTINCT ON (e.subject) e.phase, e.seq, e.subject FROM deliveries e
       WHERE e.subscription_id = ${subscriptionId} AND e.subject = ANY(${subjects}::text[]) AND e.state = 'pending' AND e.phase = ${LIVE}
