@@ -1,6 +1,7 @@
 import { Kysely, PostgresDialect, sql } from "kysely";
 import pg from "pg";
 import type { Config } from "../config.js";
+import { namingMarkedStatements } from "./prepared.js";
 import type { Database } from "./schema.js";
 
 /** pg returns BIGINT as a string; our BIGINTs are stream sequences and counters well below 2^53. */
@@ -33,7 +34,10 @@ export function openDatabase(config: Config["database"]): DatabaseHandle {
   // transaction, a held session), emits 'error'; unhandled, that would end the process. The
   // statement that uses the client next reports the failure, and the pool drops the client.
   pool.on("error", ignoreClientError);
-  pool.on("connect", (client) => client.on("error", ignoreClientError));
+  pool.on("connect", (client) => {
+    client.on("error", ignoreClientError);
+    namingMarkedStatements(client);
+  });
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   return { db, pool, close: () => db.destroy() };
 }

@@ -1,4 +1,5 @@
 import { sql } from "kysely";
+import { PREPARED } from "../../core/db/prepared.js";
 import type { Executor } from "../../core/db/schema.js";
 import type { CertificateState } from "../../core/notifications/certificate.js";
 import { LeaseLostError, type Lease } from "../../mom/cluster/leases.js";
@@ -32,7 +33,7 @@ export class PostgresCertificateStateStore implements CertificateStateStore {
     // The batch travels as one JSON document of [seq, state] pairs: parsed once by PostgreSQL
     // rather than sent as fourteen arrays whose every element is quoted and escaped.
     const document = JSON.stringify(latestPerCertificate(changes).map((change) => [change.seq, change.state]));
-    const result = await sql<{ held: boolean }>`
+    const result = await sql<{ held: boolean }>`${PREPARED}
       WITH fence AS (${leaseFence(lease)}), incoming AS (
         SELECT s->>'certificateId' AS certificate_id, s->>'kind' AS kind, s->>'deviceId' AS device_id,
           s->>'gridArea' AS grid_area, s->>'energySource' AS energy_source, s->>'owner' AS owner, s->>'status' AS status,

@@ -1,5 +1,6 @@
 import { sql } from "kysely";
 import type { Executor } from "../../../core/db/schema.js";
+import { PREPARED } from "../../../core/db/prepared.js";
 import { phaseName, type LeaseResult, type LeaseTarget } from "../ledger.js";
 import { finish } from "./settle.js";
 import { ATTEMPTS_USED, LIVE, keyOf, liveAllowed, messageJson, messageSources, prefillAllowed, settleShard, type KeyRow } from "./sql.js";
@@ -50,7 +51,7 @@ async function leaseHeads(db: Executor, target: LeaseTarget, max: number) {
   const live = target.liveFromSeq;
   const result = await sql<
     KeyRow & { delivery_count: number; disposition: "leased" | "exhausted" | "stale" | "next"; envelope: string | null; next_at: Date | null }
-  >`
+  >`${PREPARED}
     WITH candidates AS (
       SELECT d.phase, d.seq,
         CASE
