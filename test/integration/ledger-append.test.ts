@@ -81,6 +81,26 @@ describe("appending several readers' batches at once", () => {
     await expectOneHeadPerSubject(system.db, [subscriptionId]);
   });
 
+  it("leases a batch bigger than the first look's in sequence order, each message once", async () => {
+    const subjects = Array.from({ length: 150 }, (_, index) => `big-${index}`);
+    const big = batch("append-test.single", undefined, subjects);
+    await ledger.appendLive({ routedRevision: await revision(), batches: [big] });
+    const target = { id: subscriptionId, ackTimeoutSeconds: 60, maxDeliveries: 5, liveFromSeq: 0 };
+    // Everything before, earlier tests' messages included, out of the way.
+    for (let leased = await ledger.lease(target, 1_000); leased.messages.length > 0; leased = await ledger.lease(target, 1_000)) {
+      await ledger.ack(subscriptionId, leased.messages.map((message) => message.ackId));
+    }
+
+    const more = batch("append-test.single", undefined, subjects);
+    await ledger.appendLive({ routedRevision: await revision(), batches: [more] });
+    const { messages } = await ledger.lease(target, 100);
+    expect(messages.map((message) => message.sequence)).toEqual(more.entries.slice(0, 100).map((entry) => entry.seq));
+    const rest = await ledger.lease(target, 100);
+    expect(rest.messages.map((message) => message.sequence)).toEqual(more.entries.slice(100).map((entry) => entry.seq));
+    expect((await ledger.lease(target, 100)).messages).toEqual([]);
+    await expectOneHeadPerSubject(system.db, [subscriptionId]);
+  });
+
   it("writes nothing when the subscriptions changed after the routing, and says so", async () => {
     const routedRevision = await revision();
     await createSubscription(system.api);

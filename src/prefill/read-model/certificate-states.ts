@@ -1,5 +1,5 @@
 import { sql } from "kysely";
-import { PREPARED } from "../../core/db/prepared.js";
+import { preparedFor } from "../../core/db/prepared.js";
 import type { Executor } from "../../core/db/schema.js";
 import type { CertificateState } from "../../core/notifications/certificate.js";
 import { LeaseLostError, type Lease } from "../../mom/cluster/leases.js";
@@ -32,8 +32,9 @@ export class PostgresCertificateStateStore implements CertificateStateStore {
   async apply(reader: string, position: number, changes: StateChange[], lease?: Lease): Promise<void> {
     // The batch travels as one JSON document of [seq, state] pairs: parsed once by PostgreSQL
     // rather than sent as fourteen arrays whose every element is quoted and escaped.
-    const document = JSON.stringify(latestPerCertificate(changes).map((change) => [change.seq, change.state]));
-    const result = await sql<{ held: boolean }>`${PREPARED}
+    const latest = latestPerCertificate(changes);
+    const document = JSON.stringify(latest.map((change) => [change.seq, change.state]));
+    const result = await sql<{ held: boolean }>`${preparedFor(latest.length)}
       WITH fence AS (${leaseFence(lease)}), incoming AS (
         SELECT s->>'certificateId' AS certificate_id, s->>'kind' AS kind, s->>'deviceId' AS device_id,
           s->>'gridArea' AS grid_area, s->>'energySource' AS energy_source, s->>'owner' AS owner, s->>'status' AS status,

@@ -1,6 +1,6 @@
 import { sql, type RawBuilder } from "kysely";
 import type { Executor } from "../../../core/db/schema.js";
-import { PREPARED } from "../../../core/db/prepared.js";
+import { preparedFor } from "../../../core/db/prepared.js";
 import { PREFILL_MARKER_SUBJECT, type AppendLiveInput, type AppendLiveOutcome, type JournalEntry, type ReaderBatch } from "../ledger.js";
 import { LIVE, PREFILL, readerShard } from "./sql.js";
 
@@ -35,7 +35,7 @@ export async function position(db: Executor, reader: string): Promise<number> {
 export async function appendLive(db: Executor, input: AppendLiveInput): Promise<AppendLiveOutcome> {
   const batches = [...input.batches].sort((a, b) => (a.reader < b.reader ? -1 : a.reader > b.reader ? 1 : 0));
   const deliveries = batches.flatMap((batch, index) => batch.deliveries.map((delivery) => ({ ...delivery, batch: index })));
-  const result = await sql<{ subscription_id: string | null; created: number; lost: number | null }>`${PREPARED}
+  const result = await sql<{ subscription_id: string | null; created: number; lost: number | null }>`${preparedFor(deliveries.length + batches.reduce((sum, batch) => sum + batch.entries.length, 0))}
     WITH routed AS (
       SELECT 1 FROM subscription_changes WHERE revision = ${input.routedRevision}
     ), batch AS (

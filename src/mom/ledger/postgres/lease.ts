@@ -1,6 +1,6 @@
 import { sql } from "kysely";
 import type { Executor } from "../../../core/db/schema.js";
-import { PREPARED } from "../../../core/db/prepared.js";
+import { PREPARED_ROWS, preparedFor } from "../../../core/db/prepared.js";
 import { phaseName, type LeaseResult, type LeaseTarget } from "../ledger.js";
 import { finish } from "./settle.js";
 import { ATTEMPTS_USED, LIVE, keyOf, liveAllowed, messageJson, messageSources, prefillAllowed, settleShard, type KeyRow } from "./sql.js";
@@ -14,6 +14,14 @@ const MAX_LEASE_ROUNDS = 10;
  * both free the next message of their subject, so the lease looks again.
  */
 export async function lease(db: Executor, target: LeaseTarget, max: number): Promise<LeaseResult> {
+  // A pull at a steady rate finds a few: those come from a kept plan; a backlog's bigger batch is planned for itself.
+  const first = await leaseRounds(db, target, Math.min(max, PREPARED_ROWS));
+  if (max <= PREPARED_ROWS || first.messages.length < PREPARED_ROWS) return first;
+  const more = await leaseRounds(db, target, max - PREPARED_ROWS);
+  return { deadLettered: first.deadLettered + more.deadLettered, messages: [...first.messages, ...more.messages] };
+}
+
+async function leaseRounds(db: Executor, target: LeaseTarget, max: number): Promise<LeaseResult> {
   let deadLettered = 0;
   for (let round = 1; ; round++) {
     const rows = await leaseHeads(db, target, max);
@@ -51,7 +59,7 @@ async function leaseHeads(db: Executor, target: LeaseTarget, max: number) {
   const live = target.liveFromSeq;
   const result = await sql<
     KeyRow & { delivery_count: number; disposition: "leased" | "exhausted" | "stale" | "next"; envelope: string | null; next_at: Date | null }
-  >`${PREPARED}
+  >`${preparedFor(max)}
     WITH candidates AS (
       SELECT d.phase, d.seq,
         CASE

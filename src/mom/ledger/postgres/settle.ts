@@ -1,6 +1,6 @@
 import { sql, type RawBuilder } from "kysely";
 import type { Executor } from "../../../core/db/schema.js";
-import { PREPARED } from "../../../core/db/prepared.js";
+import { preparedFor } from "../../../core/db/prepared.js";
 import { PHASE_CODE, type AckId, type LeaseTarget, type NackItem, type SettleOutcome, type SettleStatus } from "../ledger.js";
 import { ATTEMPTS_USED, LEASE_HELD, retryOnDeadlock, LIVE, amongKeys, keyString, keyTable, settleShard, toKey, type Key, type KeyRow } from "./sql.js";
 
@@ -86,7 +86,7 @@ export async function finish(db: Executor, subscriptionId: string, keys: Key[], 
 }
 
 async function finishHeads(db: Executor, subscriptionId: string, keys: Key[], how: Finish, guard: RawBuilder<unknown>) {
-  const done = await sql<KeyRow & { subject: string }>`${PREPARED}
+  const done = await sql<KeyRow & { subject: string }>`${preparedFor(keys.length)}
     WITH locked AS (
       SELECT d.phase, d.seq FROM deliveries d
       JOIN (${keyTable(keys)}) i ON d.phase = i.phase AND d.seq = i.seq
@@ -116,7 +116,7 @@ async function finishHeads(db: Executor, subscriptionId: string, keys: Key[], ho
  * A promoted head may have more behind it, so it is marked followed.
  */
 export async function promoteHeads(trx: Executor, subscriptionId: string, subjects: string[]): Promise<void> {
-  await sql`${PREPARED}
+  await sql`${preparedFor(subjects.length)}
     UPDATE deliveries d SET is_head = true, has_queued = true
     FROM (
       SELECT DISTINCT ON (e.subject) e.phase, e.seq, e.subject FROM deliveries e
