@@ -16,6 +16,7 @@ import type { Notification } from "../core/notifications/envelope.js";
 import type { Broker, PublishResult, ReadOptions, StreamClusterState, StreamIdentity, StreamReader } from "./broker.js";
 import { naming, partitionOf, type Naming } from "./naming.js";
 import { OrderedStreamReader } from "./ordered-stream-reader.js";
+import { PublishAcks } from "./publish-acks.js";
 
 const NANOS_PER_SECOND = 1_000_000_000;
 const PUBLISH_TIMEOUT_MS = 10_000;
@@ -38,6 +39,7 @@ export class JetStreamBroker implements Broker {
   private disconnected!: Promise<never>;
   private dropConnection!: (error: Error) => void;
   private connected = true;
+  private readonly acks: PublishAcks;
 
   private constructor(
     private readonly nc: NatsConnection,
@@ -49,6 +51,7 @@ export class JetStreamBroker implements Broker {
     private readonly replicas: number,
   ) {
     this.armDisconnect();
+    this.acks = new PublishAcks(nc, PUBLISH_TIMEOUT_MS);
   }
 
   static async connect(options: JetStreamBrokerOptions): Promise<JetStreamBroker> {
@@ -92,7 +95,9 @@ export class JetStreamBroker implements Broker {
       }
       if (status.type === "disconnect" && this.connected) {
         this.connected = false;
-        this.dropConnection(new errors.ConnectionError("the NATS connection was lost"));
+        const lost = new errors.ConnectionError("the NATS connection was lost");
+        this.dropConnection(lost);
+        this.acks.failAll(lost);
       } else if (status.type === "reconnect") {
         this.connected = true;
         this.armDisconnect();
@@ -172,11 +177,8 @@ export class JetStreamBroker implements Broker {
       return Promise.reject(new errors.ConnectionError("not connected to NATS; reconnecting"));
     }
     const subject = this.names.notificationSubject(partitionOf(notification.subject, this.partitions));
-    const published = this.js
-      .publish(subject, this.encoder.encode(JSON.stringify(notification)), {
-        msgID: notification.id,
-        timeout: PUBLISH_TIMEOUT_MS,
-      })
+    const published = this.acks
+      .publish(subject, this.encoder.encode(JSON.stringify(notification)), notification.id)
       .then((ack) => ({ id: notification.id, sequence: ack.seq, duplicate: ack.duplicate }));
     return Promise.race([published, this.disconnected]);
   }
@@ -273,6 +275,7 @@ export class JetStreamBroker implements Broker {
     await Promise.all([...this.readers].map((reader) => reader.stop()));
     this.readers.clear();
     if (!this.nc.isClosed()) await this.nc.drain();
+    this.acks.close();
   }
 }
 
