@@ -92,6 +92,8 @@ export class WorkCoordinator {
 
   private schedule(ms: number): void {
     this.timer = setTimeout(() => {
+      // A timer set just as the coordinator stopped must not tick against a closed database.
+      if (this.stopped) return;
       this.ticking = this.tick().finally(() => {
         this.ticking = undefined;
         if (!this.stopped) this.schedule(this.tickMs());
