@@ -3,7 +3,7 @@ import type { Metrics } from "../core/metrics.js";
 import { asStoredNotification, type StoredNotification } from "../core/notifications/envelope.js";
 import type { Broker, StreamMessage } from "../mom/broker.js";
 import { LeaseLostError, type Lease } from "../mom/cluster/leases.js";
-import type { DeliveryLedger, JournalEntry, LiveDelivery, ReaderBatch } from "../mom/ledger/ledger.js";
+import type { AppendLiveOutcome, DeliveryLedger, JournalEntry, LiveDelivery, ReaderBatch } from "../mom/ledger/ledger.js";
 import type { RoutingTable } from "./routing-table.js";
 
 const decoder = new TextDecoder();
@@ -87,29 +87,30 @@ export class Dispatcher {
   private async append(taken: Waiting[]): Promise<void> {
     try {
       await this.routing.ready();
-      for (;;) {
-        const routedRevision = this.routing.revision;
-        const outcome = await this.ledger.appendLive({ routedRevision, batches: taken.map((waiting) => this.route(waiting)) });
-        if (outcome.stale) {
-          await this.routing.reload();
-          continue;
-        }
-        let total = 0;
-        for (const [subscriptionId, count] of outcome.created) {
-          total += count;
-          this.broker.wake(subscriptionId);
-        }
-        this.metrics.notificationsDispatched.inc(total);
-        this.logger.debug({ readers: taken.length, deliveries: total }, "batches dispatched");
-        for (const waiting of taken) {
-          if (outcome.lostReaders.has(waiting.reader)) waiting.reject(new LeaseLostError(waiting.lease!));
-          else waiting.resolve();
-        }
-        return;
+      let outcome = await this.appendRouted(taken);
+      while (outcome.stale) {
+        await this.routing.reload();
+        outcome = await this.appendRouted(taken);
+      }
+      let total = 0;
+      for (const [subscriptionId, count] of outcome.created) {
+        total += count;
+        this.broker.wake(subscriptionId);
+      }
+      this.metrics.notificationsDispatched.inc(total);
+      this.logger.debug({ readers: taken.length, deliveries: total }, "batches dispatched");
+      for (const waiting of taken) {
+        if (outcome.lostReaders.has(waiting.reader)) waiting.reject(new LeaseLostError(waiting.lease!));
+        else waiting.resolve();
       }
     } catch (error) {
       for (const waiting of taken) waiting.reject(error);
     }
+  }
+
+  /** Routes the batches with the table as it is now and names its revision. */
+  private appendRouted(taken: Waiting[]): Promise<AppendLiveOutcome> {
+    return this.ledger.appendLive({ routedRevision: this.routing.revision, batches: taken.map((waiting) => this.route(waiting)) });
   }
 
   private route(waiting: Waiting): ReaderBatch {

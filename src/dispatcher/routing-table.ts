@@ -15,9 +15,14 @@ interface Route {
 export class RoutingTable {
   private loaded: Promise<void> | undefined;
   private routes: Route[] = [];
-  revision = -1;
+  private readRevision = -1;
 
   constructor(private readonly directory: SubscriptionDirectory) {}
+
+  /** The subscriptions' revision the table was read at; -1 before the first read. */
+  get revision(): number {
+    return this.readRevision;
+  }
 
   /** The table of the first batch, read once however many batches wait for it. */
   ready(): Promise<void> {
@@ -29,14 +34,14 @@ export class RoutingTable {
   async reload(): Promise<void> {
     const reading = this.directory.snapshot().then((snapshot) => {
       // Two reloads may answer out of order; revisions only grow.
-      if (snapshot.revision < this.revision) return;
+      if (snapshot.revision < this.readRevision) return;
       // Paused and disabled subscriptions keep queueing: resuming delivers what came meanwhile.
       this.routes = snapshot.subscriptions.map((subscription) => ({
         subscriptionId: subscription.id,
         startSeq: subscription.startSeq,
         matches: compileFilters(subscription.filters),
       }));
-      this.revision = snapshot.revision;
+      this.readRevision = snapshot.revision;
     });
     this.loaded = reading.catch((error) => {
       this.loaded = undefined;

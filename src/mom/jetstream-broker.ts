@@ -35,9 +35,6 @@ export class JetStreamBroker implements Broker {
   private readonly wakeHandlers = new Set<(subscriptionId: string) => void>();
   /** Tells this process's own wake-ups apart when NATS echoes them back. */
   private readonly wakeSender = this.encoder.encode(randomUUID());
-  /** Settles (rejects) when the connection drops, so publishes in flight answer at once instead of at their timeout. */
-  private disconnected!: Promise<never>;
-  private dropConnection!: (error: Error) => void;
   private connected = true;
   private readonly acks: PublishAcks;
 
@@ -50,7 +47,6 @@ export class JetStreamBroker implements Broker {
     private readonly logger: Logger,
     private readonly replicas: number,
   ) {
-    this.armDisconnect();
     this.acks = new PublishAcks(nc, PUBLISH_TIMEOUT_MS);
   }
 
@@ -79,14 +75,10 @@ export class JetStreamBroker implements Broker {
     return broker;
   }
 
-  private armDisconnect(): void {
-    this.disconnected = new Promise<never>((_, reject) => (this.dropConnection = reject));
-    this.disconnected.catch(() => undefined);
-  }
-
   /**
-   * While disconnected, publishes fail at once (the producer answers 503 and the client retries
-   * with the same id); on reconnect every reader re-creates its consumer at once.
+   * When the connection drops, publishes in flight fail at once instead of at their timeout, and
+   * while disconnected new ones do too (the producer answers 503 and the client retries with the
+   * same id); on reconnect every reader re-creates its consumer at once.
    */
   private async followConnectionStatus(): Promise<void> {
     for await (const status of this.nc.status()) {
@@ -95,12 +87,9 @@ export class JetStreamBroker implements Broker {
       }
       if (status.type === "disconnect" && this.connected) {
         this.connected = false;
-        const lost = new errors.ConnectionError("the NATS connection was lost");
-        this.dropConnection(lost);
-        this.acks.failAll(lost);
+        this.acks.failAll(new errors.ConnectionError("the NATS connection was lost"));
       } else if (status.type === "reconnect") {
         this.connected = true;
-        this.armDisconnect();
         for (const reader of this.readers) reader.reattach();
       }
     }
@@ -177,10 +166,9 @@ export class JetStreamBroker implements Broker {
       return Promise.reject(new errors.ConnectionError("not connected to NATS; reconnecting"));
     }
     const subject = this.names.notificationSubject(partitionOf(notification.subject, this.partitions));
-    const published = this.acks
+    return this.acks
       .publish(subject, this.encoder.encode(JSON.stringify(notification)), notification.id)
       .then((ack) => ({ id: notification.id, sequence: ack.seq, duplicate: ack.duplicate }));
-    return Promise.race([published, this.disconnected]);
   }
 
   async publishMany(notifications: readonly Notification[]): Promise<Array<PublishResult | Error>> {

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { formatTraceparent, parseTraceparent, type TraceContext } from "../../core/trace-context.js";
+import { formatTraceparent, newSpanId, parseTraceparent, type TraceContext } from "../../core/trace-context.js";
 import { NO_TRACING, type Tracing } from "../../core/tracing.js";
 import { AppError, describeFieldErrors, fieldErrorsFromZod, type FieldError } from "../../core/errors.js";
 import { uuidv7 } from "../../core/ids.js";
@@ -38,16 +38,8 @@ export class PublishNotifications {
     private readonly tracing: Tracing = NO_TRACING,
   ) {}
 
-  async publishOne(input: NotificationInput, producer: Producer, logger: Logger, trace?: TraceContext): Promise<PublishResult> {
-    this.activity.begin();
-    let sequence = 0;
-    try {
-      const result = await this.publishOneNow(input, producer, logger, trace);
-      sequence = result.sequence;
-      return result;
-    } finally {
-      this.activity.end(sequence);
-    }
+  publishOne(input: NotificationInput, producer: Producer, logger: Logger, trace?: TraceContext): Promise<PublishResult> {
+    return this.whileIngesting(() => this.publishOneNow(input, producer, logger, trace), (result) => [result]);
   }
 
   private async publishOneNow(input: NotificationInput, producer: Producer, logger: Logger, trace?: TraceContext): Promise<PublishResult> {
@@ -64,7 +56,9 @@ export class PublishNotifications {
       logger.warn({ notificationId: notification!.id, err: error }, "publish failed");
       throw new AppError("unavailable", "the broker did not confirm the notification; retry with the same id");
     }
-    this.count(notification!, result);
+    const counts = new AcceptCounts();
+    counts.add(notification!, result);
+    counts.report(this.metrics);
     this.remember(notification!);
     this.recordAccept(notification!, trace, started);
     logger.info({ notificationId: result.id, sequence: result.sequence, duplicate: result.duplicate }, "notification accepted");
@@ -72,15 +66,20 @@ export class PublishNotifications {
   }
 
   /** Validates each item on its own: one bad item is reported, the others are still published. */
-  async publishBatch(items: readonly unknown[], producer: Producer, logger: Logger, trace?: TraceContext): Promise<ItemResult[]> {
+  publishBatch(items: readonly unknown[], producer: Producer, logger: Logger, trace?: TraceContext): Promise<ItemResult[]> {
+    return this.whileIngesting(() => this.publishBatchNow(items, producer, logger, trace), (results) => results);
+  }
+
+  /** Tells the process's background work that ingest is busy while `publish` runs, and how far it published. */
+  private async whileIngesting<T>(publish: () => Promise<T>, published: (result: T) => ReadonlyArray<ItemResult | PublishResult>): Promise<T> {
     this.activity.begin();
-    let sequence = 0;
+    let highest = 0;
     try {
-      const results = await this.publishBatchNow(items, producer, logger, trace);
-      for (const result of results) if ("sequence" in result && result.sequence > sequence) sequence = result.sequence;
-      return results;
+      const result = await publish();
+      for (const item of published(result)) if ("sequence" in item && item.sequence > highest) highest = item.sequence;
+      return result;
     } finally {
-      this.activity.end(sequence);
+      this.activity.end(highest);
     }
   }
 
@@ -218,11 +217,6 @@ export class PublishNotifications {
     }
     this.recentCorrelations.set(notification.id, notification.correlationId);
   }
-
-  private count(notification: Notification, result: PublishResult): void {
-    if (result.duplicate) this.metrics.notificationsDuplicate.inc();
-    else this.metrics.notificationsAccepted.inc({ type: notification.type });
-  }
 }
 
 /** Span ids for a request's notifications, drawn in one go: one call for the random bytes rather than one per notification. */
@@ -238,7 +232,7 @@ class SpanIds {
     const id = this.hex.slice(this.offset, this.offset + 16);
     this.offset += 16;
     // An all-zero span id is invalid (W3C); a fresh one is drawn in the 2^-64 case.
-    return id === ZERO_SPAN ? randomBytes(8).toString("hex") : id;
+    return id === ZERO_SPAN ? newSpanId() : id;
   }
 }
 

@@ -60,7 +60,8 @@ export async function nack(db: Executor, target: LeaseTarget, items: NackItem[])
  * Most heads have nothing queued behind them (`has_queued` is false): those finish in one
  * statement of their own. A dispatcher that queues behind such a head meanwhile marks it while
  * holding its lock, so this statement either finished it first (the dispatcher then finds no
- * head and makes its own message the head) or, after the lock, sees the mark and leaves it.
+ * head and makes its own message the head) or, after the lock, sees the mark and leaves it to
+ * the transaction below.
  *
  * The rest finish in one transaction with the promotion of their successors. The heads are
  * locked in subject order (the order the dispatcher locks them in when it queues behind them);
@@ -70,25 +71,30 @@ export async function nack(db: Executor, target: LeaseTarget, items: NackItem[])
  */
 export async function finish(db: Executor, subscriptionId: string, keys: Key[], how: Finish, guard: RawBuilder<unknown>): Promise<KeyRow[]> {
   if (keys.length === 0) return [];
-  const alone = await retryOnDeadlock(() => finishHeads(db, subscriptionId, keys, how, sql`${guard} AND NOT d.has_queued`));
-  const finished = new Set(alone.map(keyString));
-  const rest = keys.filter((key) => !finished.has(keyString(key)));
-  if (rest.length === 0) return alone;
-  const followed = await retryOnDeadlock(() =>
+  const { done: alone, followed } = await retryOnDeadlock(() => finishHeads(db, subscriptionId, keys, how, guard, true));
+  if (followed.length === 0) return alone;
+  const followedKeys = new Set(followed.map(keyString));
+  const rest = keys.filter((key) => followedKeys.has(keyString(key)));
+  const done = await retryOnDeadlock(() =>
     db.transaction().execute(async (trx) => {
-      const done = await finishHeads(trx, subscriptionId, rest, how, guard);
+      const { done } = await finishHeads(trx, subscriptionId, rest, how, guard, false);
       const subjects = [...new Set(done.filter((row) => row.phase === PHASE_CODE.live).map((row) => row.subject))];
       if (subjects.length > 0) await promoteHeads(trx, subscriptionId, subjects);
       return done;
     }),
   );
-  return [...alone, ...followed];
+  return [...alone, ...done];
 }
 
-async function finishHeads(db: Executor, subscriptionId: string, keys: Key[], how: Finish, guard: RawBuilder<unknown>) {
-  const done = await sql<KeyRow & { subject: string }>`${preparedFor(keys.length)}
+/**
+ * Finishes the heads the guard admits. With `leaveFollowed`, heads marked `has_queued` are only
+ * locked and returned as `followed` (read after the lock, so a mark set meanwhile counts), for the
+ * transaction that promotes their successors.
+ */
+async function finishHeads(db: Executor, subscriptionId: string, keys: Key[], how: Finish, guard: RawBuilder<unknown>, leaveFollowed: boolean) {
+  const result = await sql<KeyRow & { subject: string; followed: boolean }>`${preparedFor(keys.length)}
     WITH locked AS (
-      SELECT d.phase, d.seq FROM deliveries d
+      SELECT d.phase, d.seq, d.has_queued FROM deliveries d
       JOIN (${keyTable(keys)}) i ON d.phase = i.phase AND d.seq = i.seq
       WHERE d.subscription_id = ${subscriptionId} AND ${amongKeys(keys)} AND d.state = 'pending' AND d.is_head AND ${guard}
       ORDER BY d.subject
@@ -96,7 +102,7 @@ async function finishHeads(db: Executor, subscriptionId: string, keys: Key[], ho
     ), done AS (
       UPDATE deliveries d SET state = ${how.state}, is_head = false, has_queued = false, finished_at = now(), dead_reason = ${how.reason}
       FROM locked l
-      WHERE d.subscription_id = ${subscriptionId} AND d.phase = l.phase AND d.seq = l.seq
+      WHERE d.subscription_id = ${subscriptionId} AND d.phase = l.phase AND d.seq = l.seq AND NOT (${leaveFollowed}::boolean AND l.has_queued)
       RETURNING d.phase, d.seq, d.subject
     ), counted AS (
       INSERT INTO subscription_stats (subscription_id, shard, acked, settled)
@@ -105,9 +111,14 @@ async function finishHeads(db: Executor, subscriptionId: string, keys: Key[], ho
       ON CONFLICT (subscription_id, shard) DO UPDATE SET
         acked = subscription_stats.acked + EXCLUDED.acked, settled = subscription_stats.settled + EXCLUDED.settled
     )
-    SELECT phase, seq, subject FROM done
+    SELECT phase, seq, subject, false AS followed FROM done
+    UNION ALL
+    SELECT l.phase, l.seq, NULL, true FROM locked l WHERE ${leaveFollowed}::boolean AND l.has_queued
   `.execute(db);
-  return done.rows;
+  return {
+    done: result.rows.filter((row) => !row.followed),
+    followed: result.rows.filter((row) => row.followed),
+  };
 }
 
 /**
