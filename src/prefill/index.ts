@@ -19,10 +19,12 @@ export function setupPrefill(deps: ServiceDeps): Service {
   const states = new PostgresCertificateStateStore(deps.db);
   const projection = new Projection(states, logger, deps.ingest);
   const queue = new PostgresPrefillQueue(deps.db);
+  const ledger = new PostgresDeliveryLedger(deps.db);
   const worker = new PrefillWorker(
     queue,
-    new PostgresSnapshotWriter(deps.db, new PostgresDeliveryLedger(deps.db), PROJECTION_READER, deps.config.prefill.pageSize, deps.version),
+    new PostgresSnapshotWriter(deps.db, ledger, PROJECTION_READER, deps.config.prefill.pageSize, deps.version),
     () => states.position(PROJECTION_READER),
+    () => ledger.journaledThrough(),
     deps.broker,
     logger,
     { ...deps.config.prefill, pollMs: POLL_MS },

@@ -5,6 +5,9 @@ import type { Lease } from "../../src/mom/cluster/leases.js";
 import { PostgresWorkLeases } from "../../src/mom/cluster/postgres-leases.js";
 import type { JournalEntry, ReaderBatch } from "../../src/mom/ledger/ledger.js";
 import { PostgresDeliveryLedger } from "../../src/mom/ledger/postgres-ledger.js";
+import type { Executor } from "../../src/core/db/schema.js";
+import { bumpRevision } from "../../src/consumer/subscriptions/subscription-store.js";
+import { eventually } from "../support/eventually.js";
 import { createSubscription } from "../support/fixtures.js";
 import { expectOneHeadPerSubject } from "../support/ledger.js";
 import { startTestSystem, type TestSystem } from "../support/system.js";
@@ -112,5 +115,57 @@ describe("appending several readers' batches at once", () => {
     const again = await ledger.appendLive({ routedRevision: await revision(), batches: [late] });
     expect(again).toEqual({ stale: false, created: new Map([[subscriptionId, 1]]), lostReaders: new Set() });
     expect(await journaled(late)).toBe(1);
+  });
+
+  /**
+   * Whether the open transaction holds a lock another backend waits for. Asked on the
+   * transaction's own connection (the test pool has two) from the live lock table.
+   */
+  async function blocksAnother(trx: Executor): Promise<boolean> {
+    const result = await sql<{ waiting: number }>`
+      SELECT count(*)::int AS waiting FROM pg_locks l WHERE NOT l.granted AND pg_backend_pid() = ANY(pg_blocking_pids(l.pid))
+    `.execute(trx);
+    return result.rows[0]!.waiting > 0;
+  }
+
+  it("makes a subscription change wait for an append routed without it; the journal's head then covers that append", async () => {
+    const routedRevision = await revision();
+    const trx = await system.db.startTransaction().execute();
+    let created = false;
+    try {
+      const unseen = batch("append-test.single", undefined, ["s-6"]);
+      expect(await new PostgresDeliveryLedger(trx).appendLive({ routedRevision, batches: [unseen] })).toMatchObject({ stale: false });
+
+      const creating = createSubscription(system.api).then((subscription) => {
+        created = true;
+        return subscription;
+      });
+      await eventually(() => blocksAnother(trx), { what: "the subscription's creation waiting for the open append" });
+      expect(created).toBe(false);
+      await trx.commit().execute();
+      await creating;
+      expect(await revision()).toBe(routedRevision + 1);
+      expect(await ledger.journaledThrough()).toBeGreaterThanOrEqual(unseen.position);
+    } catch (error) {
+      await trx.rollback().execute().catch(() => undefined);
+      throw error;
+    }
+  });
+
+  it("has an append that waited for a subscription change read the moved revision and write nothing", async () => {
+    const routedRevision = await revision();
+    const trx = await system.db.startTransaction().execute();
+    try {
+      await bumpRevision(trx);
+      const late = batch("append-test.single", undefined, ["s-7"]);
+      const appending = ledger.appendLive({ routedRevision, batches: [late] });
+      await eventually(() => blocksAnother(trx), { what: "the append waiting for the open subscription change" });
+      await trx.commit().execute();
+      expect(await appending).toEqual({ stale: true });
+      expect(await journaled(late)).toBe(0);
+    } catch (error) {
+      await trx.rollback().execute().catch(() => undefined);
+      throw error;
+    }
   });
 });

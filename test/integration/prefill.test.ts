@@ -28,6 +28,22 @@ async function waitForReadModel(target: TestSystem, count: number, timeoutMs = 6
   );
 }
 
+/** Waits until the dispatcher has journaled `accepted` notifications and the projection has read them all. */
+async function waitForCaughtUp(target: TestSystem, accepted: number, timeoutMs = 60_000) {
+  await eventually(
+    async () => {
+      const journal = await target.db
+        .selectFrom("notifications")
+        .select((eb) => [eb.fn.countAll<number>().as("n"), eb.fn.max("seq").as("last")])
+        .executeTakeFirstOrThrow();
+      expect(Number(journal.n), "notifications journaled").toBe(accepted);
+      const projection = await target.db.selectFrom("consumer_positions").select("seq").where("name", "=", "projection").executeTakeFirst();
+      expect(Number(projection?.seq ?? 0), "the projection's position").toBeGreaterThanOrEqual(Number(journal.last));
+    },
+    { timeoutMs, intervalMs: 100 },
+  );
+}
+
 async function waitForPrefill(target: TestSystem, name: string, status: string, timeoutMs = 60_000) {
   return eventually(
     async () => {
@@ -146,6 +162,9 @@ describe("prefill", () => {
     changing = false;
     await changer;
     expect(changes).toBeGreaterThan(0);
+    // Only once the dispatcher and the projection have taken in every accepted change are the
+    // queue's contents and the read model final: the comparison below is between finished states.
+    await waitForCaughtUp(system, certificates + changes);
 
     const local = new Map<string, Record<string, any>>();
     let liveSeen = false;

@@ -55,6 +55,7 @@ export class PostgresSubscriptionStore implements SubscriptionStore {
   create(subscription: NewSubscription): Promise<Subscription | undefined> {
     const { spec } = subscription;
     return this.db.transaction().execute(async (trx) => {
+      await bumpRevision(trx);
       const row = await trx
         .insertInto("subscriptions")
         .values({
@@ -80,7 +81,6 @@ export class PostgresSubscriptionStore implements SubscriptionStore {
       if (!row) return undefined;
       if (subscription.secret) await trx.insertInto("push_secrets").values({ subscription_id: row.id, secret: subscription.secret }).execute();
       if (spec.prefill) await trx.insertInto("prefills").values({ subscription_id: row.id, status: "pending" }).execute();
-      await bumpRevision(trx);
       return toSubscription({ ...row, ...NO_PREFILL, prefill_status: spec.prefill ? "pending" : null });
     });
   }
@@ -103,10 +103,10 @@ export class PostgresSubscriptionStore implements SubscriptionStore {
       values.failing_since = null;
     }
     const outcome = this.db.transaction().execute(async (trx) => {
+      await bumpRevision(trx);
       const before = await trx.selectFrom("subscriptions").select(["status", "name"]).where("id", "=", id).forUpdate().executeTakeFirst();
       if (!before) return undefined;
       await trx.updateTable("subscriptions").set(values).where("id", "=", id).execute();
-      await bumpRevision(trx);
       const resumed = change.status === "active" && before.status !== "active";
       if (resumed && this.events) {
         const previousStatus = before.status as "paused" | "disabled";
@@ -123,10 +123,9 @@ export class PostgresSubscriptionStore implements SubscriptionStore {
 
   delete(id: string): Promise<boolean> {
     return this.db.transaction().execute(async (trx) => {
-      const deleted = await trx.deleteFrom("subscriptions").where("id", "=", id).executeTakeFirst();
-      if (deleted.numDeletedRows === 0n) return false;
       await bumpRevision(trx);
-      return true;
+      const deleted = await trx.deleteFrom("subscriptions").where("id", "=", id).executeTakeFirst();
+      return deleted.numDeletedRows > 0n;
     });
   }
 
@@ -157,6 +156,7 @@ export class PostgresSubscriptionStore implements SubscriptionStore {
 
   rotateSecret(id: string, secret: string, graceSeconds: number): Promise<void> {
     return this.db.transaction().execute(async (trx) => {
+      await bumpRevision(trx);
       await trx
         .updateTable("push_secrets")
         .set({ expires_at: sql<Date>`now() + make_interval(secs => ${graceSeconds})` })
@@ -164,12 +164,16 @@ export class PostgresSubscriptionStore implements SubscriptionStore {
         .where((eb) => eb.or([eb("expires_at", "is", null), eb("expires_at", ">", sql<Date>`now() + make_interval(secs => ${graceSeconds})`)]))
         .execute();
       await trx.insertInto("push_secrets").values({ subscription_id: id, secret }).execute();
-      await bumpRevision(trx);
     });
   }
 }
 
-/** Every change to subscriptions moves this revision in its own transaction: the dispatcher and push pumps watch it. */
+/**
+ * Every change to subscriptions moves this revision in its own transaction: the dispatcher and
+ * push pumps watch it. It is the change's first write: it waits for the dispatcher's appends
+ * routed with the old revision, which share-lock this row before they lock subscriptions or
+ * deliveries, so taking it before those rows cannot deadlock with them.
+ */
 export async function bumpRevision(trx: Executor): Promise<void> {
   await trx.updateTable("subscription_changes").set((eb) => ({ revision: eb("revision", "+", 1) })).execute();
 }

@@ -132,6 +132,11 @@ export interface DeliveryLedger {
   position(reader: string): Promise<number>;
   /** Journals the readers' batches, creates their deliveries and moves their positions, in one transaction. */
   appendLive(input: AppendLiveInput): Promise<AppendLiveOutcome>;
+  /**
+   * The highest journaled sequence. Read after a subscription committed, it bounds every
+   * notification appended without that subscription (see postgres/append.ts).
+   */
+  journaledThrough(): Promise<number>;
   lease(target: LeaseTarget, max: number): Promise<LeaseResult>;
   ack(subscriptionId: string, ackIds: AckId[]): Promise<SettleOutcome[]>;
   nack(target: LeaseTarget, items: NackItem[]): Promise<SettleOutcome[]>;

@@ -13,7 +13,7 @@ import type {
   Phase,
   SettleOutcome,
 } from "./ledger.js";
-import { appendLive, appendPrefillMarker, appendSnapshot, position, type SnapshotPage } from "./postgres/append.js";
+import { appendLive, appendPrefillMarker, appendSnapshot, journaledThrough, position, type SnapshotPage } from "./postgres/append.js";
 import { deadLetters } from "./postgres/dead-letters.js";
 import { lease } from "./postgres/lease.js";
 import { redrive } from "./postgres/redrive.js";
@@ -51,6 +51,10 @@ export class PostgresDeliveryLedger implements DeliveryLedger {
 
   appendLive(input: AppendLiveInput): Promise<AppendLiveOutcome> {
     return appendLive(this.db, input);
+  }
+
+  journaledThrough(): Promise<number> {
+    return journaledThrough(this.db);
   }
 
   /** Queues a page of prefill messages numbered on from `after`; returns how many and the last subject. */

@@ -36,6 +36,8 @@ export class PrefillWorker {
     private readonly queue: PrefillQueue,
     private readonly writer: SnapshotWriter,
     private readonly projectionPosition: () => Promise<number>,
+    /** The highest sequence the dispatcher has journaled (see `coveredThrough`). */
+    private readonly journaledThrough: () => Promise<number>,
     private readonly broker: Broker,
     private readonly logger: Logger,
     private readonly options: PrefillWorkerOptions,
@@ -99,7 +101,7 @@ export class PrefillWorker {
     const outage = new Outage(logger, "prefill");
     const step = <T>(run: () => Promise<T>) => retryWhileUnavailable(run, outage, controller.signal);
     try {
-      await step(() => this.waitForReadModel(job.startSeq - 1, controller.signal));
+      await step(async () => this.waitForReadModel(await this.coveredThrough(job), controller.signal));
       const result = await step(() => this.writeWithRetry(
         job,
         (next) => {
@@ -148,9 +150,18 @@ export class PrefillWorker {
   }
 
   /**
-   * The subscription receives live every notification from `startSeq` on; the snapshot must
-   * cover everything before, so it waits for the projection to get that far.
+   * What the snapshot must cover: everything before `startSeq`, and everything the dispatcher
+   * journaled before the subscription was routed. Its start sequence is read before its row
+   * commits, so a notification with a later sequence can still have been appended without it; a
+   * committed subscription change waits for those appends (see the ledger's append), so the
+   * journal's head, read now that the subscription exists, bounds them all. Every later
+   * notification reaches the subscription live, and those the snapshot covers are not sent twice.
    */
+  private async coveredThrough(job: PrefillJob): Promise<number> {
+    return Math.max(job.startSeq - 1, await this.journaledThrough());
+  }
+
+  /** Waits for the projection to reach `position`. */
   private async waitForReadModel(position: number, signal: AbortSignal): Promise<void> {
     const deadline = Date.now() + this.options.catchUpTimeoutSeconds * 1000;
     while ((await this.projectionPosition()) < position) {

@@ -112,6 +112,7 @@ export class PostgresPushStore implements PushStore {
    */
   async disable(subscriptionId: string, reason: string): Promise<void> {
     const disabled = await this.db.transaction().execute(async (trx) => {
+      await bumpRevision(trx);
       const updated = await trx
         .updateTable("subscriptions")
         .set({ status: "disabled", status_reason: reason, updated_at: new Date() })
@@ -120,7 +121,6 @@ export class PostgresPushStore implements PushStore {
         .returning("name")
         .executeTakeFirst();
       if (!updated) return false;
-      await bumpRevision(trx);
       await this.events.record(trx, "subscription.disabled", updated.name, { subscription: updated.name, subscriptionId, reason });
       return true;
     });

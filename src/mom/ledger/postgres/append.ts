@@ -17,6 +17,11 @@ export async function position(db: Executor, reader: string): Promise<number> {
  * The statement writes only with the subscriptions' revision the deliveries were routed with
  * (else it reports them stale and writes nothing), so a subscription committed before its 201 is
  * routed for every notification read after it, without a revision read of its own before each batch.
+ * The revision row is share-locked, and checked before any other lock is taken: a subscription
+ * change (which moves the revision first of all) waits for the appends routed without it, and an
+ * append that waited for the change re-reads the moved revision and reports itself stale. So once
+ * a change has committed, nothing routed without it commits any more: the journal's head then
+ * bounds what the new subscription missed, which is what its prefill must cover.
  * A reader's batch is written only while its lease is held (share-locked, in name order as the
  * renewal locks them): a stale owner writes nothing, and the other readers' batches go on.
  *
@@ -37,7 +42,7 @@ export async function appendLive(db: Executor, input: AppendLiveInput): Promise<
   const deliveries = batches.flatMap((batch, index) => batch.deliveries.map((delivery) => ({ ...delivery, batch: index })));
   const result = await sql<{ subscription_id: string | null; created: number; lost: number | null }>`${preparedFor(deliveries.length + batches.reduce((sum, batch) => sum + batch.entries.length, 0))}
     WITH routed AS (
-      SELECT 1 FROM subscription_changes WHERE revision = ${input.routedRevision}
+      SELECT 1 FROM subscription_changes WHERE revision = ${input.routedRevision} FOR SHARE
     ), batch AS (
       SELECT * FROM unnest(
         ${batches.map((_, index) => index)}::int[],
@@ -66,7 +71,7 @@ export async function appendLive(db: Executor, input: AppendLiveInput): Promise<
       ON CONFLICT DO NOTHING
       RETURNING seq
     ), subscribed AS (
-      SELECT s.id FROM subscriptions s WHERE s.id = ANY(${[...new Set(deliveries.map((delivery) => delivery.subscriptionId))]}::uuid[])
+      SELECT s.id FROM subscriptions s WHERE EXISTS (SELECT 1 FROM routed) AND s.id = ANY(${[...new Set(deliveries.map((delivery) => delivery.subscriptionId))]}::uuid[])
       ORDER BY s.id
       FOR KEY SHARE
     ), wanted AS (
@@ -115,6 +120,12 @@ export async function appendLive(db: Executor, input: AppendLiveInput): Promise<
     else if (row.lost !== null) lostReaders.add(batches[row.lost]!.reader);
   }
   return { stale: false, created, lostReaders };
+}
+
+/** The highest journaled sequence: everything the dispatcher has appended is at or below it. */
+export async function journaledThrough(db: Executor): Promise<number> {
+  const row = await sql<{ seq: string | null }>`SELECT max(seq) AS seq FROM notifications`.execute(db);
+  return Number(row.rows[0]?.seq ?? 0);
 }
 
 /** One page of a snapshot: rows of (subject, payload), in the order they are to be delivered. */
