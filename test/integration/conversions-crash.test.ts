@@ -43,6 +43,15 @@ it("a certflow killed mid-conversion (while sending hours, then with some hours 
   const annual = await cancelledAnnual(new Api(certflow.url), ADMIN_TOKEN, { quantityWh: 1_000_000_007 });
   const conversionId = await requestConversion(new Api(certflow.url), ADMIN_TOKEN, { annualCertificateId: annual.certificateId, profile: { kind: "uniform" } });
   const hourlyReceipts = () => new Set(registry!.receipts().filter((receipt) => receipt.certificateId.startsWith(`${annual.certificateId}-h`)).map((receipt) => receipt.commandId));
+  const sendingIds = async () =>
+    (await db.selectFrom("registry_commands").select("id").where("parent_id", "=", conversionId).where("state", "=", "sending").execute()).map((row) => row.id);
+  // A kill is aimed at a moment when every command in `sending` has reached the registry: one
+  // killed on its way out is not received, only asked about, and would stay indeterminate (the
+  // registry is not idempotent, so it is never sent again), which is another test's case.
+  const everySendingReceived = async () => {
+    const received = hourlyReceipts();
+    expect((await sendingIds()).filter((id) => !received.has(id)), "commands in sending the registry has not received").toEqual([]);
+  };
 
   // 1. Killed while sending: the registry took a batch in, its answer never reached the process.
   await eventually(
@@ -50,6 +59,7 @@ it("a certflow killed mid-conversion (while sending hours, then with some hours 
       const states = await hourlyCommandStates(db, conversionId);
       expect(states.sending ?? 0, JSON.stringify(states)).toBeGreaterThan(0);
       expect(hourlyReceipts().size).toBeGreaterThan(0);
+      await everySendingReceived();
     },
     { timeoutMs: 120_000, intervalMs: 10 },
   );
@@ -59,19 +69,23 @@ it("a certflow killed mid-conversion (while sending hours, then with some hours 
   expect(sending.filter((command) => received.has(command.id)).length, "commands the registry received while the process died waiting").toBeGreaterThan(0);
   expect(await conversionStatus(db, conversionId)).toBe("persisted");
 
-  // 2. Killed with some hours committed and others not: commits are spread over seconds.
-  registry.setFaults({ acceptLatencyMs: 0, commitLatencyMs: { min: 1, max: 3000 } });
+  // 2. Killed with some hours committed and others not: commits are spread over seconds. The
+  // registry holds its answers, so the connector sends one batch and waits: the kill lands once
+  // that batch is in, never while one is on its way.
+  registry.setFaults({ acceptLatencyMs: 20_000, commitLatencyMs: { min: 1, max: 3000 } });
   certflow = await startServiceProcess(env);
   const midway = await eventually(
     async () => {
       const states = await hourlyCommandStates(db, conversionId);
       expect(states.committed ?? 0, JSON.stringify(states)).toBeGreaterThan(0);
       expect(states.committed ?? 0, JSON.stringify(states)).toBeLessThan(8760);
+      await everySendingReceived();
       return states;
     },
     { timeoutMs: 120_000, intervalMs: 10 },
   );
   await kill(certflow);
+  registry.setFaults({ acceptLatencyMs: 0 });
   const left = await hourlyCommandStates(db, conversionId);
   expect(left.committed ?? 0, JSON.stringify({ midway, left })).toBeLessThan(8760);
   expect(await conversionStatus(db, conversionId)).toBe("persisted");

@@ -6,6 +6,7 @@ import { ADMIN_TOKEN, isolation, startTestSystem, type TestSystem } from "../sup
 import { createProducer, createSubscription, issued, pull } from "../support/fixtures.js";
 import { startServiceProcess, type ServiceProcess } from "../support/process.js";
 import { expectOneHeadPerSubject } from "../support/ledger.js";
+import { PHASE_CODE } from "../../src/mom/ledger/ledger.js";
 
 let system: TestSystem | undefined;
 let worker: ServiceProcess | undefined;
@@ -51,19 +52,31 @@ describe("prefill in its own process", () => {
     const pid = worker.child.pid!;
     const before = rssBytes(pid);
 
+    // The snapshot is held halfway, so its progress can be seen however fast it runs: the read model
+    // is locked until a row the snapshot will write at sequence 100,001 is taken (uncommitted) by
+    // the test, and that row is let go once the progress shows.
+    const readModelLock = await system.db.startTransaction().execute();
+    await sql`LOCK TABLE certificate_states IN ACCESS EXCLUSIVE MODE`.execute(readModelLock);
     const subscription = await createSubscription(system.api, { prefill: true });
+    const halfway = await system.db.startTransaction().execute();
+    await halfway
+      .insertInto("deliveries")
+      .values({ subscription_id: subscription.id, phase: PHASE_CODE.prefill, seq: 100_001, subject: "held-halfway", payload: null })
+      .execute();
+    await readModelLock.rollback().execute();
+
     let peak = before;
     const progress: number[] = [];
     // Memory and progress are sampled on every look until the prefill is done.
-    await eventually(
-      async () => {
-        peak = Math.max(peak, rssBytes(pid));
-        const prefill = await prefillOf(system!, subscription.name);
-        progress.push(prefill.sent);
-        expect(prefill.status).toBe("done");
-      },
-      { timeoutMs: 120_000, intervalMs: 50 },
-    );
+    const sample = async () => {
+      peak = Math.max(peak, rssBytes(pid));
+      const prefill = await prefillOf(system!, subscription.name);
+      progress.push(prefill.sent);
+      return prefill;
+    };
+    await eventually(async () => expect((await sample()).sent).toBeGreaterThan(0), { timeoutMs: 120_000, intervalMs: 50 });
+    await halfway.rollback().execute();
+    await eventually(async () => expect((await sample()).status).toBe("done"), { timeoutMs: 120_000, intervalMs: 50 });
     const final = await prefillOf(system, subscription.name);
     expect(final).toMatchObject({ status: "done", total: 200_000, sent: 200_000 });
     // Progress was reported on the way, not only at the end.
