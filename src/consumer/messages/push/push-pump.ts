@@ -57,7 +57,9 @@ export class PushPump {
   private settling: Settlement[] = [];
   private flushing: Promise<void> | undefined;
   private stopped = false;
-  private kick: () => void = () => {};
+  /** Counts kicks, so one that comes while the loop is leasing (not sleeping) is not lost. */
+  private kicks = 0;
+  private wakeSleeper: () => void = () => {};
   private failingSince: Date | null;
   private readonly finished: Promise<void>;
   private readonly leasing: Outage;
@@ -110,6 +112,7 @@ export class PushPump {
   private async loop(): Promise<void> {
     while (!this.stopped && !this.deps.hub.isClosed) {
       const seen = this.deps.hub.generation(this.subscriptionId);
+      const kicked = this.kicks;
       let wakeAt = Date.now() + MAX_IDLE_MS;
       // Requests in flight are bounded by the concurrency; answered ones waiting to be settled, by a multiple of it.
       const unsettled = this.settling.length;
@@ -127,15 +130,25 @@ export class PushPump {
           wakeAt = Date.now() + this.leasing.failed(error);
         }
       }
-      await this.sleep(seen, wakeAt);
+      await this.sleep(seen, kicked, wakeAt);
     }
   }
 
-  /** Until a wake-up for this subscription, a freed slot or new settings, or `until`. */
-  private sleep(seen: number, until: number): Promise<void> {
-    if (this.stopped) return Promise.resolve();
+  /**
+   * Wakes the loop: a slot was freed, outcomes were written (a retry's delay now counts from
+   * them) or the settings changed. A kick during a lease makes the sleep after it return at once:
+   * that lease may have read the rows before the outcomes were written.
+   */
+  private kick(): void {
+    this.kicks++;
+    this.wakeSleeper();
+  }
+
+  /** Until a wake-up for this subscription, a kick since `kicked`, or `until`. */
+  private sleep(seen: number, kicked: number, until: number): Promise<void> {
+    if (this.stopped || this.kicks !== kicked) return Promise.resolve();
     const controller = new AbortController();
-    this.kick = () => controller.abort();
+    this.wakeSleeper = () => controller.abort();
     return this.deps.hub.wait(this.subscriptionId, seen, until, controller.signal, true);
   }
 
