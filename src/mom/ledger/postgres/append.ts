@@ -124,8 +124,8 @@ export async function appendLive(db: Executor, input: AppendLiveInput): Promise<
 
 /** The highest journaled sequence: everything the dispatcher has appended is at or below it. */
 export async function journaledThrough(db: Executor): Promise<number> {
-  const row = await sql<{ seq: string | null }>`SELECT max(seq) AS seq FROM notifications`.execute(db);
-  return Number(row.rows[0]?.seq ?? 0);
+  const row = await db.selectFrom("notifications").select((eb) => eb.fn.max("seq").as("seq")).executeTakeFirst();
+  return Number(row?.seq ?? 0);
 }
 
 /** One page of a snapshot: rows of (subject, payload), in the order they are to be delivered. */
