@@ -1,7 +1,8 @@
 import { createRouter } from "../core/http/app.js";
 import { PostgresDeliveryLedger } from "../mom/ledger/postgres-ledger.js";
 import { sharePeriodic } from "../mom/cluster/coordinator.js";
-import { ledgerRetentionRules, PostgresRetentionHorizons } from "../mom/retention/postgres-retention.js";
+import { ledgerRetentionRules } from "../mom/ledger/postgres/retention-rules.js";
+import { PostgresRetentionHorizons } from "../mom/retention/postgres-retention.js";
 import { Retention } from "../mom/retention/retention.js";
 import type { Service, ServiceDeps } from "../mom/service.js";
 import { Messages } from "./messages/messages.js";

@@ -82,11 +82,16 @@ describe("acknowledgements", () => {
 
     const redriven = await system.api.post(`/v1/subscriptions/${subscription.name}/dead-letters/redrive`, {}, subscription.token);
     expect(redriven.body).toEqual({ redriven: 1 });
+    const afterRedrive = await system.api.get(`/v1/subscriptions/${subscription.name}`, subscription.token);
+    expect(afterRedrive.body.stats).toMatchObject({ pending: 1, deadLettered: 0 });
     const [back] = await pullUntil(subscription.name, subscription.token, 1);
     expect(back).toMatchObject({ deliveryCount: 1, notification: { id: posted.id } });
     await ack(system.api, subscription.name, subscription.token, [back!]);
     const none = await system.api.get(`/v1/subscriptions/${subscription.name}/dead-letters`, subscription.token);
     expect(none.body.deadLetters).toEqual([]);
+    const afterAck = await system.api.get(`/v1/subscriptions/${subscription.name}`, subscription.token);
+    expect(afterAck.body.stats).toMatchObject({ pending: 0, deadLettered: 0, acked: 1 });
+    await expectOneHeadPerSubject(system.db, [subscription.id]);
   });
 
   it("dead-letters a message after maxDeliveries, and redrives only those named", async () => {
@@ -118,6 +123,9 @@ describe("acknowledgements", () => {
     const back = await pullUntil(subscription.name, subscription.token, 1);
     expect(back.map((m) => m.notification.id)).toEqual([kept.id]);
     expect(other.id).not.toBe(kept.id);
+    const stats = await system.api.get(`/v1/subscriptions/${subscription.name}`, subscription.token);
+    expect(stats.body.stats).toMatchObject({ pending: 1, deadLettered: 1 });
+    await expectOneHeadPerSubject(system.db, [subscription.id]);
   });
 
   it("dead-letters when the last allowed delivery times out", async () => {
@@ -132,6 +140,9 @@ describe("acknowledgements", () => {
       return response;
     });
     expect(listed.body.deadLetters[0].reason).toBe("max_deliveries");
+    const stats = await system.api.get(`/v1/subscriptions/${subscription.name}`, subscription.token);
+    expect(stats.body.stats).toMatchObject({ pending: 0, deadLettered: 1 });
+    await expectOneHeadPerSubject(system.db, [subscription.id]);
   });
 
   it("acks the last batch and pulls the next in one request: an acked subject's next message comes in the same answer", async () => {

@@ -2,6 +2,7 @@ import { sql } from "kysely";
 import { afterEach, describe, expect, it } from "vitest";
 import { eventually } from "../support/eventually.js";
 import { createProducer, createSubscription, drain, issued, pull, type PulledMessage } from "../support/fixtures.js";
+import { expectOneHeadPerSubject } from "../support/ledger.js";
 import { ADMIN_TOKEN, startTestSystem, type TestSystem } from "../support/system.js";
 
 let system: TestSystem | undefined;
@@ -97,6 +98,30 @@ describe("rewind", () => {
     expectOnceInOrder(await drain(api, name, token, expectedAfter.length, 120_000), expectedAfter);
     expect(await position(api, name, token)).toMatchObject({ pending: 0, inFlight: 0, ackFloorSequence: hundred[99] });
   }, 600_000);
+
+  it("queues dead letters again: they leave the dead-letter count and come once each", async () => {
+    system = await startTestSystem();
+    const { api } = system;
+    const producer = await createProducer(api);
+    const { name, token, id } = await createSubscription(api, { filters: [{ types: ["certificate.*"] }] });
+    const sequences = await postVersions(api, producer, 30, 1, 3);
+    const rejected: PulledMessage[] = [];
+    await eventually(async () => {
+      const batch = await pull(api, name, token, "max=30&wait=1");
+      if (batch.length > 0) await api.post(`/v1/subscriptions/${name}/rejects`, { ackIds: batch.map((m) => m.ackId) }, token);
+      rejected.push(...batch);
+      expect(rejected).toHaveLength(30);
+    });
+    const stats = async () => (await api.get(`/v1/subscriptions/${name}`, token)).body.stats;
+    expect(await stats()).toMatchObject({ pending: 0, deadLettered: 30 });
+
+    const rewound = await api.post(`/v1/subscriptions/${name}/rewind`, { fromSequence: sequences[10]! }, token);
+    expect(rewound.body).toMatchObject({ requeued: 20, expiredLeases: 0 });
+    expect(await stats()).toMatchObject({ pending: 20, deadLettered: 10 });
+    expectOnceInOrder(await drain(api, name, token, 20, 60_000), sequences.slice(10));
+    await eventually(async () => expect(await stats()).toMatchObject({ pending: 0, deadLettered: 10 }));
+    await expectOneHeadPerSubject(system.db, [id]);
+  });
 
   it("replays to a push subscription too, each once, with the same webhook ids", async () => {
     const { startReceiver } = await import("../support/receiver.js");

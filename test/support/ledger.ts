@@ -7,7 +7,8 @@ import { PHASE_CODE } from "../../src/mom/ledger/ledger.js";
  * The ledger's invariant, checked from its tables: every (subscription, subject) with pending
  * live rows has exactly one head, its lowest pending row; no finished row is a head; every
  * pending prefill row is its own head; a head with messages queued behind it says so
- * (`has_queued`); every row belongs to a subscription that exists. Run at the end of every concurrency test, once the
+ * (`has_queued`); every row belongs to a subscription that exists; the counters the stats read
+ * agree with the rows. Run at the end of every concurrency test, once the
  * system is quiet (or stopped).
  */
 export async function expectOneHeadPerSubject(db: Kysely<Database>, subscriptionIds?: readonly string[]): Promise<void> {
@@ -40,6 +41,22 @@ export async function expectOneHeadPerSubject(db: Kysely<Database>, subscription
     LIMIT 10
   `.execute(db);
   expect(unmarkedHeads.rows, "heads with messages queued behind them that do not say so").toEqual([]);
+  // The counters the stats read move in the same statements as the rows they count.
+  const miscounted = await sql<{ id: string; live: number; counted_live: number; dead: number; counted_dead: number; prefill: number; counted_prefill: number }>`
+    SELECT s.id,
+      (SELECT count(*) FROM deliveries d WHERE d.subscription_id = s.id AND d.state = 'pending' AND d.phase = ${PHASE_CODE.live})::int AS live,
+      (SELECT COALESCE(sum(c.queued - c.settled), 0) FROM subscription_stats c WHERE c.subscription_id = s.id)::int AS counted_live,
+      (SELECT count(*) FROM deliveries d WHERE d.subscription_id = s.id AND d.state = 'dead')::int AS dead,
+      (SELECT COALESCE(sum(c.dead), 0) FROM subscription_stats c WHERE c.subscription_id = s.id)::int AS counted_dead,
+      (SELECT count(*) FROM deliveries d WHERE d.subscription_id = s.id AND d.state = 'pending' AND d.phase = ${PHASE_CODE.prefill})::int AS prefill,
+      (SELECT COALESCE(sum(c.prefill_pending), 0) FROM subscription_stats c WHERE c.subscription_id = s.id)::int AS counted_prefill
+    FROM subscriptions s
+    WHERE true ${subscriptionIds ? sql`AND s.id = ANY(${[...subscriptionIds]}::uuid[])` : sql``}
+  `.execute(db);
+  const wrongCounts = miscounted.rows.filter(
+    (row) => row.live !== row.counted_live || row.dead !== row.counted_dead || row.prefill !== row.counted_prefill,
+  );
+  expect(wrongCounts, "subscriptions whose pending, dead-letter or prefill counters differ from their rows").toEqual([]);
   // No foreign key keeps these: a subscription's deletion removes its rows, and the append skips deleted ones.
   const orphans = await sql<{ subscription_id: string }>`
     SELECT DISTINCT subscription_id FROM deliveries d WHERE NOT EXISTS (SELECT 1 FROM subscriptions s WHERE s.id = d.subscription_id) ${only}

@@ -52,6 +52,9 @@ export interface SubscriptionStatsTable {
   queued: Generated<number>;
   settled: Generated<number>;
   delivered: Generated<number>;
+  /** Dead letters (any phase) and pending prefill messages, as deltas: a subscription's count is the sum. */
+  dead: Generated<number>;
+  prefill_pending: Generated<number>;
 }
 
 /** Operational notifications waiting to be published (and those published, until swept). */

@@ -2,7 +2,7 @@ import { sql, type RawBuilder } from "kysely";
 import type { Executor } from "../../../core/db/schema.js";
 import { preparedFor } from "../../../core/db/prepared.js";
 import { PREFILL_MARKER_SUBJECT, type AppendLiveInput, type AppendLiveOutcome, type JournalEntry, type ReaderBatch } from "../ledger.js";
-import { LIVE, PREFILL, readerShard } from "./sql.js";
+import { LIVE, PREFILL, readerShard, settleShard } from "./sql.js";
 
 export async function position(db: Executor, reader: string): Promise<number> {
   const row = await db.selectFrom("consumer_positions").select("seq").where("name", "=", reader).executeTakeFirst();
@@ -146,6 +146,8 @@ export async function appendSnapshot(
       INSERT INTO deliveries (subscription_id, phase, seq, subject, is_head, payload)
       SELECT ${subscriptionId}, ${PREFILL}, ${after}::bigint + row_number() OVER (ORDER BY subject), subject, true, payload
       FROM page
+    ), counted AS (
+      ${countPrefillQueued(subscriptionId, sql`(SELECT count(*) FROM page)`)}
     )
     SELECT count(*)::int AS copied, max(subject) AS last FROM page
   `.execute(db);
@@ -158,10 +160,20 @@ export async function appendSnapshot(
  */
 export async function appendPrefillMarker(db: Executor, subscriptionId: string, seq: number): Promise<void> {
   await sql`
-    INSERT INTO deliveries (subscription_id, phase, seq, subject, is_head)
-    VALUES (${subscriptionId}, ${PREFILL}, ${seq}, ${PREFILL_MARKER_SUBJECT}, true)
+    WITH marker AS (
+      INSERT INTO deliveries (subscription_id, phase, seq, subject, is_head)
+      VALUES (${subscriptionId}, ${PREFILL}, ${seq}, ${PREFILL_MARKER_SUBJECT}, true)
+    )
+    ${countPrefillQueued(subscriptionId, sql`1`)}
   `.execute(db);
 }
+
+/** Prefill messages are counted as they are queued, in the snapshot's transaction, so they show when it commits. */
+const countPrefillQueued = (subscriptionId: string, count: RawBuilder<unknown>) => sql`
+  INSERT INTO subscription_stats (subscription_id, shard, prefill_pending)
+  SELECT ${subscriptionId}, ${settleShard()}, ${count} WHERE ${count} > 0
+  ON CONFLICT (subscription_id, shard) DO UPDATE SET prefill_pending = subscription_stats.prefill_pending + EXCLUDED.prefill_pending
+`;
 
 /**
  * The batch as one JSON document, each envelope spliced in as it was received: cheaper to send

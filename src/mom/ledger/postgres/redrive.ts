@@ -51,9 +51,11 @@ export async function redrive(db: Executor, subscriptionId: string, only?: Array
             WHERE d.subscription_id = ${subscriptionId} AND ${amongKeys(dead.rows)} AND d.phase = i.phase AND d.seq = i.seq
             RETURNING d.phase
           )
-          INSERT INTO subscription_stats (subscription_id, shard, queued)
-          SELECT ${subscriptionId}, ${settleShard()}, count(*) FROM revived WHERE phase = ${LIVE} HAVING count(*) > 0
-          ON CONFLICT (subscription_id, shard) DO UPDATE SET queued = subscription_stats.queued + EXCLUDED.queued
+          INSERT INTO subscription_stats (subscription_id, shard, queued, dead, prefill_pending)
+          SELECT ${subscriptionId}, ${settleShard()}, count(*) FILTER (WHERE phase = ${LIVE}), -count(*), count(*) FILTER (WHERE phase = ${PREFILL})
+          FROM revived HAVING count(*) > 0
+          ON CONFLICT (subscription_id, shard) DO UPDATE SET queued = subscription_stats.queued + EXCLUDED.queued,
+            dead = subscription_stats.dead + EXCLUDED.dead, prefill_pending = subscription_stats.prefill_pending + EXCLUDED.prefill_pending
         `.execute(trx);
         if (subjects.length > 0) await promoteHeads(trx, subscriptionId, subjects);
         return dead.rows.length;

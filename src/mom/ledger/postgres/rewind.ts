@@ -80,8 +80,9 @@ async function rewindOnce(trx: Executor, { subscriptionId, fromSeq, matches }: R
     FOR UPDATE
   `.execute(trx);
 
-  const before = await sql<{ leased: number; pending: number }>`
-    SELECT count(*) FILTER (WHERE ${inFlight})::int AS leased, count(*) FILTER (WHERE d.state = 'pending')::int AS pending
+  const before = await sql<{ leased: number; pending: number; dead: number }>`
+    SELECT count(*) FILTER (WHERE ${inFlight})::int AS leased, count(*) FILTER (WHERE d.state = 'pending')::int AS pending,
+      count(*) FILTER (WHERE d.state = 'dead')::int AS dead
     FROM deliveries d
     WHERE d.phase = ${LIVE} AND d.seq = ANY(${seqs}::bigint[]) AND d.subscription_id = ${subscriptionId}
   `.execute(trx);
@@ -94,10 +95,11 @@ async function rewindOnce(trx: Executor, { subscriptionId, fromSeq, matches }: R
       replay_base = d.delivery_count + (${inFlight})::int
   `.execute(trx);
   const queuedAgain = seqs.length - (before.rows[0]?.pending ?? 0);
+  const deadRevived = before.rows[0]?.dead ?? 0;
   if (queuedAgain > 0) {
     await sql`
-      INSERT INTO subscription_stats (subscription_id, shard, queued) VALUES (${subscriptionId}, ${settleShard()}, ${queuedAgain})
-      ON CONFLICT (subscription_id, shard) DO UPDATE SET queued = subscription_stats.queued + EXCLUDED.queued
+      INSERT INTO subscription_stats (subscription_id, shard, queued, dead) VALUES (${subscriptionId}, ${settleShard()}, ${queuedAgain}, ${-deadRevived})
+      ON CONFLICT (subscription_id, shard) DO UPDATE SET queued = subscription_stats.queued + EXCLUDED.queued, dead = subscription_stats.dead + EXCLUDED.dead
     `.execute(trx);
   }
 

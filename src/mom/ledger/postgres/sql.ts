@@ -44,6 +44,8 @@ export async function retryOnDeadlock<T>(write: () => Promise<T>, alsoUniqueViol
  * of the next 16 (readers and finishers never wait for each other's counter rows).
  */
 const SHARDS = 16;
+/** Retention's shard: it only ever takes dead letters away. */
+export const RETENTION_SHARD = 2 * SHARDS + 2;
 export const settleShard = () => Math.floor(Math.random() * SHARDS);
 export function readerShard(reader: string): number {
   let hash = 0;
