@@ -102,4 +102,39 @@ describe("the push pump", () => {
     await eventually(() => expect(leases.length, "leases so far").toBe(3), { timeoutMs: 3_000 });
     leases[2]!.resolve({ messages: [], deadLettered: 0 });
   });
+
+  it("leases again at once when a lease only cleared heads, rather than sleeping until its idle look", async () => {
+    let leases = 0;
+    const posted: string[] = [];
+    const ledger = {
+      lease: async (): Promise<LeaseResult> => {
+        leases++;
+        if (leases === 1) return { messages: [], deadLettered: 10, more: true };
+        if (leases === 2) return { messages: [message], deadLettered: 0 };
+        return { messages: [], deadLettered: 0 };
+      },
+      ack: async () => [{ status: "acked" }],
+    } as unknown as DeliveryLedger;
+    const store = { recordAttempts: async () => {}, failing: async () => new Date(), recovered: async () => {}, disable: async () => {} } as unknown as PushStore;
+    const client: WebhookClient = {
+      post: async (request) => {
+        posted.push(String(request));
+        return { kind: "response", status: 204, retryAfter: undefined, latencyMs: 1, excerpt: "" };
+      },
+      close: () => {},
+    };
+    hub = new WakeHub({ onWake: () => () => {} } as unknown as Broker);
+    pump = new PushPump({ subscription, secrets: [{ secret: generateSecret(), expiresAt: null }] } as never, {
+      ledger,
+      hub,
+      store,
+      client,
+      policy: new RetryPolicy({ scheduleSeconds: [0], retryAfterMaxSeconds: 1, jitter: 0 }),
+      metrics: inert as PushPumpDeps["metrics"],
+      tracing: inert as PushPumpDeps["tracing"],
+      logger: pino({ level: "silent" }),
+    }, { timeoutSeconds: 1, concurrency: 1, disableAfterSeconds: 3600, allowPrivate: true, userAgent: "test" });
+
+    await eventually(() => expect(posted, "the message behind the cleared heads was pushed").toHaveLength(1), { timeoutMs: 3_000 });
+  });
 });

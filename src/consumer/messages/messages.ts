@@ -24,7 +24,7 @@ export class Messages {
 
   /**
    * Returns as soon as at least one message is available, or an empty list once `waitSeconds`
-   * have passed. Waits on wake-ups, and on a timer for the next message coming out of a nack
+   * have passed and nothing is (a lease still clearing dead or skipped heads goes on past it). Waits on wake-ups, and on a timer for the next message coming out of a nack
    * delay or an expired lease; never polls.
    */
   async pull(subscription: Subscription, max: number, waitSeconds: number, signal?: AbortSignal): Promise<LeasedMessage[]> {
@@ -46,7 +46,7 @@ export class Messages {
         this.hub.passOn(subscription.id);
         throw error;
       }
-      const { messages, deadLettered, nextAvailableAt: next } = leased;
+      const { messages, deadLettered, nextAvailableAt: next, more } = leased;
       if (deadLettered > 0) this.metrics.messagesDeadLettered.inc({ reason: "max_deliveries" }, deadLettered);
       if (messages.length > 0) {
         // A full batch may have left more behind: the next waiting pull looks too.
@@ -54,6 +54,9 @@ export class Messages {
         this.metrics.messagesDelivered.inc({ mode: "pull" }, messages.length);
         return messages;
       }
+      // Each lease that clears heads finishes rows, so this ends; an empty answer would tell the
+      // subscriber nothing is there while messages wait behind the rows being cleared.
+      if (more && !this.hub.isClosed) continue;
       if (Date.now() >= deadline || this.hub.isClosed) return [];
       this.metrics.longPollsWaiting.inc();
       try {

@@ -90,6 +90,11 @@ export interface LeaseResult {
   deadLettered: number;
   /** When none was available: when the next pending message comes out of its lease or delay, if one waits on a timer. */
   nextAvailableAt?: Date;
+  /**
+   * The lease spent its rounds clearing heads (dead-lettered or skipped ones) and handed out
+   * none: messages may well be available behind them, so lease again at once rather than wait.
+   */
+  more?: boolean;
 }
 
 export interface NackItem {

@@ -120,11 +120,11 @@ export class PushPump {
       if (this.endpoint.subscription.status === "active" && free > 0) {
         try {
           const target = this.target();
-          const { messages, deadLettered, nextAvailableAt: next } = await this.deps.ledger.lease(target, free);
+          const { messages, deadLettered, nextAvailableAt: next, more } = await this.deps.ledger.lease(target, free);
           this.leasing.succeeded();
           if (deadLettered > 0) this.deps.metrics.messagesDeadLettered.inc({ reason: "max_deliveries" }, deadLettered);
           for (const message of messages) this.launch(message);
-          if (messages.length > 0) continue;
+          if (messages.length > 0 || more) continue;
           if (next) wakeAt = Math.min(wakeAt, next.getTime() + 5);
         } catch (error) {
           wakeAt = Date.now() + this.leasing.failed(error);

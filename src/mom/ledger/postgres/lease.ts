@@ -17,8 +17,8 @@ export async function lease(db: Executor, target: LeaseTarget, max: number): Pro
   // A pull at a steady rate finds a few: those come from a kept plan; a backlog's bigger batch is planned for itself.
   const first = await leaseRounds(db, target, Math.min(max, PREPARED_ROWS));
   if (max <= PREPARED_ROWS || first.messages.length < PREPARED_ROWS) return first;
-  const more = await leaseRounds(db, target, max - PREPARED_ROWS);
-  return { deadLettered: first.deadLettered + more.deadLettered, messages: [...first.messages, ...more.messages] };
+  const rest = await leaseRounds(db, target, max - PREPARED_ROWS);
+  return { deadLettered: first.deadLettered + rest.deadLettered, messages: [...first.messages, ...rest.messages] };
 }
 
 async function leaseRounds(db: Executor, target: LeaseTarget, max: number): Promise<LeaseResult> {
@@ -36,10 +36,12 @@ async function leaseRounds(db: Executor, target: LeaseTarget, max: number): Prom
     if (stale.length > 0) {
       await finish(db, target.id, stale.map(keyOf), { state: "skipped", reason: null }, sql`d.phase = ${LIVE} AND d.seq < ${target.liveFromSeq}`);
     }
-    if (messages.length > 0 || (exhausted.length === 0 && stale.length === 0) || round >= MAX_LEASE_ROUNDS) {
+    const cleared = exhausted.length > 0 || stale.length > 0;
+    if (messages.length > 0 || !cleared || round >= MAX_LEASE_ROUNDS) {
       return {
         deadLettered,
         nextAvailableAt: messages.length === 0 ? nextAt : undefined,
+        ...(messages.length === 0 && cleared ? { more: true } : {}),
         messages: messages.map((row) => {
           const phase = phaseName(row.phase);
           return {
