@@ -1,8 +1,9 @@
 /**
  * certflow's benchmark suite: `npm run bench` runs every benchmark, `npm run bench -- ingest`
- * (or end-to-end, latency, prefill, push, certificates, registry-emulator, connector, peers, scale) runs those named. Every figure is a ratio to a baseline measured in
+ * (or end-to-end, latency, prefill, push, certificates, registry-emulator, connector, peers, scale, backlog) runs those named. Every figure is a ratio to a baseline measured in
  * the same run with the same client. BENCH_SCALE multiplies the sizes; see bench/lib/env.ts.
  */
+import { backlog } from "./backlog.js";
 import { certificates } from "./certificates.js";
 import { connector } from "./connector.js";
 import { endToEnd } from "./end-to-end.js";
@@ -28,6 +29,7 @@ const BENCHMARKS: Record<string, () => Promise<Figure[]>> = {
   connector,
   peers,
   scale,
+  backlog,
 };
 const ALIASES: Record<string, string> = { e2e: "end-to-end", endtoend: "end-to-end", registry: "registry-emulator" };
 

@@ -145,6 +145,28 @@ describe("acknowledgements", () => {
     await expectOneHeadPerSubject(system.db, [subscription.id]);
   });
 
+  it("answers a pull with what waits behind more timed-out last deliveries than one lease clears", async () => {
+    const subscription = await createSubscription(system.api, { maxDeliveries: 1, ackTimeoutSeconds: 1 });
+    const batch = await system.api.post(
+      "/v1/notifications/batch",
+      { notifications: Array.from({ length: 15 }, (_, i) => issued(`c-${i}`)) },
+      producer,
+    );
+    expect(batch.status).toBe(202);
+    expect(await pullUntil(subscription.name, subscription.token, 15)).toHaveLength(15);
+    const position = () => system.api.get(`/v1/subscriptions/${subscription.name}/position`, subscription.token);
+    await eventually(async () => expect((await position()).body.inFlight).toBe(0));
+    const sentinel = await publish(system.api, producer, issued("c-sentinel"));
+    await eventually(async () => expect((await position()).body.lastDispatchedSequence).toBe(sentinel.sequence));
+
+    // One message per lease round: ten rounds dead-letter ten heads, and the pull goes on past them.
+    const answered = await pull(system.api, subscription.name, subscription.token, "max=1&wait=0");
+    expect(answered.map((m) => m.notification.id)).toEqual([sentinel.id]);
+    const stats = await system.api.get(`/v1/subscriptions/${subscription.name}`, subscription.token);
+    expect(stats.body.stats).toMatchObject({ deadLettered: 15, pending: 1 });
+    await expectOneHeadPerSubject(system.db, [subscription.id]);
+  });
+
   it("acks the last batch and pulls the next in one request: an acked subject's next message comes in the same answer", async () => {
     const subscription = await createSubscription(system.api);
     await publish(system.api, producer, issued("c-1", { version: 1 }));

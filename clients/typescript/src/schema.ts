@@ -3065,13 +3065,13 @@ export interface components {
             deliveredTotal: number;
             /** @description The recent window latencies and attempts are taken over (CERTFLOW_STATS_WINDOW_SECONDS) */
             windowSeconds: number;
-            /** @description Accept-to-ack latency of the live messages acked in the window; null without any */
+            /** @description Accept-to-ack latency of the newest 1,000 live messages acked in the window; null without any */
             ackLatencySeconds: {
                 p50: number | null;
                 p95: number | null;
                 p99: number | null;
             };
-            /** @description Deliveries per message acked in the window */
+            /** @description Deliveries per message, over the same acks as ackLatencySeconds */
             attemptsPerMessage: number | null;
             /** @description With a declared SLO: whether it is breached now (since when) and how many breaches there were */
             slo: {

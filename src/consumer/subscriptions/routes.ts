@@ -55,8 +55,8 @@ const StatsSchema = PositionSchema.extend({
   windowSeconds: z.number().int().openapi({ description: "The recent window latencies and attempts are taken over (CERTFLOW_STATS_WINDOW_SECONDS)" }),
   ackLatencySeconds: z
     .object({ p50: seconds, p95: seconds, p99: seconds })
-    .openapi({ description: "Accept-to-ack latency of the live messages acked in the window; null without any" }),
-  attemptsPerMessage: z.number().nullable().openapi({ description: "Deliveries per message acked in the window" }),
+    .openapi({ description: "Accept-to-ack latency of the newest 1,000 live messages acked in the window; null without any" }),
+  attemptsPerMessage: z.number().nullable().openapi({ description: "Deliveries per message, over the same acks as ackLatencySeconds" }),
   slo: z
     .object({ maxLagSeconds: z.number().int(), laggingSince: z.string().nullable(), breaches: z.number().int() })
     .nullable()

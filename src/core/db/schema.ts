@@ -55,6 +55,8 @@ export interface SubscriptionStatsTable {
   /** Dead letters (any phase) and pending prefill messages, as deltas: a subscription's count is the sum. */
   dead: Generated<number>;
   prefill_pending: Generated<number>;
+  /** The newest live sequence queued through this shard; a subscription's is the maximum. */
+  last_queued_seq: number | null;
 }
 
 /** Operational notifications waiting to be published (and those published, until swept). */

@@ -11,7 +11,7 @@ import * as commandRetention from "./0011_command_retention.js";
 import * as leanDeliveries from "./0012_lean_deliveries.js";
 import * as commandsByParent from "./0013_commands_by_parent.js";
 import * as headsKnowFollowers from "./0014_heads_know_followers.js";
-import * as countedDeadLetters from "./0015_counted_dead_letters.js";
+import * as statsCounters from "./0015_stats_counters.js";
 
 /** Every migration, in order. A new one is appended here; none is ever edited once released. */
 export const MIGRATIONS: Record<string, Migration> = {
@@ -27,5 +27,5 @@ export const MIGRATIONS: Record<string, Migration> = {
   "0012_lean_deliveries": leanDeliveries,
   "0013_commands_by_parent": commandsByParent,
   "0014_heads_know_followers": headsKnowFollowers,
-  "0015_counted_dead_letters": countedDeadLetters,
+  "0015_stats_counters": statsCounters,
 };

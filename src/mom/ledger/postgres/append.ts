@@ -101,9 +101,10 @@ export async function appendLive(db: Executor, input: AppendLiveInput): Promise<
       -- otherwise join them in a nested loop, every wanted row against every head.
       WHERE (w.subscription_id, w.seq) NOT IN (SELECT h.subscription_id, h.seq FROM heads h)
     ), counted AS (
-      INSERT INTO subscription_stats (subscription_id, shard, queued)
-      SELECT subscription_id, shard, count(*) FROM wanted GROUP BY subscription_id, shard ORDER BY subscription_id, shard
-      ON CONFLICT (subscription_id, shard) DO UPDATE SET queued = subscription_stats.queued + EXCLUDED.queued
+      INSERT INTO subscription_stats (subscription_id, shard, queued, last_queued_seq)
+      SELECT subscription_id, shard, count(*), max(seq) FROM wanted GROUP BY subscription_id, shard ORDER BY subscription_id, shard
+      ON CONFLICT (subscription_id, shard) DO UPDATE SET queued = subscription_stats.queued + EXCLUDED.queued,
+        last_queued_seq = GREATEST(subscription_stats.last_queued_seq, EXCLUDED.last_queued_seq)
     ), moved AS (
       INSERT INTO consumer_positions (name, seq) SELECT reader, position FROM fenced
       ON CONFLICT (name) DO UPDATE SET seq = GREATEST(consumer_positions.seq, EXCLUDED.seq)

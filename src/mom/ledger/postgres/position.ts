@@ -14,7 +14,7 @@ export interface QueuePosition {
 
 /**
  * Where a subscription's queue stands. The oldest unfinished message of a subject is its head,
- * so the heads alone give the floor and the oldest age. A lease sets `available_at` to its
+ * so the heads alone give the floor and the oldest age; the newest queued comes from the counters. A lease sets `available_at` to its
  * delivery time plus the lease, exactly; a nack or a timeout moves it elsewhere, which is how a
  * message in flight is told from one waiting for a retry.
  */
@@ -28,7 +28,7 @@ export async function queuePosition(db: Executor, subscriptionId: string, leaseS
     SELECT
       (SELECT seq FROM oldest) AS first_pending,
       (SELECT extract(epoch FROM now() - n.accepted_at)::float8 FROM oldest o JOIN notifications n ON n.seq = o.seq) AS age,
-      (SELECT max(d.seq) FROM deliveries d WHERE d.subscription_id = ${subscriptionId} AND d.phase = 1) AS last_dispatched,
+      (SELECT max(c.last_queued_seq) FROM subscription_stats c WHERE c.subscription_id = ${subscriptionId}) AS last_dispatched,
       (SELECT count(*) FROM deliveries d
         WHERE d.subscription_id = ${subscriptionId} AND d.state = 'pending' AND d.is_head AND d.available_at > now()
           AND d.available_at = d.last_delivered_at + make_interval(secs => ${leaseSeconds}))::int AS in_flight

@@ -96,10 +96,13 @@ async function rewindOnce(trx: Executor, { subscriptionId, fromSeq, matches }: R
   `.execute(trx);
   const queuedAgain = seqs.length - (before.rows[0]?.pending ?? 0);
   const deadRevived = before.rows[0]?.dead ?? 0;
+  // Filters changed since may match notifications the subscription never had, newer than its last.
   if (queuedAgain > 0) {
     await sql`
-      INSERT INTO subscription_stats (subscription_id, shard, queued, dead) VALUES (${subscriptionId}, ${settleShard()}, ${queuedAgain}, ${-deadRevived})
-      ON CONFLICT (subscription_id, shard) DO UPDATE SET queued = subscription_stats.queued + EXCLUDED.queued, dead = subscription_stats.dead + EXCLUDED.dead
+      INSERT INTO subscription_stats (subscription_id, shard, queued, dead, last_queued_seq)
+      VALUES (${subscriptionId}, ${settleShard()}, ${queuedAgain}, ${-deadRevived}, ${seqs[seqs.length - 1]!})
+      ON CONFLICT (subscription_id, shard) DO UPDATE SET queued = subscription_stats.queued + EXCLUDED.queued,
+        dead = subscription_stats.dead + EXCLUDED.dead, last_queued_seq = GREATEST(subscription_stats.last_queued_seq, EXCLUDED.last_queued_seq)
     `.execute(trx);
   }
 
