@@ -12,6 +12,7 @@ import * as leanDeliveries from "./0012_lean_deliveries.js";
 import * as commandsByParent from "./0013_commands_by_parent.js";
 import * as headsKnowFollowers from "./0014_heads_know_followers.js";
 import * as statsCounters from "./0015_stats_counters.js";
+import * as oneFinishedIndex from "./0016_one_finished_index.js";
 
 /** Every migration, in order. A new one is appended here; none is ever edited once released. */
 export const MIGRATIONS: Record<string, Migration> = {
@@ -28,4 +29,5 @@ export const MIGRATIONS: Record<string, Migration> = {
   "0013_commands_by_parent": commandsByParent,
   "0014_heads_know_followers": headsKnowFollowers,
   "0015_stats_counters": statsCounters,
+  "0016_one_finished_index": oneFinishedIndex,
 };

@@ -17,7 +17,8 @@ export const RETENTION_KINDS = { journal: "journal", deliveries: "deliveries" } 
 /**
  * The rules for the tables the broker side owns: finished live deliveries, finished prefill
  * messages (they carry the certificate's state), dead letters, journal rows no delivery refers
- * to any more, and the lease history. Each deletes by the primary key of rows found on an index.
+ * to any more, and the lease history. Each deletes by the primary key of rows found on an index
+ * (finished deliveries on theirs, subscription by subscription: it leads with the subscription).
  */
 export function ledgerRetentionRules(db: Executor, periods: LedgerRetentionPeriods): RetentionRule[] {
   const finished = (kind: string, periodSeconds: number, condition: ReturnType<typeof sql>): RetentionRule => ({
@@ -28,8 +29,12 @@ export function ledgerRetentionRules(db: Executor, periods: LedgerRetentionPerio
       const result = await sql<{ removed: number }>`
         WITH removed AS (
           DELETE FROM deliveries d USING (
-            SELECT subscription_id, phase, seq FROM deliveries
-            WHERE state <> 'pending' AND finished_at < now() - make_interval(secs => ${age}) AND ${condition}
+            SELECT o.subscription_id, o.phase, o.seq FROM subscriptions s CROSS JOIN LATERAL (
+              SELECT subscription_id, phase, seq FROM deliveries
+              WHERE subscription_id = s.id AND state <> 'pending' AND finished_at < now() - make_interval(secs => ${age}) AND ${condition}
+              ORDER BY finished_at
+              LIMIT ${batch}
+            ) o
             LIMIT ${batch}
           ) old
           WHERE d.subscription_id = old.subscription_id AND d.phase = old.phase AND d.seq = old.seq
