@@ -22,7 +22,10 @@ const READS = 300;
 
 export async function backlog(): Promise<Figure[]> {
   const total = scaled(50_000, { min: 2_000, step: BATCH_SIZE });
-  console.log(`backlog: ${formatNumber(total)} notifications into two subscriptions; one acks them, one dead-letters them; then ${READS} stats reads of each`);
+  console.log(
+    `backlog: ${formatNumber(total)} notifications into three subscriptions (one acks them, one dead-letters them, one never pulls) ` +
+      `and none into a fourth; then ${READS} stats reads of each`,
+  );
   const system = await startCertflow({ id: isolationId("backlog"), services: PATH_SERVICES });
   try {
     const client = new HttpClient(system.url, 8);

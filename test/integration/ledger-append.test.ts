@@ -1,15 +1,14 @@
 import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { uuidv7 } from "../../src/core/ids.js";
 import type { Lease } from "../../src/mom/cluster/leases.js";
 import { PostgresWorkLeases } from "../../src/mom/cluster/postgres-leases.js";
-import type { JournalEntry, ReaderBatch } from "../../src/mom/ledger/ledger.js";
+import type { ReaderBatch } from "../../src/mom/ledger/ledger.js";
 import { PostgresDeliveryLedger } from "../../src/mom/ledger/postgres-ledger.js";
 import type { Executor } from "../../src/core/db/schema.js";
 import { bumpRevision } from "../../src/consumer/subscriptions/subscription-store.js";
 import { eventually } from "../support/eventually.js";
 import { createSubscription } from "../support/fixtures.js";
-import { expectOneHeadPerSubject } from "../support/ledger.js";
+import { expectOneHeadPerSubject, journalEntry } from "../support/ledger.js";
 import { startTestSystem, type TestSystem } from "../support/system.js";
 
 /**
@@ -35,20 +34,7 @@ describe("appending several readers' batches at once", () => {
   const revision = async () => (await system.db.selectFrom("subscription_changes").select("revision").executeTakeFirstOrThrow()).revision;
 
   function batch(reader: string, lease: Lease | undefined, subjects: string[]): ReaderBatch {
-    const entries = subjects.map((subject): JournalEntry => {
-      const id = uuidv7();
-      return {
-        seq: ++seq,
-        id,
-        type: "certificate.issued",
-        subject,
-        sourceName: "test",
-        parentId: null,
-        correlationId: id,
-        time: new Date().toISOString(),
-        json: JSON.stringify({ id, type: "certificate.issued", subject, data: {} }),
-      };
-    });
+    const entries = subjects.map((subject) => journalEntry(++seq, subject));
     const deliveries = entries.map((entry) => ({ subscriptionId, seq: entry.seq, subject: entry.subject }));
     return { reader, position: entries[entries.length - 1]!.seq, lease, entries, deliveries };
   }

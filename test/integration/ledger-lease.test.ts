@@ -1,9 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { uuidv7 } from "../../src/core/ids.js";
-import type { JournalEntry, LeaseTarget } from "../../src/mom/ledger/ledger.js";
+import type { LeaseTarget } from "../../src/mom/ledger/ledger.js";
 import { PostgresDeliveryLedger } from "../../src/mom/ledger/postgres-ledger.js";
 import { createSubscription } from "../support/fixtures.js";
-import { expectOneHeadPerSubject } from "../support/ledger.js";
+import { expectOneHeadPerSubject, journalEntry } from "../support/ledger.js";
 import { startTestSystem, type TestSystem } from "../support/system.js";
 
 /**
@@ -21,27 +20,11 @@ describe("leasing past the heads a snapshot covered", () => {
   });
   afterAll(() => system?.destroy());
 
-  function entry(seq: number): JournalEntry {
-    const id = uuidv7();
-    const subject = `covered-${seq}`;
-    return {
-      seq,
-      id,
-      type: "certificate.issued",
-      subject,
-      sourceName: "test",
-      parentId: null,
-      correlationId: id,
-      time: new Date().toISOString(),
-      json: JSON.stringify({ id, type: "certificate.issued", subject, data: {} }),
-    };
-  }
-
   it("says so when its rounds only skipped, and the next lease reaches the message behind them", async () => {
     const { id } = await createSubscription(system.api);
     const revision = (await system.db.selectFrom("subscription_changes").select("revision").executeTakeFirstOrThrow()).revision;
     // 700 heads the snapshot covered (more than the 10 rounds of 64 a first lease takes), then one it did not.
-    const entries = Array.from({ length: 701 }, (_, index) => entry(5_001 + index));
+    const entries = Array.from({ length: 701 }, (_, index) => journalEntry(5_001 + index, `covered-${5_001 + index}`));
     const appended = await ledger.appendLive({
       routedRevision: revision,
       batches: [{ reader: "lease-test", position: 5_701, entries, deliveries: entries.map((e) => ({ subscriptionId: id, seq: e.seq, subject: e.subject })) }],

@@ -1,7 +1,8 @@
 import { sql, type Kysely } from "kysely";
 import { expect } from "vitest";
 import type { Database } from "../../src/core/db/schema.js";
-import { PHASE_CODE } from "../../src/mom/ledger/ledger.js";
+import { uuidv7 } from "../../src/core/ids.js";
+import { PHASE_CODE, type JournalEntry } from "../../src/mom/ledger/ledger.js";
 
 /**
  * The ledger's invariant, checked from its tables: every (subscription, subject) with pending
@@ -80,4 +81,20 @@ export async function expectOneHeadPerSubject(db: Kysely<Database>, subscription
     LIMIT 10
   `.execute(db);
   expect(orphans.rows, "deliveries of subscriptions that no longer exist").toEqual([]);
+}
+
+/** A journal entry as the dispatcher hands it to the ledger, for tests that append without one. */
+export function journalEntry(seq: number, subject: string): JournalEntry {
+  const id = uuidv7();
+  return {
+    seq,
+    id,
+    type: "certificate.issued",
+    subject,
+    sourceName: "test",
+    parentId: null,
+    correlationId: id,
+    time: new Date().toISOString(),
+    json: JSON.stringify({ id, type: "certificate.issued", subject, data: {} }),
+  };
 }

@@ -55,6 +55,29 @@ describe("the push pump", () => {
     await pump?.stop();
   });
 
+  /** A pump of one slot over the given ledger and client, with a store that records nothing. */
+  function startPump(ledger: DeliveryLedger, client: WebhookClient, scheduleSeconds: number[]): void {
+    const store = { recordAttempts: async () => {}, failing: async () => new Date(), recovered: async () => {}, disable: async () => {} } as unknown as PushStore;
+    hub = new WakeHub({ onWake: () => () => {} } as unknown as Broker);
+    const deps: PushPumpDeps = {
+      ledger,
+      hub,
+      store,
+      client,
+      policy: new RetryPolicy({ scheduleSeconds, retryAfterMaxSeconds: 1, jitter: 0 }),
+      metrics: inert as PushPumpDeps["metrics"],
+      tracing: inert as PushPumpDeps["tracing"],
+      logger: pino({ level: "silent" }),
+    };
+    pump = new PushPump({ subscription, secrets: [{ secret: generateSecret(), expiresAt: null }] } as never, deps, {
+      timeoutSeconds: 1,
+      concurrency: 1,
+      disableAfterSeconds: 3600,
+      allowPrivate: true,
+      userAgent: "test",
+    });
+  }
+
   it("looks again at once when a delivery's outcome is written while it leases, rather than at the next lease expiry", async () => {
     const leases: Array<ReturnType<typeof deferred<LeaseResult>>> = [];
     let nacks = 0;
@@ -70,29 +93,10 @@ describe("the push pump", () => {
         return [{ status: "pending" }];
       },
     } as unknown as DeliveryLedger;
-    const store = { recordAttempts: async () => {}, failing: async () => new Date(), recovered: async () => {}, disable: async () => {} } as unknown as PushStore;
-    const client: WebhookClient = {
+    startPump(ledger, {
       post: () => new Promise((resolve) => setImmediate(() => resolve({ kind: "response", status: 503, retryAfter: undefined, latencyMs: 1, excerpt: "" }))),
       close: () => {},
-    };
-    hub = new WakeHub({ onWake: () => () => {} } as unknown as Broker);
-    const deps: PushPumpDeps = {
-      ledger,
-      hub,
-      store,
-      client,
-      policy: new RetryPolicy({ scheduleSeconds: [0, 0, 0, 0, 0], retryAfterMaxSeconds: 1, jitter: 0 }),
-      metrics: inert as PushPumpDeps["metrics"],
-      tracing: inert as PushPumpDeps["tracing"],
-      logger: pino({ level: "silent" }),
-    };
-    pump = new PushPump({ subscription, secrets: [{ secret: generateSecret(), expiresAt: null }] } as never, deps, {
-      timeoutSeconds: 1,
-      concurrency: 1,
-      disableAfterSeconds: 3600,
-      allowPrivate: true,
-      userAgent: "test",
-    });
+    }, [0, 0, 0, 0, 0]);
 
     // The second lease is in flight while the failed attempt's retry is written...
     await eventually(() => expect(leases.length).toBe(2));
@@ -115,25 +119,13 @@ describe("the push pump", () => {
       },
       ack: async () => [{ status: "acked" }],
     } as unknown as DeliveryLedger;
-    const store = { recordAttempts: async () => {}, failing: async () => new Date(), recovered: async () => {}, disable: async () => {} } as unknown as PushStore;
-    const client: WebhookClient = {
+    startPump(ledger, {
       post: async (request) => {
         posted.push(String(request));
         return { kind: "response", status: 204, retryAfter: undefined, latencyMs: 1, excerpt: "" };
       },
       close: () => {},
-    };
-    hub = new WakeHub({ onWake: () => () => {} } as unknown as Broker);
-    pump = new PushPump({ subscription, secrets: [{ secret: generateSecret(), expiresAt: null }] } as never, {
-      ledger,
-      hub,
-      store,
-      client,
-      policy: new RetryPolicy({ scheduleSeconds: [0], retryAfterMaxSeconds: 1, jitter: 0 }),
-      metrics: inert as PushPumpDeps["metrics"],
-      tracing: inert as PushPumpDeps["tracing"],
-      logger: pino({ level: "silent" }),
-    }, { timeoutSeconds: 1, concurrency: 1, disableAfterSeconds: 3600, allowPrivate: true, userAgent: "test" });
+    }, [0]);
 
     await eventually(() => expect(posted, "the message behind the cleared heads was pushed").toHaveLength(1), { timeoutMs: 3_000 });
   });

@@ -24,8 +24,9 @@ export class Messages {
 
   /**
    * Returns as soon as at least one message is available, or an empty list once `waitSeconds`
-   * have passed and nothing is (a lease still clearing dead or skipped heads goes on past it). Waits on wake-ups, and on a timer for the next message coming out of a nack
-   * delay or an expired lease; never polls.
+   * have passed and nothing is (a lease still clearing dead or skipped heads goes on past it).
+   * Waits on wake-ups, and on a timer for the next message coming out of a nack delay or an
+   * expired lease; never polls.
    */
   async pull(subscription: Subscription, max: number, waitSeconds: number, signal?: AbortSignal): Promise<LeasedMessage[]> {
     assertDeliverable(subscription);

@@ -2,7 +2,7 @@ import { sql, type RawBuilder } from "kysely";
 import type { Executor } from "../../../core/db/schema.js";
 import { preparedFor } from "../../../core/db/prepared.js";
 import { PREFILL_MARKER_SUBJECT, type AppendLiveInput, type AppendLiveOutcome, type JournalEntry, type ReaderBatch } from "../ledger.js";
-import { LIVE, PREFILL, readerShard, settleShard } from "./sql.js";
+import { LIVE, PREFILL, addToCounters, readerShard, settleShard } from "./sql.js";
 
 export async function position(db: Executor, reader: string): Promise<number> {
   const row = await db.selectFrom("consumer_positions").select("seq").where("name", "=", reader).executeTakeFirst();
@@ -103,8 +103,7 @@ export async function appendLive(db: Executor, input: AppendLiveInput): Promise<
     ), counted AS (
       INSERT INTO subscription_stats (subscription_id, shard, queued, last_queued_seq)
       SELECT subscription_id, shard, count(*), max(seq) FROM wanted GROUP BY subscription_id, shard ORDER BY subscription_id, shard
-      ON CONFLICT (subscription_id, shard) DO UPDATE SET queued = subscription_stats.queued + EXCLUDED.queued,
-        last_queued_seq = GREATEST(subscription_stats.last_queued_seq, EXCLUDED.last_queued_seq)
+      ${addToCounters("queued", "last_queued_seq")}
     ), moved AS (
       INSERT INTO consumer_positions (name, seq) SELECT reader, position FROM fenced
       ON CONFLICT (name) DO UPDATE SET seq = GREATEST(consumer_positions.seq, EXCLUDED.seq)
@@ -173,7 +172,7 @@ export async function appendPrefillMarker(db: Executor, subscriptionId: string, 
 const countPrefillQueued = (subscriptionId: string, count: RawBuilder<unknown>) => sql`
   INSERT INTO subscription_stats (subscription_id, shard, prefill_pending)
   SELECT ${subscriptionId}, ${settleShard()}, ${count} WHERE ${count} > 0
-  ON CONFLICT (subscription_id, shard) DO UPDATE SET prefill_pending = subscription_stats.prefill_pending + EXCLUDED.prefill_pending
+  ${addToCounters("prefill_pending")}
 `;
 
 /**

@@ -3,7 +3,7 @@ import type { Executor } from "../../../core/db/schema.js";
 import { PREPARED_ROWS, preparedFor } from "../../../core/db/prepared.js";
 import { phaseName, type LeaseResult, type LeaseTarget } from "../ledger.js";
 import { finish } from "./settle.js";
-import { ATTEMPTS_USED, LIVE, keyOf, liveAllowed, messageJson, messageSources, prefillAllowed, settleShard, type KeyRow } from "./sql.js";
+import { ATTEMPTS_USED, LIVE, addToCounters, keyOf, liveAllowed, messageJson, messageSources, prefillAllowed, settleShard, type KeyRow } from "./sql.js";
 
 /** Rounds of clearing dead or stale heads before a lease answers with what it has. */
 const MAX_LEASE_ROUNDS = 10;
@@ -86,7 +86,7 @@ async function leaseHeads(db: Executor, target: LeaseTarget, max: number) {
     ), counted AS (
       INSERT INTO subscription_stats (subscription_id, shard, delivered)
       SELECT ${target.id}, ${settleShard()}, count(*) FROM leased HAVING count(*) > 0
-      ON CONFLICT (subscription_id, shard) DO UPDATE SET delivered = subscription_stats.delivered + EXCLUDED.delivered
+      ${addToCounters("delivered")}
     )
     SELECT l.phase, l.seq, l.delivery_count, 'leased' AS disposition, ${messageJson("l")} AS envelope, NULL::timestamptz AS next_at
     FROM leased l

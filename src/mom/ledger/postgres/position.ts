@@ -14,9 +14,10 @@ export interface QueuePosition {
 
 /**
  * Where a subscription's queue stands. The oldest unfinished message of a subject is its head,
- * so the heads alone give the floor and the oldest age; the newest queued comes from the counters. A lease sets `available_at` to its
- * delivery time plus the lease, exactly; a nack or a timeout moves it elsewhere, which is how a
- * message in flight is told from one waiting for a retry.
+ * so the heads alone give the floor and the oldest age; the newest queued comes from the
+ * counters. A lease sets `available_at` to its delivery time plus the lease, exactly; a nack or
+ * a timeout moves it elsewhere, which is how a message in flight is told from one waiting for a
+ * retry.
  */
 export async function queuePosition(db: Executor, subscriptionId: string, leaseSeconds: number, startSeq: number): Promise<QueuePosition> {
   const result = await sql<{ first_pending: number | null; accepted_at: Date | null; last_dispatched: number | null; in_flight: number; age: number | null }>`

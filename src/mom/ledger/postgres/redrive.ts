@@ -2,7 +2,7 @@ import { sql } from "kysely";
 import type { Executor } from "../../../core/db/schema.js";
 import { PHASE_CODE, phaseCode, type Phase } from "../ledger.js";
 import { promoteHeads } from "./settle.js";
-import { LIVE, PREFILL, amongKeys, retryOnDeadlock, keyOf, keyTable, settleShard, type KeyRow } from "./sql.js";
+import { LIVE, PREFILL, addToCounters, amongKeys, retryOnDeadlock, keyOf, keyTable, settleShard, type KeyRow } from "./sql.js";
 
 /**
  * Returns dead letters to their subjects' queues with a fresh delivery count. A redriven
@@ -54,8 +54,7 @@ export async function redrive(db: Executor, subscriptionId: string, only?: Array
           INSERT INTO subscription_stats (subscription_id, shard, queued, dead, prefill_pending)
           SELECT ${subscriptionId}, ${settleShard()}, count(*) FILTER (WHERE phase = ${LIVE}), -count(*), count(*) FILTER (WHERE phase = ${PREFILL})
           FROM revived HAVING count(*) > 0
-          ON CONFLICT (subscription_id, shard) DO UPDATE SET queued = subscription_stats.queued + EXCLUDED.queued,
-            dead = subscription_stats.dead + EXCLUDED.dead, prefill_pending = subscription_stats.prefill_pending + EXCLUDED.prefill_pending
+          ${addToCounters("queued", "dead", "prefill_pending")}
         `.execute(trx);
         if (subjects.length > 0) await promoteHeads(trx, subscriptionId, subjects);
         return dead.rows.length;

@@ -1,7 +1,7 @@
 import { sql } from "kysely";
 import type { Executor } from "../../../core/db/schema.js";
 import type { RetentionRule } from "../../retention/retention.js";
-import { LIVE, PREFILL, RETENTION_SHARD } from "./sql.js";
+import { LIVE, PREFILL, RETENTION_SHARD, addToCounters } from "./sql.js";
 
 export interface LedgerRetentionPeriods {
   deliveriesSeconds: number;
@@ -40,9 +40,9 @@ export function ledgerRetentionRules(db: Executor, periods: LedgerRetentionPerio
           WHERE d.subscription_id = old.subscription_id AND d.phase = old.phase AND d.seq = old.seq
           RETURNING d.subscription_id, d.state
         ), uncounted AS (
-          INSERT INTO subscription_stats AS st (subscription_id, shard, dead)
+          INSERT INTO subscription_stats (subscription_id, shard, dead)
           SELECT subscription_id, ${RETENTION_SHARD}, -count(*) FROM removed WHERE state = 'dead' GROUP BY subscription_id
-          ON CONFLICT (subscription_id, shard) DO UPDATE SET dead = st.dead + EXCLUDED.dead
+          ${addToCounters("dead")}
         )
         SELECT count(*)::int AS removed FROM removed
       `.execute(db);

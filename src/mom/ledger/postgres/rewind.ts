@@ -1,7 +1,7 @@
 import { sql } from "kysely";
 import type { Executor } from "../../../core/db/schema.js";
 import type { Matchable } from "../../../core/filters.js";
-import { LIVE, retryOnDeadlock, settleShard } from "./sql.js";
+import { LIVE, addToCounters, retryOnDeadlock, settleShard } from "./sql.js";
 
 export interface RewindRequest {
   subscriptionId: string;
@@ -101,8 +101,7 @@ async function rewindOnce(trx: Executor, { subscriptionId, fromSeq, matches }: R
     await sql`
       INSERT INTO subscription_stats (subscription_id, shard, queued, dead, last_queued_seq)
       VALUES (${subscriptionId}, ${settleShard()}, ${queuedAgain}, ${-deadRevived}, ${seqs[seqs.length - 1]!})
-      ON CONFLICT (subscription_id, shard) DO UPDATE SET queued = subscription_stats.queued + EXCLUDED.queued,
-        dead = subscription_stats.dead + EXCLUDED.dead, last_queued_seq = GREATEST(subscription_stats.last_queued_seq, EXCLUDED.last_queued_seq)
+      ${addToCounters("queued", "dead", "last_queued_seq")}
     `.execute(trx);
   }
 

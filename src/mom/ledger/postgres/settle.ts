@@ -2,7 +2,7 @@ import { sql, type RawBuilder } from "kysely";
 import type { Executor } from "../../../core/db/schema.js";
 import { preparedFor } from "../../../core/db/prepared.js";
 import { PHASE_CODE, type AckId, type LeaseTarget, type NackItem, type SettleOutcome, type SettleStatus } from "../ledger.js";
-import { ATTEMPTS_USED, LEASE_HELD, retryOnDeadlock, LIVE, PREFILL, amongKeys, keyString, keyTable, settleShard, toKey, type Key, type KeyRow } from "./sql.js";
+import { ATTEMPTS_USED, LEASE_HELD, retryOnDeadlock, LIVE, PREFILL, addToCounters, amongKeys, keyString, keyTable, settleShard, toKey, type Key, type KeyRow } from "./sql.js";
 
 export type Finish =
   | { state: "acked"; reason: null }
@@ -109,9 +109,7 @@ async function finishHeads(db: Executor, subscriptionId: string, keys: Key[], ho
       SELECT ${subscriptionId}, ${settleShard()}, count(*) FILTER (WHERE ${how.state} = 'acked'), count(*) FILTER (WHERE phase = ${LIVE}),
         count(*) FILTER (WHERE ${how.state} = 'dead'), -count(*) FILTER (WHERE phase = ${PREFILL})
       FROM done HAVING count(*) > 0
-      ON CONFLICT (subscription_id, shard) DO UPDATE SET
-        acked = subscription_stats.acked + EXCLUDED.acked, settled = subscription_stats.settled + EXCLUDED.settled,
-        dead = subscription_stats.dead + EXCLUDED.dead, prefill_pending = subscription_stats.prefill_pending + EXCLUDED.prefill_pending
+      ${addToCounters("acked", "settled", "dead", "prefill_pending")}
     )
     SELECT phase, seq, subject, false AS followed FROM done
     UNION ALL

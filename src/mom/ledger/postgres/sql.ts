@@ -46,6 +46,28 @@ export async function retryOnDeadlock<T>(write: () => Promise<T>, alsoUniqueViol
 const SHARDS = 16;
 /** Retention's shard: it only ever takes dead letters away. */
 export const RETENTION_SHARD = 2 * SHARDS + 2;
+
+/** How each counter column takes a delta: summed, or (the newest sequence queued) kept at its highest. */
+const COUNTERS = {
+  acked: "sum",
+  settled: "sum",
+  queued: "sum",
+  delivered: "sum",
+  dead: "sum",
+  prefill_pending: "sum",
+  last_queued_seq: "highest",
+} as const;
+export type CounterColumn = keyof typeof COUNTERS;
+
+/** The tail of an `INSERT INTO subscription_stats` that adds its row to the shard's: one rule per column, named once. */
+export function addToCounters(...columns: CounterColumn[]) {
+  const sets = columns.map((column) =>
+    COUNTERS[column] === "sum"
+      ? `${column} = subscription_stats.${column} + EXCLUDED.${column}`
+      : `${column} = GREATEST(subscription_stats.${column}, EXCLUDED.${column})`,
+  );
+  return sql.raw(`ON CONFLICT (subscription_id, shard) DO UPDATE SET ${sets.join(", ")}`);
+}
 export const settleShard = () => Math.floor(Math.random() * SHARDS);
 export function readerShard(reader: string): number {
   let hash = 0;
